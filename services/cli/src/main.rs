@@ -1,1 +1,63 @@
-fn main() {}
+//! `keyhold`, the command line of keyhold, a self-hosted AWS KMS/S3/CloudTrail.
+//!
+//! Table of contents:
+//! - [`up`]          `keyhold up`: flags and the order of things
+//! - [`services`]    the table of services and how each is found and configured
+//! - [`supervisor`]  services as child processes: output, readiness, stopping
+//! - [`postgres`]    DATABASE_URL or a private cluster; one database per service
+//! - [`run_as`]      running Postgres tools unprivileged when we are root
+//! - [`dev_secrets`] principals.json and the dev master key in the data dir
+//! - [`signals`]     SIGINT/SIGTERM as a value every phase can wait on
+//! - [`console`]     progress notes, prefixes, one-line errors
+//! - [`files`]       small file-system helpers
+
+mod console;
+mod dev_secrets;
+mod files;
+mod postgres;
+mod run_as;
+mod services;
+mod signals;
+mod supervisor;
+mod up;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "keyhold",
+    version,
+    about = "keyhold: a self-hosted AWS KMS/S3/CloudTrail"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the built keyhold services with a database and dev credentials; Ctrl-C stops them.
+    Up(up::UpArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => up::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The user asked for it and everything started has been stopped.
+        Err(err) if err.is::<signals::Interrupted>() => {
+            console::note(err);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("keyhold: {}", console::one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,112 @@
-//! placeholder
+//! kms-svc: AWS KMS symmetric keys whose key policies are enforced on every call.
+//!
+//! `run` wires the pieces: principals and master key from config, the database with
+//! its migrations, the deletion sweeper, and the gRPC server behind the platform's
+//! shared stack.
+
+pub mod authz;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod key_ref;
+pub mod model;
+pub mod store;
+pub mod validate;
+
+mod deletion;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use keyhold_crypto::MasterKey;
+use keyhold_platform::{
+    AuditSink, LogSink, Principals, StackConfig, config::CommonArgs, config::secret_value, db,
+    server,
+};
+use keyhold_proto::kms::v1::kms_service_server::KmsServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::{domain::Kms, error::EVENT_SOURCE, grpc::KmsGrpc, key_ref::Partition, store::KmsStore};
+
+pub const SERVICE_NAME: &str = "kms-svc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+pub const DEFAULT_DATABASE: &str = "keyhold_kms";
+const GRPC_SERVICE: &str = "keyhold.kms.v1.KmsService";
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "kms-svc", version, about = "keyhold's key management service (AWS KMS API over gRPC)")]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// The 256-bit master key that wraps all key material (base64 or hex). Prefer
+    /// --master-key-file: an inline secret shows in process listings.
+    #[arg(long, env = "KEYHOLD_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    #[arg(long, env = "KEYHOLD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// How often keys past their deletion date are deleted.
+    #[arg(long, env = "KEYHOLD_DELETION_SWEEP_SECONDS", default_value_t = 60)]
+    pub deletion_sweep_seconds: u64,
+
+    #[arg(long, env = "KEYHOLD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+impl Config {
+    pub fn listen_address(&self) -> SocketAddr {
+        self.common.listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+    }
+
+    fn master_key(&self) -> anyhow::Result<MasterKey> {
+        let text = secret_value(self.master_key.as_deref(), self.master_key_file.as_ref(), "master key")?
+            .ok_or_else(|| anyhow::anyhow!("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)"))?;
+        MasterKey::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("master key: {e}"))
+    }
+}
+
+/// Runs kms-svc on `listener` until `shutdown` is cancelled, logging audit records.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_sink(config, listener, shutdown, Arc::new(LogSink)).await
+}
+
+/// Like [`run`], with the audit records going to `sink`.
+pub async fn run_with_sink(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    sink: Arc<dyn AuditSink>,
+) -> anyhow::Result<()> {
+    let principals = Arc::new(Principals::load(&config.common.principals_file)?);
+    let master_key = config.master_key()?;
+    let partition = Partition { account_id: config.common.account_id.clone(), region: config.common.region.clone() };
+    let pool = db::connect(&config.common.database_url(DEFAULT_DATABASE)?, config.database_max_connections).await?;
+    store::MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
+
+    let kms = Arc::new(Kms::new(KmsStore::new(pool, partition.clone()), partition, master_key, principals.clone()));
+    let sweeper = tokio::spawn(deletion::sweep_until(
+        kms.clone(),
+        Duration::from_secs(config.deletion_sweep_seconds.max(1)),
+        shutdown.clone(),
+    ));
+
+    let routes = Routes::new(KmsServiceServer::new(KmsGrpc::new(kms)));
+    let stack = StackConfig {
+        service_name: SERVICE_NAME,
+        event_source: EVENT_SOURCE,
+        account_id: config.common.account_id.clone(),
+        region: config.common.region.clone(),
+        principals,
+        sink,
+    };
+    let served = server::serve(stack, routes, &[GRPC_SERVICE], listener, shutdown.clone(), config.common.shutdown_grace()).await;
+    shutdown.cancel();
+    let _ = sweeper.await;
+    served
+}

@@ -1,1 +1,21 @@
-//! placeholder
+//! The runtime every keyhold service shares, so that a service crate holds only its
+//! own domain: configuration, telemetry, principals and authentication, the audit
+//! hook, error mapping, the database connection and the gRPC server.
+
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod principals;
+pub mod server;
+pub mod shutdown;
+pub mod stack;
+pub mod telemetry;
+
+pub use audit::{AuditNotes, AuditSink, CloudTrailEvent, LogSink, MemorySink};
+pub use auth::Caller;
+pub use error::AwsError;
+pub use principals::{Principal, Principals};
+pub use stack::{RequestId, StackConfig};

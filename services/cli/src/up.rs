@@ -1,0 +1,311 @@
+//! `keyhold up`: the local stack in one command. Builds nothing; starts the
+//! service binaries that exist, with a database each and the dev secrets,
+//! and stops everything on Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, ValueEnum};
+
+use crate::console::{self, note};
+use crate::dev_secrets::{self, DevSecrets};
+use crate::postgres::{self, Cluster, Source};
+use crate::services::{self, Located, Settings};
+use crate::signals::{self, Shutdown};
+use crate::supervisor::{self, Ended};
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Directory kept between runs: principals, master key, Postgres cluster, logs.
+    #[arg(long, env = "KEYHOLD_DATA_DIR", default_value = ".keyhold")]
+    data_dir: PathBuf,
+
+    /// Where the service binaries are [default: the directory of this executable].
+    #[arg(long, env = "KEYHOLD_BIN_DIR")]
+    bin_dir: Option<PathBuf>,
+
+    /// Use this Postgres server (one database per service on it) instead of a private cluster.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Directory holding initdb and pg_ctl [default: PATH, then the newest /usr/lib/postgresql/*/bin].
+    #[arg(long, env = "KEYHOLD_PG_BIN_DIR")]
+    pg_bin_dir: Option<PathBuf>,
+
+    /// The AWS account id the services present.
+    #[arg(long, env = "KEYHOLD_ACCOUNT_ID", default_value = "000000000000", value_parser = parse_account_id)]
+    account_id: String,
+
+    /// The AWS region the services present.
+    #[arg(long, env = "KEYHOLD_REGION", default_value = "us-east-1", value_parser = parse_region)]
+    region: String,
+
+    /// Log format of the services.
+    #[arg(long, env = "KEYHOLD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Seconds each service gets to start accepting connections.
+    #[arg(long, env = "KEYHOLD_READY_TIMEOUT", default_value_t = 30)]
+    ready_timeout: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+fn parse_account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err("an AWS account id is 12 digits".to_owned())
+    }
+}
+
+fn parse_region(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        Ok(s.to_owned())
+    } else {
+        Err("a region looks like us-east-1".to_owned())
+    }
+}
+
+/// What the stack runs against, for the services and the printout.
+struct Database<'a> {
+    /// A URL of the server; each service gets it with its database as path.
+    server_url: String,
+    /// The private cluster, when there is one.
+    cluster: Option<&'a Cluster>,
+}
+
+pub async fn run(args: UpArgs) -> Result<()> {
+    let mut shutdown = signals::listen()?;
+    let data_dir = std::path::absolute(&args.data_dir)
+        .with_context(|| format!("resolving {}", args.data_dir.display()))?;
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => own_dir()?,
+    };
+
+    // Everything that can be refused is checked before anything is written.
+    let located = services::locate(&bin_dir, services::SERVICES)?;
+    console::set_prefix_width(located.iter().map(|l| l.service.name.len()));
+    services::check_ports_free(&located)?;
+    let source = postgres::choose(args.database_url.as_deref(), args.pg_bin_dir.as_deref())?;
+
+    std::fs::create_dir_all(data_dir.join("logs"))
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let secrets = dev_secrets::prepare(&data_dir)?;
+
+    match source {
+        Source::External(server_url) => {
+            let database = Database {
+                server_url,
+                cluster: None,
+            };
+            run_stack(
+                &args,
+                &data_dir,
+                &located,
+                &secrets,
+                &database,
+                &mut shutdown,
+            )
+            .await
+        }
+        Source::Private(bins) => {
+            let cluster = Cluster::locate(bins, &data_dir)?;
+            let result = async {
+                let server_url = shutdown.or_interrupted(cluster.start()).await?;
+                let database = Database {
+                    server_url,
+                    cluster: Some(&cluster),
+                };
+                run_stack(
+                    &args,
+                    &data_dir,
+                    &located,
+                    &secrets,
+                    &database,
+                    &mut shutdown,
+                )
+                .await
+            }
+            .await;
+            // Whatever happened, including a failed or interrupted start.
+            cluster.stop().await;
+            result
+        }
+    }
+}
+
+/// The databases, the services, the printout, and the wait for the end.
+async fn run_stack(
+    args: &UpArgs,
+    data_dir: &Path,
+    located: &[Located],
+    secrets: &DevSecrets,
+    database: &Database<'_>,
+    shutdown: &mut Shutdown,
+) -> Result<()> {
+    let names: Vec<&'static str> = located.iter().map(|l| l.service.database).collect();
+    let created = shutdown
+        .or_interrupted(postgres::ensure_databases(&database.server_url, &names))
+        .await?;
+    for name in created {
+        note(format_args!("created database {name}"));
+    }
+
+    let settings = Settings {
+        principals_file: &secrets.principals_file,
+        master_key_file: &secrets.master_key_file,
+        account_id: &args.account_id,
+        region: &args.region,
+        log_format: args.log_format.as_str(),
+    };
+    let mut running = Vec::new();
+    let result = async {
+        for Located { service, binary } in located {
+            note(format_args!("starting {}", service.name));
+            let url = postgres::with_database(&database.server_url, service.database)?;
+            let env = services::environment(service, &url, &settings);
+            let log = data_dir.join("logs").join(format!("{}.log", service.name));
+            running.push(supervisor::spawn(service, binary, env, log)?);
+            if let Some(started) = running.last_mut() {
+                started
+                    .wait_ready(Duration::from_secs(args.ready_timeout), shutdown)
+                    .await?;
+            }
+        }
+        print_summary(data_dir, &running, database, secrets)?;
+        match supervisor::watch(&mut running, shutdown).await {
+            Ended::Signal(signal) => {
+                note(format_args!("{signal}: stopping"));
+                Ok(())
+            }
+            Ended::Died { name, status, log } => {
+                note(format_args!(
+                    "{name} exited on its own ({status}); stopping everything"
+                ));
+                Err(anyhow!(
+                    "{name} exited unexpectedly ({status}); see {}",
+                    log.display()
+                ))
+            }
+        }
+    }
+    .await;
+    supervisor::stop_all(running).await;
+    result
+}
+
+fn print_summary(
+    data_dir: &Path,
+    running: &[supervisor::Running],
+    database: &Database<'_>,
+    secrets: &DevSecrets,
+) -> Result<()> {
+    let credentials = dev_secrets::credentials(&secrets.principals_file)?;
+    let mut out = String::from("\nkeyhold is up (Ctrl-C stops everything)\n\n");
+    for r in running {
+        for endpoint in r.service.endpoints {
+            out += &format!(
+                "  {:<12} {:<8} {:<18} database {}\n",
+                r.service.name, endpoint.protocol, endpoint.addr, r.service.database
+            );
+        }
+    }
+    out += &format!(
+        "  {:<12} {}\n",
+        "postgres",
+        postgres::redacted(&postgres::with_database(
+            &database.server_url,
+            "<database>"
+        )?)
+    );
+    if let Some(cluster) = database.cluster {
+        let layout = &cluster.layout;
+        out += &format!(
+            "  {:<12} private cluster {}, log {}\n",
+            "",
+            layout.data.display(),
+            layout.log.display()
+        );
+        if let Some(from) = &layout.relocated_from {
+            out += &format!(
+                "  {:<12} (under /tmp because user {} cannot reach {}; lost on reboot)\n",
+                "",
+                cluster.user().unwrap_or("?"),
+                from.display()
+            );
+        }
+    }
+    out += &format!("  {:<12} {}\n", "data dir", data_dir.display());
+    out += &format!("  {:<12} {}\n", "logs", data_dir.join("logs").display());
+
+    out += &format!(
+        "\ndev credentials (dev only, from {}):\n",
+        secrets.principals_file.display()
+    );
+    let width = credentials.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in &credentials {
+        out += &format!(
+            "  {:<width$}  {}  {}\n",
+            c.name, c.access_key_id, c.secret_access_key
+        );
+    }
+    let grpc = running
+        .iter()
+        .flat_map(|r| r.service.endpoints)
+        .find(|e| e.protocol == "grpc");
+    let caller = credentials
+        .iter()
+        .find(|c| c.kind == "Root")
+        .or(credentials.first());
+    if let (Some(endpoint), Some(caller)) = (grpc, caller) {
+        out += &format!(
+            "\ntry:\n  grpcurl -plaintext -H 'authorization: Bearer {}:{}' {} list\n",
+            caller.access_key_id, caller.secret_access_key, endpoint.addr
+        );
+    }
+    println!("{out}");
+    Ok(())
+}
+
+/// The service binaries sit next to `keyhold` in a cargo target dir or an
+/// install prefix.
+fn own_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding the keyhold executable (pass --bin-dir)")?;
+    exe.parent()
+        .map(Path::to_owned)
+        .context("the keyhold executable has no directory (pass --bin-dir)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_account_and_region() {
+        assert!(parse_account_id("000000000000").is_ok());
+        assert!(parse_account_id("12345").is_err());
+        assert!(parse_account_id("00000000000a").is_err());
+        assert!(parse_region("eu-west-3").is_ok());
+        assert!(parse_region("EU West").is_err());
+        assert!(parse_region("").is_err());
+    }
+}

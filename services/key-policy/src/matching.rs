@@ -1,0 +1,102 @@
+//! IAM's wildcard matching: `*` is any run of characters (including none), `?` is
+//! exactly one character, everything else matches itself.
+//!
+//! Policy variables (`${aws:username}`) are not expanded: keyhold's policies never
+//! need them, and matching them literally can only make a statement apply less.
+
+/// Case-sensitive match, as IAM compares resource ARNs and `StringLike` values.
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    glob(&pattern, &text)
+}
+
+/// Case-insensitive match, as IAM compares actions (`kms:decrypt` is `kms:Decrypt`).
+pub(crate) fn wildcard_match_ignore_case(pattern: &str, text: &str) -> bool {
+    wildcard_match(&pattern.to_lowercase(), &text.to_lowercase())
+}
+
+/// Greedy matching that backtracks only to the most recent `*`, which is enough
+/// because a later `*` can absorb anything an earlier one could: linear in practice
+/// and never exponential, whatever a policy author writes.
+fn glob(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut last_star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                last_star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match last_star {
+                Some((star_p, star_t)) => {
+                    last_star = Some((star_p, star_t + 1));
+                    p = star_p + 1;
+                    t = star_t + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_and_wildcards() {
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("*", "anything"));
+        assert!(wildcard_match("kms:Decrypt", "kms:Decrypt"));
+        assert!(!wildcard_match("kms:Decrypt", "kms:Decrypt2"));
+        assert!(!wildcard_match("kms:Decrypt", "kms:Decryp"));
+        assert!(wildcard_match("kms:Generate*", "kms:GenerateDataKey"));
+        assert!(wildcard_match("kms:Generate*", "kms:Generate"));
+        assert!(!wildcard_match("kms:Generate*", "kms:Encrypt"));
+        assert!(wildcard_match(
+            "kms:*Key*",
+            "kms:GenerateDataKeyWithoutPlaintext"
+        ));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("a?c", "ac"));
+        assert!(wildcard_match("*a*b*c", "xxaxxbxxbc"));
+        assert!(!wildcard_match("*a*b*c", "xxaxxcxxb"));
+        assert!(wildcard_match("", ""));
+        assert!(!wildcard_match("", "a"));
+        assert!(wildcard_match("**", "a"));
+    }
+
+    #[test]
+    fn case_rules() {
+        assert!(!wildcard_match("kms:decrypt", "kms:Decrypt"));
+        assert!(wildcard_match_ignore_case("KMS:decrypt", "kms:Decrypt"));
+        assert!(wildcard_match_ignore_case(
+            "kms:reencrypt*",
+            "kms:ReEncryptFrom"
+        ));
+    }
+
+    #[test]
+    fn arn_wildcards() {
+        let arn = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert!(wildcard_match("arn:aws:kms:*:000000000000:key/*", arn));
+        assert!(!wildcard_match("arn:aws:kms:*:111111111111:key/*", arn));
+        assert!(wildcard_match(
+            "arn:aws:kms:us-east-1:000000000000:key/1234abcd-????-*",
+            arn
+        ));
+    }
+
+    #[test]
+    fn many_stars_stay_fast() {
+        let pattern = "*a".repeat(50) + "b";
+        let text = "a".repeat(5000);
+        assert!(!wildcard_match(&pattern, &text));
+    }
+}

@@ -1,0 +1,136 @@
+//! Authorization of one call: the key policy (and, through its account statement,
+//! the caller's identity policy) decides, evaluated on every request from the policy
+//! text just read from the database, so a change applies to the very next call.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use keyhold_key_policy::{
+    AccessRequest, Caller as PolicyCaller, ConditionContext, Decision, PolicyDocument, authorize,
+    authorize_without_key,
+};
+use keyhold_platform::Caller;
+use uuid::Uuid;
+
+use crate::{
+    error::{KmsError, KmsResult},
+    model::Key,
+};
+
+/// Parsed key policies by key, reused while the stored text is unchanged. The text
+/// is compared on every call, so the cache can never serve a stale policy.
+#[derive(Default)]
+pub struct PolicyCache {
+    parsed: Mutex<HashMap<Uuid, (Arc<str>, Arc<PolicyDocument>)>>,
+}
+
+impl PolicyCache {
+    fn policy_of(&self, key: &Key) -> KmsResult<Arc<PolicyDocument>> {
+        let mut parsed = self.parsed.lock().expect("policy cache lock");
+        if let Some((text, document)) = parsed.get(&key.key_id)
+            && **text == *key.policy
+        {
+            return Ok(document.clone());
+        }
+        let document = Arc::new(
+            PolicyDocument::parse_key_policy(&key.policy)
+                .map_err(|e| KmsError::Internal(format!("stored policy of {} is invalid: {e}", key.arn)))?,
+        );
+        parsed.insert(key.key_id, (key.policy.as_str().into(), document.clone()));
+        Ok(document)
+    }
+}
+
+/// The request facts conditions can test.
+pub fn condition_context(
+    caller: &Caller,
+    region: &str,
+    encryption_context: Option<&std::collections::BTreeMap<String, String>>,
+) -> ConditionContext {
+    let mut context = ConditionContext::new();
+    context.insert("kms:CallerAccount", vec![caller.principal.account_id.clone()]);
+    context.insert("aws:PrincipalArn", vec![caller.principal.arn.clone()]);
+    context.insert("kms:GrantIsForAWSResource", vec![caller.via.is_some().to_string()]);
+    if let Some(service) = caller.via_service() {
+        // AWS names the regional endpoint: s3.amazonaws.com -> s3.us-east-1.amazonaws.com.
+        let via = match service.strip_suffix(".amazonaws.com") {
+            Some(name) => format!("{name}.{region}.amazonaws.com"),
+            None => service.to_owned(),
+        };
+        context.insert("kms:ViaService", vec![via]);
+    }
+    match encryption_context {
+        Some(pairs) => {
+            context.with_encryption_context(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }
+        None => context,
+    }
+}
+
+fn policy_caller(caller: &Caller) -> PolicyCaller<'_> {
+    PolicyCaller {
+        arn: &caller.principal.arn,
+        account_id: &caller.principal.account_id,
+        is_account_root: caller.principal.is_root(),
+        identity_policy: caller.principal.identity_policy.as_ref(),
+    }
+}
+
+impl PolicyCache {
+    /// Refuses with AWS's AccessDenied message unless `action` is allowed on `key`.
+    pub fn check(
+        &self,
+        caller: &Caller,
+        key: &Key,
+        action: &str,
+        context: &ConditionContext,
+    ) -> KmsResult<()> {
+        let policy = self.policy_of(key)?;
+        let request = AccessRequest { action, resource: &key.arn, context };
+        denied_unless(authorize(&policy, &policy_caller(caller), &request), caller, action, &key.arn)
+    }
+}
+
+/// Checks `document` (a policy about to be stored) the same way, for the lockout
+/// safety check.
+pub fn allows(document: &PolicyDocument, caller: &Caller, key_arn: &str, action: &str, context: &ConditionContext) -> bool {
+    let request = AccessRequest { action, resource: key_arn, context };
+    authorize(document, &policy_caller(caller), &request) == Decision::Allow
+}
+
+/// Calls that target no key (CreateKey, ListKeys, GenerateRandom) and the alias half
+/// of alias calls: the identity policy decides.
+pub fn check_without_key(caller: &Caller, action: &str, context: &ConditionContext) -> KmsResult<()> {
+    check_identity(caller, action, "*", context)
+}
+
+pub fn check_identity(caller: &Caller, action: &str, resource: &str, context: &ConditionContext) -> KmsResult<()> {
+    let request = AccessRequest { action, resource, context };
+    let who = &caller.principal.arn;
+    match authorize_without_key(&policy_caller(caller), &request) {
+        Decision::Allow => Ok(()),
+        Decision::ExplicitDenyInIdentityPolicy | Decision::ExplicitDenyInResourcePolicy => {
+            Err(KmsError::AccessDenied(format!(
+                "User: {who} is not authorized to perform: {action} on resource: {resource} with an explicit deny in an identity-based policy"
+            )))
+        }
+        Decision::ImplicitDeny => Err(KmsError::AccessDenied(format!(
+            "User: {who} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
+        ))),
+    }
+}
+
+fn denied_unless(decision: Decision, caller: &Caller, action: &str, key_arn: &str) -> KmsResult<()> {
+    let who = &caller.principal.arn;
+    let why = match decision {
+        Decision::Allow => return Ok(()),
+        Decision::ExplicitDenyInResourcePolicy => "with an explicit deny in a resource-based policy".to_owned(),
+        Decision::ExplicitDenyInIdentityPolicy => "with an explicit deny in an identity-based policy".to_owned(),
+        Decision::ImplicitDeny => format!("because no resource-based policy allows the {action} action"),
+    };
+    Err(KmsError::AccessDenied(format!(
+        "User: {who} is not authorized to perform: {action} on resource: {key_arn} {why}"
+    )))
+}

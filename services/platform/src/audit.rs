@@ -1,0 +1,142 @@
+//! The CloudTrail record every call becomes, and where records go.
+//!
+//! The record is assembled by the tower stack (`stack.rs`) from what every call has
+//! (caller, method, status); handlers only add what only they know, the resources a
+//! call touched, through [`AuditNotes`].
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub const EVENT_VERSION: &str = "1.11";
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudTrailEvent {
+    pub event_version: &'static str,
+    pub user_identity: UserIdentity,
+    /// UTC, when the call completed.
+    pub event_time: String,
+    pub event_source: String,
+    pub event_name: String,
+    pub aws_region: String,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: String,
+    pub user_agent: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    pub request_parameters: Value,
+    pub response_elements: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<Value>,
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<EventResource>,
+    pub event_type: &'static str,
+    pub management_event: bool,
+    pub recipient_account_id: String,
+    pub event_category: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_details: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    pub account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EventResource {
+    #[serde(rename = "ARN")]
+    pub arn: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Where finished records go. `record` must not block the request path.
+pub trait AuditSink: Send + Sync + 'static {
+    fn record(&self, event: CloudTrailEvent);
+}
+
+/// Writes each record as one JSON log line (target `audit`), until audit-svc exists.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogSink;
+
+impl AuditSink for LogSink {
+    fn record(&self, event: CloudTrailEvent) {
+        match serde_json::to_string(&event) {
+            Ok(json) => tracing::info!(target: "audit", event = %json, "cloudtrail event"),
+            Err(e) => tracing::error!(error = %e, "cannot serialize an audit event"),
+        }
+    }
+}
+
+/// Keeps records in memory: for tests that assert what was recorded.
+#[derive(Debug, Default, Clone)]
+pub struct MemorySink(Arc<Mutex<Vec<CloudTrailEvent>>>);
+
+impl MemorySink {
+    pub fn events(&self) -> Vec<CloudTrailEvent> {
+        self.0.lock().expect("sink lock").clone()
+    }
+}
+
+impl AuditSink for MemorySink {
+    fn record(&self, event: CloudTrailEvent) {
+        self.0.lock().expect("sink lock").push(event);
+    }
+}
+
+/// What a handler adds to its call's record. The stack puts one in every request's
+/// extensions; handlers find it with `request.extensions().get::<AuditNotes>()`.
+#[derive(Debug, Default, Clone)]
+pub struct AuditNotes(Arc<Mutex<Notes>>);
+
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    pub(crate) resources: Vec<EventResource>,
+    pub(crate) additional_event_data: Option<Value>,
+}
+
+impl AuditNotes {
+    pub fn add_resource(&self, kind: &str, arn: &str, account_id: &str) {
+        let mut notes = self.0.lock().expect("audit notes lock");
+        if !notes.resources.iter().any(|r| r.arn == arn) {
+            notes.resources.push(EventResource {
+                arn: arn.to_owned(),
+                account_id: account_id.to_owned(),
+                kind: kind.to_owned(),
+            });
+        }
+    }
+
+    pub fn set_additional_event_data(&self, data: Value) {
+        self.0.lock().expect("audit notes lock").additional_event_data = Some(data);
+    }
+
+    pub(crate) fn take(&self) -> Notes {
+        std::mem::take(&mut *self.0.lock().expect("audit notes lock"))
+    }
+}

@@ -1,0 +1,125 @@
+//! Who is calling: `authorization: Bearer <access-key-id>:<secret-access-key>`, and,
+//! from service principals only, the user they act for.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::{
+    error::AwsError,
+    principals::{Principal, PrincipalKind, Principals},
+};
+
+pub const AUTHORIZATION_HEADER: &str = "authorization";
+/// Sent by a service principal (object-svc) calling kms-svc for an end user; carries
+/// the user's ARN. Honoured only from service principals.
+pub const ON_BEHALF_OF_HEADER: &str = "x-keyhold-on-behalf-of";
+
+/// The authenticated caller of one request, in the request's extensions.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Whose permissions apply: the user, also when a service calls for them.
+    pub principal: Arc<Principal>,
+    /// The service principal that made the call on the user's behalf.
+    pub via: Option<Arc<Principal>>,
+}
+
+impl Caller {
+    /// The service name a user's call came through (`kms:ViaService`, `invokedBy`).
+    pub fn via_service(&self) -> Option<&str> {
+        self.via.as_ref().and_then(|service| service.service.as_deref())
+    }
+}
+
+/// Authenticates one request from its headers.
+pub fn authenticate(principals: &Principals, headers: &HeaderMap) -> Result<Caller, AwsError> {
+    let principal = bearer_principal(principals, headers).ok_or_else(AwsError::unauthenticated)?;
+    let Some(on_behalf) = headers.get(ON_BEHALF_OF_HEADER) else {
+        return Ok(Caller { principal: principal.clone(), via: None });
+    };
+    if principal.kind != PrincipalKind::Service {
+        return Err(AwsError::access_denied(format!(
+            "{ON_BEHALF_OF_HEADER} is honoured only from service principals; {} is not one",
+            principal.arn
+        )));
+    }
+    let user = on_behalf
+        .to_str()
+        .ok()
+        .and_then(|arn| principals.find(arn))
+        .ok_or_else(|| {
+            AwsError::access_denied(format!("{ON_BEHALF_OF_HEADER} names no known principal"))
+        })?;
+    Ok(Caller { principal: user.clone(), via: Some(principal.clone()) })
+}
+
+fn bearer_principal<'p>(principals: &'p Principals, headers: &HeaderMap) -> Option<&'p Arc<Principal>> {
+    let value = headers.get(AUTHORIZATION_HEADER)?.to_str().ok()?;
+    let credentials = value.strip_prefix("Bearer ")?;
+    let (access_key_id, secret) = credentials.split_once(':')?;
+    let principal = principals.by_access_key(access_key_id)?;
+    principal.secret_matches(secret).then_some(principal)
+}
+
+/// The access key id a request presented, authenticated or not, for audit records.
+pub fn presented_access_key(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION_HEADER)?.to_str().ok()?;
+    let (access_key_id, _) = value.strip_prefix("Bearer ")?.split_once(':')?;
+    Some(access_key_id.to_owned())
+}
+
+/// The header value a client sends: `Bearer <akid>:<secret>`.
+pub fn bearer_value(access_key_id: &str, secret_access_key: &str) -> String {
+    format!("Bearer {access_key_id}:{secret_access_key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV: &str = include_str!("../../../deploy/dev/principals.json");
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn every_bad_credential_fails_the_same_way() {
+        let principals = Principals::parse(DEV).unwrap();
+        let cases = [
+            headers(&[]),
+            headers(&[("authorization", "Bearer AKIAKEYHOLDDEVUSER01:wrong")]),
+            headers(&[("authorization", "Bearer AKIAUNKNOWN000000000:dev-only-root-secret-not-for-production")]),
+            headers(&[("authorization", "Basic abc")]),
+            headers(&[("authorization", "Bearer AKIAKEYHOLDDEVUSER01")]),
+        ];
+        for case in cases {
+            assert_eq!(authenticate(&principals, &case).unwrap_err(), AwsError::unauthenticated());
+        }
+    }
+
+    #[test]
+    fn a_service_acts_for_a_user_but_a_user_cannot() {
+        let principals = Principals::parse(DEV).unwrap();
+        let service = headers(&[
+            ("authorization", "Bearer AKIAKEYHOLDDEVOBJSVC:dev-only-object-svc-secret-not-for-production"),
+            ("x-keyhold-on-behalf-of", "arn:aws:iam::000000000000:user/AWSLabsUser-0001"),
+        ]);
+        let caller = authenticate(&principals, &service).unwrap();
+        assert_eq!(caller.principal.name, "AWSLabsUser-0001");
+        assert_eq!(caller.via_service(), Some("s3.amazonaws.com"));
+
+        let user = headers(&[
+            ("authorization", "Bearer AKIAKEYHOLDDEVUSER02:dev-only-user-0002-secret-not-for-production"),
+            ("x-keyhold-on-behalf-of", "arn:aws:iam::000000000000:user/AWSLabsUser-0001"),
+        ]);
+        assert_eq!(
+            authenticate(&principals, &user).unwrap_err().code,
+            tonic::Code::PermissionDenied
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! What the audit hook knows of each RPC, read once from the descriptor pool: its
+//! message types, whether it is read-only or a data event, and which fields are
+//! secrets. The proto options (`keyhold.options.v1`) are the single declaration.
+
+use std::collections::{HashMap, HashSet};
+
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value as PValue};
+
+#[derive(Debug, Clone)]
+pub struct MethodInfo {
+    pub service: String,
+    pub name: String,
+    pub input: MessageDescriptor,
+    pub output: MessageDescriptor,
+    pub read_only: bool,
+    pub data_event: bool,
+    pub client_streaming: bool,
+    pub server_streaming: bool,
+}
+
+#[derive(Debug)]
+pub struct MethodCatalog {
+    by_path: HashMap<String, MethodInfo>,
+    sensitive_fields: HashSet<String>,
+}
+
+impl MethodCatalog {
+    pub fn new(pool: &DescriptorPool) -> Self {
+        let flag = |options: &DynamicMessage, name: &str| {
+            pool.get_extension_by_name(name)
+                .map(|ext| matches!(options.get_extension(&ext).as_ref(), PValue::Bool(true)))
+                .unwrap_or(false)
+        };
+        let mut by_path = HashMap::new();
+        for service in pool.services() {
+            for method in service.methods() {
+                let options = method.options();
+                by_path.insert(
+                    format!("/{}/{}", service.full_name(), method.name()),
+                    MethodInfo {
+                        service: service.full_name().to_owned(),
+                        name: method.name().to_owned(),
+                        input: method.input(),
+                        output: method.output(),
+                        read_only: flag(&options, "keyhold.options.v1.read_only"),
+                        data_event: flag(&options, "keyhold.options.v1.data_event"),
+                        client_streaming: method.is_client_streaming(),
+                        server_streaming: method.is_server_streaming(),
+                    },
+                );
+            }
+        }
+        let sensitive_fields = pool
+            .all_messages()
+            .flat_map(|message| message.fields().collect::<Vec<_>>())
+            .filter(|field| flag(&field.options(), "keyhold.options.v1.sensitive"))
+            .map(|field| field.full_name().to_owned())
+            .collect();
+        MethodCatalog { by_path, sensitive_fields }
+    }
+
+    pub fn method(&self, path: &str) -> Option<&MethodInfo> {
+        self.by_path.get(path)
+    }
+
+    /// Decodes one gRPC message and renders it as CloudTrail shows parameters: AWS
+    /// JSON names, defaults omitted, secrets removed. `None` when it cannot decode.
+    pub fn render(&self, descriptor: &MessageDescriptor, bytes: &[u8]) -> Option<serde_json::Value> {
+        let mut message = DynamicMessage::decode(descriptor.clone(), bytes).ok()?;
+        self.redact(&mut message);
+        let value = serde_json::to_value(&message).ok()?;
+        match &value {
+            serde_json::Value::Object(map) if map.is_empty() => None,
+            _ => Some(value),
+        }
+    }
+
+    fn redact(&self, message: &mut DynamicMessage) {
+        let fields: Vec<_> = message.descriptor().fields().collect();
+        for field in fields {
+            if self.sensitive_fields.contains(field.full_name()) {
+                message.clear_field(&field);
+                continue;
+            }
+            if !message.has_field(&field) {
+                continue;
+            }
+            match message.get_field_mut(&field) {
+                PValue::Message(inner) => self.redact(inner),
+                PValue::List(items) => {
+                    for item in items {
+                        if let PValue::Message(inner) = item {
+                            self.redact(inner);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The payload of the first gRPC frame of a body: 1 flag byte, 4 length bytes, the
+/// message. Compressed frames are not decoded (the record shows no parameters).
+pub fn first_frame(body: &[u8]) -> Option<&[u8]> {
+    let (&flag, rest) = body.split_first()?;
+    if flag != 0 || rest.len() < 4 {
+        return None;
+    }
+    let len = u32::from_be_bytes(rest[..4].try_into().ok()?) as usize;
+    rest.get(4..4 + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyhold_proto::kms::v1::{EncryptRequest, GenerateDataKeyResponse};
+    use prost::Message;
+
+    fn catalog() -> MethodCatalog {
+        MethodCatalog::new(keyhold_proto::descriptor_pool())
+    }
+
+    #[test]
+    fn options_mark_read_only_methods() {
+        let catalog = catalog();
+        assert!(catalog.method("/keyhold.kms.v1.KmsService/Decrypt").unwrap().read_only);
+        assert!(!catalog.method("/keyhold.kms.v1.KmsService/CreateKey").unwrap().read_only);
+    }
+
+    #[test]
+    fn secrets_never_render_but_the_context_does() {
+        let catalog = catalog();
+        let method = catalog.method("/keyhold.kms.v1.KmsService/Encrypt").unwrap();
+        let request = EncryptRequest {
+            key_id: "alias/myFirstKey".into(),
+            plaintext: b"top secret".to_vec(),
+            encryption_context: [("purpose".to_owned(), "test".to_owned())].into(),
+            encryption_algorithm: String::new(),
+        };
+        let json = catalog.render(&method.input, &request.encode_to_vec()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"keyId": "alias/myFirstKey", "encryptionContext": {"purpose": "test"}})
+        );
+
+        let output = catalog.method("/keyhold.kms.v1.KmsService/GenerateDataKey").unwrap();
+        let response = GenerateDataKeyResponse {
+            ciphertext_blob: vec![1, 2, 3],
+            plaintext: vec![9; 32],
+            key_id: "arn:aws:kms:us-east-1:000000000000:key/k".into(),
+        };
+        let json = catalog.render(&output.output, &response.encode_to_vec()).unwrap();
+        assert_eq!(json, serde_json::json!({"keyId": "arn:aws:kms:us-east-1:000000000000:key/k"}));
+    }
+
+    #[test]
+    fn frames_are_split_by_their_length_prefix() {
+        let mut body = vec![0, 0, 0, 0, 3, 7, 8, 9, 0xff];
+        assert_eq!(first_frame(&body), Some(&[7u8, 8, 9][..]));
+        body[0] = 1;
+        assert_eq!(first_frame(&body), None);
+        assert_eq!(first_frame(&[0, 0, 0]), None);
+    }
+}

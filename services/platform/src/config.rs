@@ -1,0 +1,67 @@
+//! Configuration every service shares. Each flag has a `KEYHOLD_...` env var; secrets
+//! can also come from a file (`..._FILE`), which is how Kubernetes Secrets are mounted.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "KEYHOLD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Postgres URL of this service's own database.
+    #[arg(long, env = "KEYHOLD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// File holding the Postgres URL (takes the place of --database-url).
+    #[arg(long, env = "KEYHOLD_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+
+    /// Principals file (JSON): the account's users, root and service principals.
+    #[arg(long, env = "KEYHOLD_PRINCIPALS_FILE")]
+    pub principals_file: PathBuf,
+
+    #[arg(long, env = "KEYHOLD_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+
+    #[arg(long, env = "KEYHOLD_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    #[arg(long, env = "KEYHOLD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Seconds in-flight calls get to finish after SIGTERM before the server stops.
+    #[arg(long, env = "KEYHOLD_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl CommonArgs {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    /// The database URL from the flag, the file, or the service's default.
+    pub fn database_url(&self, default_database: &str) -> anyhow::Result<String> {
+        Ok(
+            secret_value(self.database_url.as_deref(), self.database_url_file.as_ref(), "database URL")?
+                .unwrap_or_else(|| format!("postgres://postgres@127.0.0.1:5432/{default_database}")),
+        )
+    }
+}
+
+/// Reads a secret given inline or as a file; a file wins, since an inline value in a
+/// manifest is the less deliberate choice.
+pub fn secret_value(
+    inline: Option<&str>,
+    file: Option<&PathBuf>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the {what} file {}: {e}", path.display()))?;
+        return Ok(Some(text.trim().to_owned()));
+    }
+    Ok(inline.map(str::to_owned))
+}

@@ -1,0 +1,209 @@
+//! The principals file: who may call keyhold, with which credentials, and what their
+//! identity (IAM) policy allows. In a cluster it is a mounted Secret.
+
+use std::{collections::HashMap, path::Path, sync::Arc};
+
+use keyhold_key_policy::PolicyDocument;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PrincipalKind {
+    Root,
+    #[serde(rename = "IAMUser")]
+    IamUser,
+    /// A keyhold service (object-svc, audit-svc) that may call on a user's behalf.
+    #[serde(rename = "AWSService")]
+    Service,
+}
+
+impl PrincipalKind {
+    /// The CloudTrail `userIdentity.type`.
+    pub fn cloudtrail_type(self) -> &'static str {
+        match self {
+            PrincipalKind::Root => "Root",
+            PrincipalKind::IamUser => "IAMUser",
+            PrincipalKind::Service => "AWSService",
+        }
+    }
+}
+
+pub struct Principal {
+    pub name: String,
+    pub kind: PrincipalKind,
+    pub arn: String,
+    pub account_id: String,
+    pub access_key_id: String,
+    secret_access_key: Zeroizing<String>,
+    pub identity_policy: Option<PolicyDocument>,
+    /// For service principals: the service name shown as `invokedBy` and matched by
+    /// `kms:ViaService` (for example `s3.amazonaws.com`).
+    pub service: Option<String>,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("name", &self.name)
+            .field("arn", &self.arn)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Principal {
+    /// A stable CloudTrail `principalId`: the account id for root, else an id derived
+    /// from the access key (AWS ids are opaque too).
+    pub fn principal_id(&self) -> String {
+        match self.kind {
+            PrincipalKind::Root => self.account_id.clone(),
+            _ => format!("AIDA{}", self.access_key_id.trim_start_matches("AKIA")),
+        }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.kind == PrincipalKind::Root
+    }
+
+    /// Constant-time comparison, so response timing says nothing about the secret.
+    pub fn secret_matches(&self, candidate: &str) -> bool {
+        self.secret_access_key.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Principals {
+    pub account_id: String,
+    by_access_key: HashMap<String, Arc<Principal>>,
+    by_arn: HashMap<String, Arc<Principal>>,
+    by_name: HashMap<String, Arc<Principal>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileShape {
+    account_id: String,
+    principals: Vec<EntryShape>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryShape {
+    name: String,
+    #[serde(rename = "type")]
+    kind: PrincipalKind,
+    arn: String,
+    access_key_id: String,
+    secret_access_key: Zeroizing<String>,
+    #[serde(default)]
+    identity_policy: Option<serde_json::Value>,
+    #[serde(default)]
+    service: Option<String>,
+}
+
+impl Principals {
+    pub fn load(path: &Path) -> anyhow::Result<Principals> {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the principals file {}: {e}", path.display())
+        })?);
+        Self::parse(&text)
+            .map_err(|e| anyhow::anyhow!("invalid principals file {}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Principals> {
+        let file: FileShape = serde_json::from_str(text)?;
+        let mut principals = Principals {
+            account_id: file.account_id.clone(),
+            ..Default::default()
+        };
+        for entry in file.principals {
+            let identity_policy = match entry.identity_policy {
+                Some(doc) => Some(
+                    PolicyDocument::parse_identity_policy(&doc.to_string())
+                        .map_err(|e| anyhow::anyhow!("identity policy of {}: {e}", entry.name))?,
+                ),
+                None => None,
+            };
+            if entry.kind == PrincipalKind::Service && entry.service.is_none() {
+                anyhow::bail!("service principal {} needs a \"service\" name", entry.name);
+            }
+            let principal = Arc::new(Principal {
+                name: entry.name,
+                kind: entry.kind,
+                arn: entry.arn,
+                account_id: file.account_id.clone(),
+                access_key_id: entry.access_key_id,
+                secret_access_key: entry.secret_access_key,
+                identity_policy,
+                service: entry.service,
+            });
+            for (index, key) in [
+                (&mut principals.by_access_key, principal.access_key_id.clone()),
+                (&mut principals.by_arn, principal.arn.clone()),
+                (&mut principals.by_name, principal.name.clone()),
+            ] {
+                if index.insert(key.clone(), principal.clone()).is_some() {
+                    anyhow::bail!("{key} appears twice");
+                }
+            }
+        }
+        Ok(principals)
+    }
+
+    pub fn by_access_key(&self, access_key_id: &str) -> Option<&Arc<Principal>> {
+        self.by_access_key.get(access_key_id)
+    }
+
+    /// Finds a principal by ARN or by name, as the console lets users pick either.
+    pub fn find(&self, arn_or_name: &str) -> Option<&Arc<Principal>> {
+        self.by_arn.get(arn_or_name).or_else(|| self.by_name.get(arn_or_name))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Principal>> {
+        self.by_access_key.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV: &str = include_str!("../../../deploy/dev/principals.json");
+
+    #[test]
+    fn the_dev_file_loads_with_the_lab_users() {
+        let principals = Principals::parse(DEV).unwrap();
+        let user = principals.find("AWSLabsUser-0001").unwrap();
+        assert_eq!(user.arn, "arn:aws:iam::000000000000:user/AWSLabsUser-0001");
+        assert!(user.identity_policy.is_some());
+        assert!(principals.find("arn:aws:iam::000000000000:root").unwrap().is_root());
+        assert_eq!(
+            principals.by_access_key("AKIAKEYHOLDDEVOBJSVC").unwrap().service.as_deref(),
+            Some("s3.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        let principals = Principals::parse(DEV).unwrap();
+        let root = principals.find("root").unwrap();
+        assert!(root.secret_matches("dev-only-root-secret-not-for-production"));
+        assert!(!root.secret_matches("dev-only-root-secret-not-for-productio"));
+        assert!(!root.secret_matches(""));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let principals = Principals::parse(DEV).unwrap();
+        let text = format!("{:?}", principals.find("root").unwrap());
+        assert!(!text.contains("dev-only-root-secret"));
+    }
+
+    #[test]
+    fn duplicate_access_keys_are_refused() {
+        let text = DEV.replace("AKIAKEYHOLDDEVUSER02", "AKIAKEYHOLDDEVUSER01");
+        let err = Principals::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("AKIAKEYHOLDDEVUSER01 appears twice"), "{err}");
+    }
+}

@@ -1,0 +1,73 @@
+//! Serving a keyhold gRPC service: the shared stack, grpc.health.v1, reflection v1,
+//! and graceful shutdown (NOT_SERVING, then drain in-flight calls with a deadline).
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
+use tonic_health::ServingStatus;
+
+use crate::stack::{KeyholdLayer, StackConfig};
+
+/// Serves `routes` on `listener` until `shutdown` is cancelled. `grpc_services` are
+/// the fully qualified service names health reports on.
+pub async fn serve(
+    stack: StackConfig,
+    routes: Routes,
+    grpc_services: &[&'static str],
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let service_name = stack.service_name;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in grpc_services.iter().copied().chain([""]) {
+        health.set_service_status(name, ServingStatus::Serving).await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(keyhold_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let routes = routes.add_service(health_service).add_service(reflection);
+
+    let local = listener.local_addr()?;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let signal = {
+        let shutdown = shutdown.clone();
+        let health = health.clone();
+        let names: Vec<&'static str> = grpc_services.to_vec();
+        async move {
+            shutdown.cancelled().await;
+            // Load balancers and probes see NOT_SERVING before connections close.
+            for name in names.into_iter().chain([""]) {
+                health.set_service_status(name, ServingStatus::NotServing).await;
+            }
+            tracing::info!("draining in-flight calls");
+        }
+    };
+    let mut server = tokio::spawn(
+        Server::builder()
+            .layer(KeyholdLayer::new(stack))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, signal),
+    );
+    tracing::info!(service = service_name, address = %local, "serving gRPC");
+
+    let deadline = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = &mut server => result??,
+        () = deadline => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "drain deadline passed; closing the remaining calls");
+            server.abort();
+        }
+    }
+    tracing::info!(service = service_name, "stopped");
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The one tower stack in front of every keyhold gRPC service: request id, trace
+//! span, authentication, and the audit hook that turns every call (success or
+//! failure) into exactly one CloudTrail record. Handlers never repeat any of it.
+
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{HeaderValue, Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tonic::{Status, body::Body, transport::server::TcpConnectInfo};
+use tower::{Layer, Service, ServiceExt};
+use tracing::Instrument;
+
+use crate::{
+    audit::{AuditNotes, AuditSink, CloudTrailEvent, EVENT_VERSION, UserIdentity},
+    auth::{self, Caller},
+    catalog::{MethodCatalog, MethodInfo, first_frame},
+    error::exception_of,
+    principals::Principals,
+    telemetry,
+};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The response header AWS SDKs read the request id from.
+pub const AWS_REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+/// Responses bigger than this are not decoded into `responseElements`.
+const MAX_CAPTURED_RESPONSE: usize = 64 * 1024;
+
+/// The request id of a call, in its extensions (also sent back in a header).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// What the stack needs to know about the service it fronts.
+pub struct StackConfig {
+    /// Names the binary, its image, Deployment and OTel `service.name`.
+    pub service_name: &'static str,
+    /// CloudTrail `eventSource`, also the ErrorInfo domain.
+    pub event_source: &'static str,
+    pub account_id: String,
+    pub region: String,
+    pub principals: Arc<Principals>,
+    pub sink: Arc<dyn AuditSink>,
+}
+
+#[derive(Clone)]
+pub struct KeyholdLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: StackConfig,
+    catalog: MethodCatalog,
+}
+
+impl KeyholdLayer {
+    pub fn new(config: StackConfig) -> Self {
+        let catalog = MethodCatalog::new(keyhold_proto::descriptor_pool());
+        KeyholdLayer { shared: Arc::new(Shared { config, catalog }) }
+    }
+}
+
+impl<S> Layer<S> for KeyholdLayer {
+    type Service = KeyholdService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeyholdService { inner, shared: self.shared.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct KeyholdService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<Request<Body>> for KeyholdService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<AuditedBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The ready clone stays with us; the clone that was polled ready serves the call.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        let Some(method) = shared.catalog.method(request.uri().path()).cloned() else {
+            // Health, reflection and unknown paths: no caller, no audit record.
+            return Box::pin(async move {
+                let response = ready.oneshot(request).await?;
+                Ok(response.map(AuditedBody::plain))
+            });
+        };
+        let request_id = request
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = telemetry::server_span(&request);
+        span.record("request_id", request_id.as_str());
+        Box::pin(handle(shared, ready, method, request_id, request).instrument(span))
+    }
+}
+
+async fn handle<S>(
+    shared: Arc<Shared>,
+    inner: S,
+    method: MethodInfo,
+    request_id: String,
+    request: Request<Body>,
+) -> Result<Response<AuditedBody>, Infallible>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    let config = &shared.config;
+    let headers = request.headers();
+    let mut pending = PendingEvent {
+        shared: shared.clone(),
+        request_id: request_id.clone(),
+        user_agent: header_text(headers, "user-agent"),
+        source_ip: request
+            .extensions()
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr)
+            .map(|addr| addr.ip().to_string())
+            .unwrap_or_default(),
+        presented_access_key: auth::presented_access_key(headers),
+        caller: None,
+        notes: AuditNotes::default(),
+        request_parameters: Value::Null,
+        response_frame: Vec::new(),
+        status: None,
+        method,
+    };
+
+    let caller = match auth::authenticate(&config.principals, headers) {
+        Ok(caller) => caller,
+        Err(error) => {
+            let status = error.into_status(config.event_source);
+            return Ok(respond_with_status(status, pending));
+        }
+    };
+    pending.caller = Some(caller.clone());
+
+    let (mut parts, body) = request.into_parts();
+    let body = if pending.method.client_streaming {
+        body
+    } else {
+        // Unary requests are small (tonic caps them); buffering one lets the record
+        // show its parameters without a second decode in the handler.
+        match body.collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                if let Some(message) = first_frame(&bytes) {
+                    pending.request_parameters = shared
+                        .catalog
+                        .render(&pending.method.input, message)
+                        .unwrap_or(Value::Null);
+                }
+                Body::new(Full::new(bytes))
+            }
+            Err(status) => return Ok(respond_with_status(status, pending)),
+        }
+    };
+    parts.extensions.insert(caller);
+    parts.extensions.insert(pending.notes.clone());
+    parts.extensions.insert(RequestId(request_id.clone()));
+
+    let response = inner.oneshot(Request::from_parts(parts, body)).await?;
+    // A trailers-only response (every error of a unary call) has its status here.
+    pending.status = Status::from_header_map(response.headers());
+    let mut response = response.map(|body| AuditedBody::audited(body, pending));
+    set_request_id(response.headers_mut(), &request_id);
+    Ok(response)
+}
+
+fn respond_with_status(status: Status, mut pending: PendingEvent) -> Response<AuditedBody> {
+    let request_id = pending.request_id.clone();
+    pending.status = Some(status.clone());
+    let mut response = status.into_http::<Body>().map(|body| AuditedBody::audited(body, pending));
+    set_request_id(response.headers_mut(), &request_id);
+    response
+}
+
+fn set_request_id(headers: &mut http::HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(AWS_REQUEST_ID_HEADER, value.clone());
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+}
+
+fn header_text(headers: &http::HeaderMap, name: &str) -> String {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Everything known about a call while it runs; becomes its record when the response
+/// body is done (dropped), which happens exactly once per call.
+struct PendingEvent {
+    shared: Arc<Shared>,
+    method: MethodInfo,
+    request_id: String,
+    user_agent: String,
+    source_ip: String,
+    presented_access_key: Option<String>,
+    caller: Option<Caller>,
+    notes: AuditNotes,
+    request_parameters: Value,
+    response_frame: Vec<u8>,
+    status: Option<Status>,
+}
+
+impl PendingEvent {
+    fn finish(self) {
+        let config = &self.shared.config;
+        let notes = self.notes.take();
+        let (error_code, error_message) = match &self.status {
+            Some(status) if status.code() == tonic::Code::Ok => (None, None),
+            Some(status) => (
+                Some(exception_of(status).unwrap_or_else(|| format!("{:?}", status.code()))),
+                Some(status.message().to_owned()),
+            ),
+            // The client went away before the call finished.
+            None => (Some("RequestCanceled".to_owned()), None),
+        };
+        let response_elements = if self.method.read_only || error_code.is_some() {
+            Value::Null
+        } else {
+            first_frame(&self.response_frame)
+                .and_then(|message| self.shared.catalog.render(&self.method.output, message))
+                .unwrap_or(Value::Null)
+        };
+        let via_service = self.caller.as_ref().and_then(Caller::via_service).map(str::to_owned);
+        let event = CloudTrailEvent {
+            event_version: EVENT_VERSION,
+            user_identity: self.user_identity(),
+            event_time: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            event_source: config.event_source.to_owned(),
+            event_name: self.method.name.clone(),
+            aws_region: config.region.clone(),
+            source_ip_address: via_service.unwrap_or(self.source_ip),
+            user_agent: self.user_agent,
+            error_code,
+            error_message,
+            request_parameters: self.request_parameters,
+            response_elements,
+            additional_event_data: notes.additional_event_data,
+            request_id: self.request_id,
+            event_id: uuid::Uuid::new_v4().to_string(),
+            read_only: self.method.read_only,
+            resources: notes.resources,
+            event_type: "AwsApiCall",
+            management_event: !self.method.data_event,
+            recipient_account_id: config.account_id.clone(),
+            event_category: if self.method.data_event { "Data" } else { "Management" },
+            tls_details: None,
+        };
+        config.sink.record(event);
+    }
+
+    fn user_identity(&self) -> UserIdentity {
+        let config = &self.shared.config;
+        match &self.caller {
+            Some(caller) => {
+                let principal = &caller.principal;
+                UserIdentity {
+                    kind: principal.kind.cloudtrail_type().to_owned(),
+                    principal_id: Some(principal.principal_id()),
+                    arn: Some(principal.arn.clone()),
+                    account_id: principal.account_id.clone(),
+                    access_key_id: Some(principal.access_key_id.clone()),
+                    user_name: (!principal.is_root()).then(|| principal.name.clone()),
+                    invoked_by: caller.via_service().map(str::to_owned),
+                }
+            }
+            None => UserIdentity {
+                kind: "Unknown".to_owned(),
+                principal_id: None,
+                arn: None,
+                account_id: config.account_id.clone(),
+                access_key_id: self.presented_access_key.clone(),
+                user_name: None,
+                invoked_by: None,
+            },
+        }
+    }
+}
+
+/// The response body, watched for the response message and the final status so the
+/// call's record can be completed; plain for calls that are not audited.
+pub struct AuditedBody {
+    inner: Body,
+    pending: Option<Box<PendingEvent>>,
+}
+
+impl AuditedBody {
+    fn plain(inner: Body) -> Self {
+        AuditedBody { inner, pending: None }
+    }
+
+    fn audited(inner: Body, pending: PendingEvent) -> Self {
+        AuditedBody { inner, pending: Some(Box::new(pending)) }
+    }
+}
+
+impl HttpBody for AuditedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some(pending)) = (&polled, this.pending.as_mut()) {
+            if let Some(data) = frame.data_ref() {
+                let wanted = !pending.method.read_only && !pending.method.server_streaming;
+                if wanted && pending.response_frame.len() + data.len() <= MAX_CAPTURED_RESPONSE {
+                    pending.response_frame.extend_from_slice(data);
+                }
+            } else if let Some(trailers) = frame.trailers_ref() {
+                pending.status = Status::from_header_map(trailers);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for AuditedBody {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish();
+        }
+    }
+}
