@@ -1,1 +1,36 @@
-//! Test harness: starts real keyhold services on 127.0.0.1:0.
+//! Test harness: real keyhold services on 127.0.0.1:0, each test with its own
+//! Postgres database on the machine's server (`KEYHOLD_TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
+
+pub mod db;
+pub mod kms;
+pub mod proxy;
+
+pub use db::TestDatabase;
+pub use kms::{KmsClient, KmsHarness, Who};
+
+/// The repository's dev principals file, as `keyhold up` ships it.
+pub fn dev_principals_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/dev/principals.json")
+}
+
+/// Reads the AWS exception name a status carries.
+pub fn exception(status: &tonic::Status) -> String {
+    keyhold_platform::error::exception_of(status).unwrap_or_default()
+}
+
+/// Asserts code, exception and exact message of a failed call.
+#[track_caller]
+pub fn assert_error<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: tonic::Code,
+    exception_name: &str,
+    message: &str,
+) {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(
+        (status.code(), exception(&status).as_str(), status.message()),
+        (code, exception_name, message),
+        "unexpected status {status:?}"
+    );
+}

@@ -1,0 +1,180 @@
+//! kms-svc started in-process over real TCP, and clients for each dev principal.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use keyhold_platform::MemorySink;
+use keyhold_proto::kms::v1::kms_service_client::KmsServiceClient;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+
+use crate::{TestDatabase, dev_principals_path};
+
+pub const ACCOUNT: &str = "000000000000";
+pub const USER1_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0001";
+pub const USER2_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0002";
+pub const ROOT_ARN: &str = "arn:aws:iam::000000000000:root";
+
+/// The dev principals of deploy/dev/principals.json, and nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Root,
+    User1,
+    User2,
+    /// object-svc's service principal calling for AWSLabsUser-0001.
+    ObjectSvcForUser1,
+    /// No credentials at all.
+    Anonymous,
+    /// User1's access key with a wrong secret.
+    WrongSecret,
+}
+
+impl Who {
+    fn credentials(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Who::Root => Some(("AKIAKEYHOLDDEVROOT00", "dev-only-root-secret-not-for-production")),
+            Who::User1 => Some(("AKIAKEYHOLDDEVUSER01", "dev-only-user-0001-secret-not-for-production")),
+            Who::User2 => Some(("AKIAKEYHOLDDEVUSER02", "dev-only-user-0002-secret-not-for-production")),
+            Who::ObjectSvcForUser1 => {
+                Some(("AKIAKEYHOLDDEVOBJSVC", "dev-only-object-svc-secret-not-for-production"))
+            }
+            Who::WrongSecret => Some(("AKIAKEYHOLDDEVUSER01", "not-the-secret")),
+            Who::Anonymous => None,
+        }
+    }
+}
+
+/// Adds the caller's credentials (and on-behalf-of header) to every request.
+#[derive(Clone)]
+pub struct Credentials {
+    authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+    on_behalf_of: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl Credentials {
+    pub fn of(who: Who) -> Self {
+        let authorization = who.credentials().map(|(akid, secret)| {
+            keyhold_platform::auth::bearer_value(akid, secret).parse().expect("ascii credentials")
+        });
+        let on_behalf_of = (who == Who::ObjectSvcForUser1).then(|| USER1_ARN.parse().expect("ascii arn"));
+        Credentials { authorization, on_behalf_of }
+    }
+}
+
+impl Interceptor for Credentials {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        if let Some(value) = &self.on_behalf_of {
+            request.metadata_mut().insert(keyhold_platform::auth::ON_BEHALF_OF_HEADER, value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type KmsClient = KmsServiceClient<InterceptedService<Channel, Credentials>>;
+
+pub struct KmsHarness {
+    pub address: SocketAddr,
+    pub sink: MemorySink,
+    pub database: TestDatabase,
+    pub database_url: String,
+    pub workdir: PathBuf,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl KmsHarness {
+    /// A fresh database, a fresh master key, kms-svc serving on 127.0.0.1:0.
+    pub async fn start() -> KmsHarness {
+        let database = TestDatabase::create().await;
+        let url = database.url.clone();
+        Self::start_on(database, url, None).await
+    }
+
+    /// kms-svc on `database` reached through `database_url`, reusing `workdir`
+    /// (and so its master key) when given.
+    pub async fn start_on(database: TestDatabase, database_url: String, workdir: Option<PathBuf>) -> KmsHarness {
+        let workdir = workdir.unwrap_or_else(|| {
+            let dir = std::env::temp_dir().join(format!("keyhold-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).expect("create the test workdir");
+            std::fs::write(dir.join("master.key"), keyhold_crypto::MasterKey::generate().to_base64())
+                .expect("write the master key");
+            dir
+        });
+        let config = kms_config(&database_url, &workdir, &[]);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind kms-svc");
+        let address = listener.local_addr().expect("kms-svc address");
+        let sink = MemorySink::default();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(kms_svc::run_with_sink(
+            config,
+            listener,
+            shutdown.clone(),
+            std::sync::Arc::new(sink.clone()),
+        ));
+        let harness = KmsHarness { address, sink, database, database_url, workdir, shutdown, task };
+        harness.wait_until_serving().await;
+        harness
+    }
+
+    async fn wait_until_serving(&self) {
+        let channel = Endpoint::from_shared(format!("http://{}", self.address)).expect("endpoint").connect_lazy();
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        for _ in 0..200 {
+            assert!(!self.task.is_finished(), "kms-svc stopped while starting");
+            let check = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await;
+            if check.is_ok_and(|r| r.into_inner().status == 1) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("kms-svc did not become SERVING");
+    }
+
+    pub fn channel(&self) -> Channel {
+        Endpoint::from_shared(format!("http://{}", self.address)).expect("endpoint").connect_lazy()
+    }
+
+    pub fn client(&self, who: Who) -> KmsClient {
+        KmsServiceClient::with_interceptor(self.channel(), Credentials::of(who))
+    }
+
+    /// Stops the service (as SIGTERM would) and returns what a restart needs.
+    pub async fn stop(self) -> (TestDatabase, String, PathBuf) {
+        self.shutdown.cancel();
+        self.task.await.expect("kms-svc task").expect("kms-svc stops cleanly");
+        (self.database, self.database_url, self.workdir)
+    }
+
+    pub async fn restart(self) -> KmsHarness {
+        let (database, url, workdir) = self.stop().await;
+        Self::start_on(database, url, Some(workdir)).await
+    }
+}
+
+/// The Config the binary would build from these flags.
+pub fn kms_config(database_url: &str, workdir: &std::path::Path, extra: &[&str]) -> kms_svc::Config {
+    let principals = dev_principals_path();
+    let master_key = workdir.join("master.key");
+    let mut args = vec![
+        "kms-svc".to_owned(),
+        "--principals-file".to_owned(),
+        principals.display().to_string(),
+        "--database-url".to_owned(),
+        database_url.to_owned(),
+        "--master-key-file".to_owned(),
+        master_key.display().to_string(),
+        "--shutdown-grace-seconds".to_owned(),
+        "5".to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    kms_svc::Config::try_parse_from(args).expect("valid kms-svc flags")
+}
