@@ -20,6 +20,8 @@ pub const ACCOUNT: &str = "000000000000";
 pub const USER1_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0001";
 pub const USER2_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0002";
 pub const ROOT_ARN: &str = "arn:aws:iam::000000000000:root";
+/// A third user that the tests add to the dev principals: in no key policy.
+pub const USER3_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0003";
 
 /// The dev principals of deploy/dev/principals.json, and nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,7 @@ pub enum Who {
     Root,
     User1,
     User2,
+    User3,
     /// object-svc's service principal calling for AWSLabsUser-0001.
     ObjectSvcForUser1,
     /// No credentials at all.
@@ -44,6 +47,7 @@ impl Who {
             Who::ObjectSvcForUser1 => {
                 Some(("AKIAKEYHOLDDEVOBJSVC", "dev-only-object-svc-secret-not-for-production"))
             }
+            Who::User3 => Some(("AKIAKEYHOLDTESTUSR03", "test-only-user-0003-secret")),
             Who::WrongSecret => Some(("AKIAKEYHOLDDEVUSER01", "not-the-secret")),
             Who::Anonymous => None,
         }
@@ -107,6 +111,7 @@ impl KmsHarness {
             std::fs::create_dir_all(&dir).expect("create the test workdir");
             std::fs::write(dir.join("master.key"), keyhold_crypto::MasterKey::generate().to_base64())
                 .expect("write the master key");
+            std::fs::write(dir.join("principals.json"), test_principals()).expect("write the principals");
             dir
         });
         let config = kms_config(&database_url, &workdir, &[]);
@@ -160,9 +165,29 @@ impl KmsHarness {
     }
 }
 
+/// The dev principals plus AWSLabsUser-0003, a user with the lab users' identity
+/// policy who is in no key policy.
+pub fn test_principals() -> String {
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dev_principals_path()).expect("dev principals"))
+            .expect("dev principals are JSON");
+    let principals = file["principals"].as_array_mut().expect("a principals list");
+    let mut outsider = principals
+        .iter()
+        .find(|p| p["name"] == "AWSLabsUser-0002")
+        .expect("AWSLabsUser-0002")
+        .clone();
+    outsider["name"] = "AWSLabsUser-0003".into();
+    outsider["arn"] = USER3_ARN.into();
+    outsider["access_key_id"] = "AKIAKEYHOLDTESTUSR03".into();
+    outsider["secret_access_key"] = "test-only-user-0003-secret".into();
+    principals.push(outsider);
+    file.to_string()
+}
+
 /// The Config the binary would build from these flags.
 pub fn kms_config(database_url: &str, workdir: &std::path::Path, extra: &[&str]) -> kms_svc::Config {
-    let principals = dev_principals_path();
+    let principals = workdir.join("principals.json");
     let master_key = workdir.join("master.key");
     let mut args = vec![
         "kms-svc".to_owned(),
