@@ -199,6 +199,9 @@ pub fn kms_config(database_url: &str, workdir: &std::path::Path, extra: &[&str])
         master_key.display().to_string(),
         "--shutdown-grace-seconds".to_owned(),
         "5".to_owned(),
+        // Tests move deletion dates into the past and expect the sweep soon after.
+        "--deletion-sweep-seconds".to_owned(),
+        "1".to_owned(),
     ];
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     kms_svc::Config::try_parse_from(args).expect("valid kms-svc flags")

@@ -373,10 +373,12 @@ impl Injector for HeaderInjector<'_> {
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
 
     use opentelemetry::trace::{SpanId, SpanKind, TraceId};
     use opentelemetry::{KeyValue, Value};
-    use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
     use tonic::client::GrpcService;
     use tower::{ServiceBuilder, ServiceExt as _};
     use tracing::Instrument as _;
@@ -387,35 +389,36 @@ mod tests {
     const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const PARENT_ID: &str = "00f067aa0ba902b7";
 
-    /// Finished spans, as seen by an exporter.
-    struct Recorder {
-        exporter: InMemorySpanExporter,
-        // Dropping the last provider handle shuts it down, which empties the in-memory exporter;
-        // the subscriber's handle goes away as soon as a `with_default` scope ends.
-        _provider: SdkTracerProvider,
+    /// Keeps finished spans in memory. Hand-rolled so the tests need no SDK `testing` feature;
+    /// unlike the SDK's in-memory exporter it also keeps them after the provider shuts down,
+    /// which happens as soon as a `with_default` scope drops the subscriber.
+    #[derive(Clone, Debug, Default)]
+    struct Recorder(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Recorder {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
     }
 
     impl Recorder {
         fn only_span(&self) -> SpanData {
-            let mut spans = self.exporter.get_finished_spans().unwrap();
+            let mut spans = self.0.lock().unwrap();
             assert_eq!(spans.len(), 1, "expected one span, got {spans:?}");
             spans.remove(0)
         }
     }
 
-    /// A thread-local subscriber whose OTel layer records finished spans in memory, so tests do
-    /// not depend on, or fight over, the global subscriber.
+    /// A thread-local subscriber whose OTel layer records finished spans, so tests do not
+    /// depend on, or fight over, the global subscriber.
     fn otel_subscriber() -> (impl tracing::Subscriber + Send + Sync, Recorder) {
         install_propagator();
-        let exporter = InMemorySpanExporter::default();
+        let recorder = Recorder::default();
         let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
+            .with_simple_exporter(recorder.clone())
             .build();
         let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
-        let recorder = Recorder {
-            exporter,
-            _provider: provider,
-        };
         (Registry::default().with(layer), recorder)
     }
 
