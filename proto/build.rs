@@ -1,7 +1,10 @@
 //! Compiles the protos with protox (pure Rust), so building keyhold needs no protoc.
 use std::{env, fs, path::PathBuf};
 
-const PROTOS: &[&str] = &["keyhold/options/v1/options.proto", "keyhold/kms/v1/kms.proto"];
+const PROTOS: &[&str] = &[
+    "keyhold/options/v1/options.proto",
+    "keyhold/kms/v1/kms.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
@@ -9,11 +12,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", root.join("keyhold").display());
 
     let mut compiler = protox::Compiler::new([&root])?;
-    compiler.include_imports(true).include_source_info(true).open_files(PROTOS)?;
+    compiler
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(PROTOS)?;
     // The descriptor set serves reflection (comments included, for `grpcurl describe`)
     // and the audit hook. It is encoded by protox itself: a round trip through
     // prost_types would drop the custom options the audit hook reads.
-    fs::write(out.join("keyhold_descriptor.bin"), compiler.encode_file_descriptor_set())?;
+    fs::write(
+        out.join("keyhold_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
     let fds = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()

@@ -20,7 +20,10 @@ impl TestDatabase {
     pub async fn create() -> TestDatabase {
         let server = server_options();
         let name = format!("keyhold_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = server.connect().await.expect("the test Postgres server is reachable");
+        let mut admin = server
+            .connect()
+            .await
+            .expect("the test Postgres server is reachable");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
@@ -37,7 +40,11 @@ impl TestDatabase {
 
     /// The URL of this database through another host:port (a proxy).
     pub fn url_via(&self, address: std::net::SocketAddr) -> String {
-        format!("postgres://{}@{address}/{}", self.server.get_username(), self.name)
+        format!(
+            "postgres://{}@{address}/{}",
+            self.server.get_username(),
+            self.name
+        )
     }
 }
 
@@ -48,13 +55,18 @@ impl Drop for TestDatabase {
         // Drop runs outside any runtime guarantee; a short-lived thread and runtime
         // keep it independent of the test's own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async move {
                 let mut admin = server.connect().await.ok()?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&mut admin)
-                    .await
-                    .ok()
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .ok()
             })
         })
         .join();

@@ -41,12 +41,22 @@ pub enum Who {
 impl Who {
     fn credentials(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Who::Root => Some(("AKIAKEYHOLDDEVROOT00", "dev-only-root-secret-not-for-production")),
-            Who::User1 => Some(("AKIAKEYHOLDDEVUSER01", "dev-only-user-0001-secret-not-for-production")),
-            Who::User2 => Some(("AKIAKEYHOLDDEVUSER02", "dev-only-user-0002-secret-not-for-production")),
-            Who::ObjectSvcForUser1 => {
-                Some(("AKIAKEYHOLDDEVOBJSVC", "dev-only-object-svc-secret-not-for-production"))
-            }
+            Who::Root => Some((
+                "AKIAKEYHOLDDEVROOT00",
+                "dev-only-root-secret-not-for-production",
+            )),
+            Who::User1 => Some((
+                "AKIAKEYHOLDDEVUSER01",
+                "dev-only-user-0001-secret-not-for-production",
+            )),
+            Who::User2 => Some((
+                "AKIAKEYHOLDDEVUSER02",
+                "dev-only-user-0002-secret-not-for-production",
+            )),
+            Who::ObjectSvcForUser1 => Some((
+                "AKIAKEYHOLDDEVOBJSVC",
+                "dev-only-object-svc-secret-not-for-production",
+            )),
             Who::User3 => Some(("AKIAKEYHOLDTESTUSR03", "test-only-user-0003-secret")),
             Who::WrongSecret => Some(("AKIAKEYHOLDDEVUSER01", "not-the-secret")),
             Who::Anonymous => None,
@@ -64,20 +74,30 @@ pub struct Credentials {
 impl Credentials {
     pub fn of(who: Who) -> Self {
         let authorization = who.credentials().map(|(akid, secret)| {
-            keyhold_platform::auth::bearer_value(akid, secret).parse().expect("ascii credentials")
+            keyhold_platform::auth::bearer_value(akid, secret)
+                .parse()
+                .expect("ascii credentials")
         });
-        let on_behalf_of = (who == Who::ObjectSvcForUser1).then(|| USER1_ARN.parse().expect("ascii arn"));
-        Credentials { authorization, on_behalf_of }
+        let on_behalf_of =
+            (who == Who::ObjectSvcForUser1).then(|| USER1_ARN.parse().expect("ascii arn"));
+        Credentials {
+            authorization,
+            on_behalf_of,
+        }
     }
 }
 
 impl Interceptor for Credentials {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.authorization {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         if let Some(value) = &self.on_behalf_of {
-            request.metadata_mut().insert(keyhold_platform::auth::ON_BEHALF_OF_HEADER, value.clone());
+            request
+                .metadata_mut()
+                .insert(keyhold_platform::auth::ON_BEHALF_OF_HEADER, value.clone());
         }
         Ok(request)
     }
@@ -105,17 +125,28 @@ impl KmsHarness {
 
     /// kms-svc on `database` reached through `database_url`, reusing `workdir`
     /// (and so its master key) when given.
-    pub async fn start_on(database: TestDatabase, database_url: String, workdir: Option<PathBuf>) -> KmsHarness {
+    pub async fn start_on(
+        database: TestDatabase,
+        database_url: String,
+        workdir: Option<PathBuf>,
+    ) -> KmsHarness {
         let workdir = workdir.unwrap_or_else(|| {
-            let dir = std::env::temp_dir().join(format!("keyhold-test-{}", uuid::Uuid::new_v4().simple()));
+            let dir = std::env::temp_dir()
+                .join(format!("keyhold-test-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).expect("create the test workdir");
-            std::fs::write(dir.join("master.key"), keyhold_crypto::MasterKey::generate().to_base64())
-                .expect("write the master key");
-            std::fs::write(dir.join("principals.json"), test_principals()).expect("write the principals");
+            std::fs::write(
+                dir.join("master.key"),
+                keyhold_crypto::MasterKey::generate().to_base64(),
+            )
+            .expect("write the master key");
+            std::fs::write(dir.join("principals.json"), test_principals())
+                .expect("write the principals");
             dir
         });
         let config = kms_config(&database_url, &workdir, &[]);
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind kms-svc");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind kms-svc");
         let address = listener.local_addr().expect("kms-svc address");
         let sink = MemorySink::default();
         let shutdown = CancellationToken::new();
@@ -125,17 +156,31 @@ impl KmsHarness {
             shutdown.clone(),
             std::sync::Arc::new(sink.clone()),
         ));
-        let harness = KmsHarness { address, sink, database, database_url, workdir, shutdown, task };
+        let harness = KmsHarness {
+            address,
+            sink,
+            database,
+            database_url,
+            workdir,
+            shutdown,
+            task,
+        };
         harness.wait_until_serving().await;
         harness
     }
 
     async fn wait_until_serving(&self) {
-        let channel = Endpoint::from_shared(format!("http://{}", self.address)).expect("endpoint").connect_lazy();
+        let channel = Endpoint::from_shared(format!("http://{}", self.address))
+            .expect("endpoint")
+            .connect_lazy();
         let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
         for _ in 0..200 {
             assert!(!self.task.is_finished(), "kms-svc stopped while starting");
-            let check = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await;
+            let check = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await;
             if check.is_ok_and(|r| r.into_inner().status == 1) {
                 return;
             }
@@ -145,7 +190,9 @@ impl KmsHarness {
     }
 
     pub fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("http://{}", self.address)).expect("endpoint").connect_lazy()
+        Endpoint::from_shared(format!("http://{}", self.address))
+            .expect("endpoint")
+            .connect_lazy()
     }
 
     pub fn client(&self, who: Who) -> KmsClient {
@@ -155,7 +202,10 @@ impl KmsHarness {
     /// Stops the service (as SIGTERM would) and returns what a restart needs.
     pub async fn stop(self) -> (TestDatabase, String, PathBuf) {
         self.shutdown.cancel();
-        self.task.await.expect("kms-svc task").expect("kms-svc stops cleanly");
+        self.task
+            .await
+            .expect("kms-svc task")
+            .expect("kms-svc stops cleanly");
         (self.database, self.database_url, self.workdir)
     }
 
@@ -168,10 +218,13 @@ impl KmsHarness {
 /// The dev principals plus AWSLabsUser-0003, a user with the lab users' identity
 /// policy who is in no key policy.
 pub fn test_principals() -> String {
-    let mut file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dev_principals_path()).expect("dev principals"))
-            .expect("dev principals are JSON");
-    let principals = file["principals"].as_array_mut().expect("a principals list");
+    let mut file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dev_principals_path()).expect("dev principals"),
+    )
+    .expect("dev principals are JSON");
+    let principals = file["principals"]
+        .as_array_mut()
+        .expect("a principals list");
     let mut outsider = principals
         .iter()
         .find(|p| p["name"] == "AWSLabsUser-0002")
@@ -186,7 +239,11 @@ pub fn test_principals() -> String {
 }
 
 /// The Config the binary would build from these flags.
-pub fn kms_config(database_url: &str, workdir: &std::path::Path, extra: &[&str]) -> kms_svc::Config {
+pub fn kms_config(
+    database_url: &str,
+    workdir: &std::path::Path,
+    extra: &[&str],
+) -> kms_svc::Config {
     let principals = workdir.join("principals.json");
     let master_key = workdir.join("master.key");
     let mut args = vec![

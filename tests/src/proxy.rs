@@ -22,7 +22,9 @@ pub struct CuttableProxy {
 
 impl CuttableProxy {
     pub async fn start(upstream: SocketAddr) -> CuttableProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
         let address = listener.local_addr().expect("proxy address");
         let open = Arc::new(AtomicBool::new(true));
         let (cuts, _) = watch::channel(0u64);
@@ -35,7 +37,9 @@ impl CuttableProxy {
                 }
                 let mut cut = cut_signal.subscribe();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     let (mut client, mut server) = (client, server);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
@@ -44,7 +48,11 @@ impl CuttableProxy {
                 });
             }
         });
-        CuttableProxy { address, open, cuts }
+        CuttableProxy {
+            address,
+            open,
+            cuts,
+        }
     }
 
     /// Closes every open connection and refuses new ones.

@@ -19,11 +19,14 @@ use crate::{
     model::Key,
 };
 
+/// A key's policy text and the document parsed from it.
+type ParsedPolicy = (Arc<str>, Arc<PolicyDocument>);
+
 /// Parsed key policies by key, reused while the stored text is unchanged. The text
 /// is compared on every call, so the cache can never serve a stale policy.
 #[derive(Default)]
 pub struct PolicyCache {
-    parsed: Mutex<HashMap<Uuid, (Arc<str>, Arc<PolicyDocument>)>>,
+    parsed: Mutex<HashMap<Uuid, ParsedPolicy>>,
 }
 
 impl PolicyCache {
@@ -34,10 +37,9 @@ impl PolicyCache {
         {
             return Ok(document.clone());
         }
-        let document = Arc::new(
-            PolicyDocument::parse_key_policy(&key.policy)
-                .map_err(|e| KmsError::Internal(format!("stored policy of {} is invalid: {e}", key.arn)))?,
-        );
+        let document = Arc::new(PolicyDocument::parse_key_policy(&key.policy).map_err(|e| {
+            KmsError::Internal(format!("stored policy of {} is invalid: {e}", key.arn))
+        })?);
         parsed.insert(key.key_id, (key.policy.as_str().into(), document.clone()));
         Ok(document)
     }
@@ -50,9 +52,15 @@ pub fn condition_context(
     encryption_context: Option<&std::collections::BTreeMap<String, String>>,
 ) -> ConditionContext {
     let mut context = ConditionContext::new();
-    context.insert("kms:CallerAccount", vec![caller.principal.account_id.clone()]);
+    context.insert(
+        "kms:CallerAccount",
+        vec![caller.principal.account_id.clone()],
+    );
     context.insert("aws:PrincipalArn", vec![caller.principal.arn.clone()]);
-    context.insert("kms:GrantIsForAWSResource", vec![caller.via.is_some().to_string()]);
+    context.insert(
+        "kms:GrantIsForAWSResource",
+        vec![caller.via.is_some().to_string()],
+    );
     if let Some(service) = caller.via_service() {
         // AWS names the regional endpoint: s3.amazonaws.com -> s3.us-east-1.amazonaws.com.
         let via = match service.strip_suffix(".amazonaws.com") {
@@ -88,26 +96,58 @@ impl PolicyCache {
         context: &ConditionContext,
     ) -> KmsResult<()> {
         let policy = self.policy_of(key)?;
-        let request = AccessRequest { action, resource: &key.arn, context };
-        denied_unless(authorize(&policy, &policy_caller(caller), &request), caller, action, &key.arn)
+        let request = AccessRequest {
+            action,
+            resource: &key.arn,
+            context,
+        };
+        denied_unless(
+            authorize(&policy, &policy_caller(caller), &request),
+            caller,
+            action,
+            &key.arn,
+        )
     }
 }
 
 /// Checks `document` (a policy about to be stored) the same way, for the lockout
 /// safety check.
-pub fn allows(document: &PolicyDocument, caller: &Caller, key_arn: &str, action: &str, context: &ConditionContext) -> bool {
-    let request = AccessRequest { action, resource: key_arn, context };
+pub fn allows(
+    document: &PolicyDocument,
+    caller: &Caller,
+    key_arn: &str,
+    action: &str,
+    context: &ConditionContext,
+) -> bool {
+    let request = AccessRequest {
+        action,
+        resource: key_arn,
+        context,
+    };
     authorize(document, &policy_caller(caller), &request) == Decision::Allow
 }
 
 /// Calls that target no key (CreateKey, ListKeys, GenerateRandom) and the alias half
 /// of alias calls: the identity policy decides.
-pub fn check_without_key(caller: &Caller, action: &str, context: &ConditionContext) -> KmsResult<()> {
+pub fn check_without_key(
+    caller: &Caller,
+    action: &str,
+    context: &ConditionContext,
+) -> KmsResult<()> {
     check_identity(caller, action, "*", context)
 }
 
-pub fn check_identity(caller: &Caller, action: &str, resource: &str, context: &ConditionContext) -> KmsResult<()> {
-    let request = AccessRequest { action, resource, context };
+pub fn check_identity(
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    context: &ConditionContext,
+) -> KmsResult<()> {
+    let request = AccessRequest {
+        action,
+        resource,
+        context,
+    };
     let who = &caller.principal.arn;
     match authorize_without_key(&policy_caller(caller), &request) {
         Decision::Allow => Ok(()),
@@ -122,13 +162,24 @@ pub fn check_identity(caller: &Caller, action: &str, resource: &str, context: &C
     }
 }
 
-fn denied_unless(decision: Decision, caller: &Caller, action: &str, key_arn: &str) -> KmsResult<()> {
+fn denied_unless(
+    decision: Decision,
+    caller: &Caller,
+    action: &str,
+    key_arn: &str,
+) -> KmsResult<()> {
     let who = &caller.principal.arn;
     let why = match decision {
         Decision::Allow => return Ok(()),
-        Decision::ExplicitDenyInResourcePolicy => "with an explicit deny in a resource-based policy".to_owned(),
-        Decision::ExplicitDenyInIdentityPolicy => "with an explicit deny in an identity-based policy".to_owned(),
-        Decision::ImplicitDeny => format!("because no resource-based policy allows the {action} action"),
+        Decision::ExplicitDenyInResourcePolicy => {
+            "with an explicit deny in a resource-based policy".to_owned()
+        }
+        Decision::ExplicitDenyInIdentityPolicy => {
+            "with an explicit deny in an identity-based policy".to_owned()
+        }
+        Decision::ImplicitDeny => {
+            format!("because no resource-based policy allows the {action} action")
+        }
     };
     Err(KmsError::AccessDenied(format!(
         "User: {who} is not authorized to perform: {action} on resource: {key_arn} {why}"

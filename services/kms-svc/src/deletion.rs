@@ -17,7 +17,9 @@ pub async fn sweep_until(kms: Arc<Kms>, every: Duration, shutdown: CancellationT
         }
         match kms.delete_expired_keys().await {
             Ok(deleted) if deleted.is_empty() => {}
-            Ok(deleted) => tracing::info!(count = deleted.len(), keys = ?deleted, "deleted keys past their deletion date"),
+            Ok(deleted) => {
+                tracing::info!(count = deleted.len(), keys = ?deleted, "deleted keys past their deletion date")
+            }
             // The next tick retries; a lost database recovers on its own.
             Err(error) => tracing::warn!(%error, "deletion sweep failed"),
         }

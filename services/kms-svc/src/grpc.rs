@@ -38,11 +38,17 @@ impl CallContext {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| Status::unauthenticated(keyhold_platform::error::UNRECOGNIZED_CLIENT))?;
-        Ok(CallContext { caller, notes: request.extensions().get::<AuditNotes>().cloned() })
+        Ok(CallContext {
+            caller,
+            notes: request.extensions().get::<AuditNotes>().cloned(),
+        })
     }
 
     fn call(&self) -> Call<'_> {
-        Call { caller: &self.caller, notes: self.notes.as_ref() }
+        Call {
+            caller: &self.caller,
+            notes: self.notes.as_ref(),
+        }
     }
 }
 
@@ -77,12 +83,18 @@ fn metadata(key: &Key, account_id: &str) -> pb::KeyMetadata {
 }
 
 fn marker<T>(page: &Page<T>) -> (String, bool) {
-    (page.next_marker.clone().unwrap_or_default(), page.next_marker.is_some())
+    (
+        page.next_marker.clone().unwrap_or_default(),
+        page.next_marker.is_some(),
+    )
 }
 
 #[tonic::async_trait]
 impl KmsService for KmsGrpc {
-    async fn create_key(&self, request: Request<pb::CreateKeyRequest>) -> GrpcResult<pb::CreateKeyResponse> {
+    async fn create_key(
+        &self,
+        request: Request<pb::CreateKeyRequest>,
+    ) -> GrpcResult<pb::CreateKeyResponse> {
         let (ctx, req) = open(request)?;
         let input = CreateKeyInput {
             description: req.description,
@@ -90,7 +102,11 @@ impl KmsService for KmsGrpc {
             key_spec: req.key_spec,
             policy: req.policy,
             bypass_policy_lockout_safety_check: req.bypass_policy_lockout_safety_check,
-            tags: req.tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect(),
+            tags: req
+                .tags
+                .into_iter()
+                .map(|t| (t.tag_key, t.tag_value))
+                .collect(),
             key_administrators: req.key_administrators,
             key_users: req.key_users,
         };
@@ -99,24 +115,40 @@ impl KmsService for KmsGrpc {
         Ok(Response::new(pb::CreateKeyResponse { key_metadata }))
     }
 
-    async fn describe_key(&self, request: Request<pb::DescribeKeyRequest>) -> GrpcResult<pb::DescribeKeyResponse> {
+    async fn describe_key(
+        &self,
+        request: Request<pb::DescribeKeyRequest>,
+    ) -> GrpcResult<pb::DescribeKeyResponse> {
         let (ctx, req) = open(request)?;
         let key = self.kms.describe_key(ctx.call(), &req.key_id).await?;
         let key_metadata = Some(metadata(&key, &self.kms.partition().account_id));
         Ok(Response::new(pb::DescribeKeyResponse { key_metadata }))
     }
 
-    async fn list_keys(&self, request: Request<pb::ListKeysRequest>) -> GrpcResult<pb::ListKeysResponse> {
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> GrpcResult<pb::ListKeysResponse> {
         let (ctx, req) = open(request)?;
-        let page = self.kms.list_keys(ctx.call(), req.limit, &req.marker).await?;
+        let page = self
+            .kms
+            .list_keys(ctx.call(), req.limit, &req.marker)
+            .await?;
         let (next_marker, truncated) = marker(&page);
         let partition = self.kms.partition();
         let keys = page
             .items
             .into_iter()
-            .map(|id| pb::KeyListEntry { key_id: id.to_string(), key_arn: partition.key_arn(id) })
+            .map(|id| pb::KeyListEntry {
+                key_id: id.to_string(),
+                key_arn: partition.key_arn(id),
+            })
             .collect();
-        Ok(Response::new(pb::ListKeysResponse { keys, next_marker, truncated }))
+        Ok(Response::new(pb::ListKeysResponse {
+            keys,
+            next_marker,
+            truncated,
+        }))
     }
 
     async fn update_key_description(
@@ -124,17 +156,25 @@ impl KmsService for KmsGrpc {
         request: Request<pb::UpdateKeyDescriptionRequest>,
     ) -> GrpcResult<pb::UpdateKeyDescriptionResponse> {
         let (ctx, req) = open(request)?;
-        self.kms.update_key_description(ctx.call(), &req.key_id, &req.description).await?;
+        self.kms
+            .update_key_description(ctx.call(), &req.key_id, &req.description)
+            .await?;
         Ok(Response::new(pb::UpdateKeyDescriptionResponse {}))
     }
 
-    async fn enable_key(&self, request: Request<pb::EnableKeyRequest>) -> GrpcResult<pb::EnableKeyResponse> {
+    async fn enable_key(
+        &self,
+        request: Request<pb::EnableKeyRequest>,
+    ) -> GrpcResult<pb::EnableKeyResponse> {
         let (ctx, req) = open(request)?;
         self.kms.enable_key(ctx.call(), &req.key_id).await?;
         Ok(Response::new(pb::EnableKeyResponse {}))
     }
 
-    async fn disable_key(&self, request: Request<pb::DisableKeyRequest>) -> GrpcResult<pb::DisableKeyResponse> {
+    async fn disable_key(
+        &self,
+        request: Request<pb::DisableKeyRequest>,
+    ) -> GrpcResult<pb::DisableKeyResponse> {
         let (ctx, req) = open(request)?;
         self.kms.disable_key(ctx.call(), &req.key_id).await?;
         Ok(Response::new(pb::DisableKeyResponse {}))
@@ -145,7 +185,10 @@ impl KmsService for KmsGrpc {
         request: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> GrpcResult<pb::ScheduleKeyDeletionResponse> {
         let (ctx, req) = open(request)?;
-        let key = self.kms.schedule_key_deletion(ctx.call(), &req.key_id, req.pending_window_in_days).await?;
+        let key = self
+            .kms
+            .schedule_key_deletion(ctx.call(), &req.key_id, req.pending_window_in_days)
+            .await?;
         Ok(Response::new(pb::ScheduleKeyDeletionResponse {
             key_id: key.arn.clone(),
             deletion_date: key.deletion_date.map(rfc3339).unwrap_or_default(),
@@ -159,31 +202,55 @@ impl KmsService for KmsGrpc {
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> GrpcResult<pb::CancelKeyDeletionResponse> {
         let (ctx, req) = open(request)?;
-        let key = self.kms.cancel_key_deletion(ctx.call(), &req.key_id).await?;
-        Ok(Response::new(pb::CancelKeyDeletionResponse { key_id: key.arn }))
+        let key = self
+            .kms
+            .cancel_key_deletion(ctx.call(), &req.key_id)
+            .await?;
+        Ok(Response::new(pb::CancelKeyDeletionResponse {
+            key_id: key.arn,
+        }))
     }
 
-    async fn create_alias(&self, request: Request<pb::CreateAliasRequest>) -> GrpcResult<pb::CreateAliasResponse> {
+    async fn create_alias(
+        &self,
+        request: Request<pb::CreateAliasRequest>,
+    ) -> GrpcResult<pb::CreateAliasResponse> {
         let (ctx, req) = open(request)?;
-        self.kms.create_alias(ctx.call(), &req.alias_name, &req.target_key_id).await?;
+        self.kms
+            .create_alias(ctx.call(), &req.alias_name, &req.target_key_id)
+            .await?;
         Ok(Response::new(pb::CreateAliasResponse {}))
     }
 
-    async fn update_alias(&self, request: Request<pb::UpdateAliasRequest>) -> GrpcResult<pb::UpdateAliasResponse> {
+    async fn update_alias(
+        &self,
+        request: Request<pb::UpdateAliasRequest>,
+    ) -> GrpcResult<pb::UpdateAliasResponse> {
         let (ctx, req) = open(request)?;
-        self.kms.update_alias(ctx.call(), &req.alias_name, &req.target_key_id).await?;
+        self.kms
+            .update_alias(ctx.call(), &req.alias_name, &req.target_key_id)
+            .await?;
         Ok(Response::new(pb::UpdateAliasResponse {}))
     }
 
-    async fn delete_alias(&self, request: Request<pb::DeleteAliasRequest>) -> GrpcResult<pb::DeleteAliasResponse> {
+    async fn delete_alias(
+        &self,
+        request: Request<pb::DeleteAliasRequest>,
+    ) -> GrpcResult<pb::DeleteAliasResponse> {
         let (ctx, req) = open(request)?;
         self.kms.delete_alias(ctx.call(), &req.alias_name).await?;
         Ok(Response::new(pb::DeleteAliasResponse {}))
     }
 
-    async fn list_aliases(&self, request: Request<pb::ListAliasesRequest>) -> GrpcResult<pb::ListAliasesResponse> {
+    async fn list_aliases(
+        &self,
+        request: Request<pb::ListAliasesRequest>,
+    ) -> GrpcResult<pb::ListAliasesResponse> {
         let (ctx, req) = open(request)?;
-        let page = self.kms.list_aliases(ctx.call(), &req.key_id, req.limit, &req.marker).await?;
+        let page = self
+            .kms
+            .list_aliases(ctx.call(), &req.key_id, req.limit, &req.marker)
+            .await?;
         let (next_marker, truncated) = marker(&page);
         let partition = self.kms.partition();
         let aliases = page
@@ -197,19 +264,41 @@ impl KmsService for KmsGrpc {
                 last_updated_date: rfc3339(alias.last_updated_date),
             })
             .collect();
-        Ok(Response::new(pb::ListAliasesResponse { aliases, next_marker, truncated }))
+        Ok(Response::new(pb::ListAliasesResponse {
+            aliases,
+            next_marker,
+            truncated,
+        }))
     }
 
-    async fn get_key_policy(&self, request: Request<pb::GetKeyPolicyRequest>) -> GrpcResult<pb::GetKeyPolicyResponse> {
+    async fn get_key_policy(
+        &self,
+        request: Request<pb::GetKeyPolicyRequest>,
+    ) -> GrpcResult<pb::GetKeyPolicyResponse> {
         let (ctx, req) = open(request)?;
-        let policy = self.kms.get_key_policy(ctx.call(), &req.key_id, &req.policy_name).await?;
-        Ok(Response::new(pb::GetKeyPolicyResponse { policy, policy_name: "default".to_owned() }))
+        let policy = self
+            .kms
+            .get_key_policy(ctx.call(), &req.key_id, &req.policy_name)
+            .await?;
+        Ok(Response::new(pb::GetKeyPolicyResponse {
+            policy,
+            policy_name: "default".to_owned(),
+        }))
     }
 
-    async fn put_key_policy(&self, request: Request<pb::PutKeyPolicyRequest>) -> GrpcResult<pb::PutKeyPolicyResponse> {
+    async fn put_key_policy(
+        &self,
+        request: Request<pb::PutKeyPolicyRequest>,
+    ) -> GrpcResult<pb::PutKeyPolicyResponse> {
         let (ctx, req) = open(request)?;
         self.kms
-            .put_key_policy(ctx.call(), &req.key_id, &req.policy_name, &req.policy, req.bypass_policy_lockout_safety_check)
+            .put_key_policy(
+                ctx.call(),
+                &req.key_id,
+                &req.policy_name,
+                &req.policy,
+                req.bypass_policy_lockout_safety_check,
+            )
             .await?;
         Ok(Response::new(pb::PutKeyPolicyResponse {}))
     }
@@ -219,9 +308,16 @@ impl KmsService for KmsGrpc {
         request: Request<pb::ListKeyPoliciesRequest>,
     ) -> GrpcResult<pb::ListKeyPoliciesResponse> {
         let (ctx, req) = open(request)?;
-        let page = self.kms.list_key_policies(ctx.call(), &req.key_id, req.limit).await?;
+        let page = self
+            .kms
+            .list_key_policies(ctx.call(), &req.key_id, req.limit)
+            .await?;
         let (next_marker, truncated) = marker(&page);
-        Ok(Response::new(pb::ListKeyPoliciesResponse { policy_names: page.items, next_marker, truncated }))
+        Ok(Response::new(pb::ListKeyPoliciesResponse {
+            policy_names: page.items,
+            next_marker,
+            truncated,
+        }))
     }
 
     async fn add_key_administrator(
@@ -229,7 +325,15 @@ impl KmsService for KmsGrpc {
         request: Request<pb::AddKeyAdministratorRequest>,
     ) -> GrpcResult<pb::AddKeyAdministratorResponse> {
         let (ctx, req) = open(request)?;
-        let policy = self.kms.edit_key_policy(ctx.call(), &req.key_id, &req.principal, PolicyEdit::AddAdministrator).await?;
+        let policy = self
+            .kms
+            .edit_key_policy(
+                ctx.call(),
+                &req.key_id,
+                &req.principal,
+                PolicyEdit::AddAdministrator,
+            )
+            .await?;
         Ok(Response::new(pb::AddKeyAdministratorResponse { policy }))
     }
 
@@ -238,29 +342,59 @@ impl KmsService for KmsGrpc {
         request: Request<pb::RemoveKeyAdministratorRequest>,
     ) -> GrpcResult<pb::RemoveKeyAdministratorResponse> {
         let (ctx, req) = open(request)?;
-        let policy =
-            self.kms.edit_key_policy(ctx.call(), &req.key_id, &req.principal, PolicyEdit::RemoveAdministrator).await?;
+        let policy = self
+            .kms
+            .edit_key_policy(
+                ctx.call(),
+                &req.key_id,
+                &req.principal,
+                PolicyEdit::RemoveAdministrator,
+            )
+            .await?;
         Ok(Response::new(pb::RemoveKeyAdministratorResponse { policy }))
     }
 
-    async fn add_key_user(&self, request: Request<pb::AddKeyUserRequest>) -> GrpcResult<pb::AddKeyUserResponse> {
+    async fn add_key_user(
+        &self,
+        request: Request<pb::AddKeyUserRequest>,
+    ) -> GrpcResult<pb::AddKeyUserResponse> {
         let (ctx, req) = open(request)?;
-        let policy = self.kms.edit_key_policy(ctx.call(), &req.key_id, &req.principal, PolicyEdit::AddUser).await?;
+        let policy = self
+            .kms
+            .edit_key_policy(ctx.call(), &req.key_id, &req.principal, PolicyEdit::AddUser)
+            .await?;
         Ok(Response::new(pb::AddKeyUserResponse { policy }))
     }
 
-    async fn remove_key_user(&self, request: Request<pb::RemoveKeyUserRequest>) -> GrpcResult<pb::RemoveKeyUserResponse> {
+    async fn remove_key_user(
+        &self,
+        request: Request<pb::RemoveKeyUserRequest>,
+    ) -> GrpcResult<pb::RemoveKeyUserResponse> {
         let (ctx, req) = open(request)?;
-        let policy = self.kms.edit_key_policy(ctx.call(), &req.key_id, &req.principal, PolicyEdit::RemoveUser).await?;
+        let policy = self
+            .kms
+            .edit_key_policy(
+                ctx.call(),
+                &req.key_id,
+                &req.principal,
+                PolicyEdit::RemoveUser,
+            )
+            .await?;
         Ok(Response::new(pb::RemoveKeyUserResponse { policy }))
     }
 
-    async fn encrypt(&self, request: Request<pb::EncryptRequest>) -> GrpcResult<pb::EncryptResponse> {
+    async fn encrypt(
+        &self,
+        request: Request<pb::EncryptRequest>,
+    ) -> GrpcResult<pb::EncryptResponse> {
         let (ctx, req) = open(request)?;
         let plaintext = zeroize::Zeroizing::new(req.plaintext);
         crate::validate::encryption_algorithm(&req.encryption_algorithm)?;
         let context = context_of(req.encryption_context);
-        let (ciphertext_blob, key) = self.kms.encrypt(ctx.call(), &req.key_id, &plaintext, &context).await?;
+        let (ciphertext_blob, key) = self
+            .kms
+            .encrypt(ctx.call(), &req.key_id, &plaintext, &context)
+            .await?;
         Ok(Response::new(pb::EncryptResponse {
             ciphertext_blob,
             key_id: key.arn,
@@ -268,11 +402,17 @@ impl KmsService for KmsGrpc {
         }))
     }
 
-    async fn decrypt(&self, request: Request<pb::DecryptRequest>) -> GrpcResult<pb::DecryptResponse> {
+    async fn decrypt(
+        &self,
+        request: Request<pb::DecryptRequest>,
+    ) -> GrpcResult<pb::DecryptResponse> {
         let (ctx, req) = open(request)?;
         crate::validate::encryption_algorithm(&req.encryption_algorithm)?;
         let context = context_of(req.encryption_context);
-        let decrypted = self.kms.decrypt(ctx.call(), &req.ciphertext_blob, &context, &req.key_id).await?;
+        let decrypted = self
+            .kms
+            .decrypt(ctx.call(), &req.ciphertext_blob, &context, &req.key_id)
+            .await?;
         Ok(Response::new(pb::DecryptResponse {
             key_id: decrypted.key.arn.clone(),
             // prost needs an owned Vec; the zeroized original is wiped when dropped.
@@ -281,7 +421,10 @@ impl KmsService for KmsGrpc {
         }))
     }
 
-    async fn re_encrypt(&self, request: Request<pb::ReEncryptRequest>) -> GrpcResult<pb::ReEncryptResponse> {
+    async fn re_encrypt(
+        &self,
+        request: Request<pb::ReEncryptRequest>,
+    ) -> GrpcResult<pb::ReEncryptResponse> {
         let (ctx, req) = open(request)?;
         crate::validate::encryption_algorithm(&req.source_encryption_algorithm)?;
         crate::validate::encryption_algorithm(&req.destination_encryption_algorithm)?;
@@ -313,7 +456,14 @@ impl KmsService for KmsGrpc {
         let context = context_of(req.encryption_context);
         let data_key = self
             .kms
-            .generate_data_key(ctx.call(), &req.key_id, &context, &req.key_spec, req.number_of_bytes, "kms:GenerateDataKey")
+            .generate_data_key(
+                ctx.call(),
+                &req.key_id,
+                &context,
+                &req.key_spec,
+                req.number_of_bytes,
+                "kms:GenerateDataKey",
+            )
             .await?;
         Ok(Response::new(pb::GenerateDataKeyResponse {
             ciphertext_blob: data_key.ciphertext_blob,
@@ -345,9 +495,17 @@ impl KmsService for KmsGrpc {
         }))
     }
 
-    async fn generate_random(&self, request: Request<pb::GenerateRandomRequest>) -> GrpcResult<pb::GenerateRandomResponse> {
+    async fn generate_random(
+        &self,
+        request: Request<pb::GenerateRandomRequest>,
+    ) -> GrpcResult<pb::GenerateRandomResponse> {
         let (ctx, req) = open(request)?;
-        let plaintext = self.kms.generate_random(ctx.call(), req.number_of_bytes).await?;
-        Ok(Response::new(pb::GenerateRandomResponse { plaintext: plaintext.to_vec() }))
+        let plaintext = self
+            .kms
+            .generate_random(ctx.call(), req.number_of_bytes)
+            .await?;
+        Ok(Response::new(pb::GenerateRandomResponse {
+            plaintext: plaintext.to_vec(),
+        }))
     }
 }

@@ -19,11 +19,17 @@ pub struct Partition {
 
 impl Partition {
     pub fn key_arn(&self, key_id: Uuid) -> String {
-        format!("arn:aws:kms:{}:{}:key/{key_id}", self.region, self.account_id)
+        format!(
+            "arn:aws:kms:{}:{}:key/{key_id}",
+            self.region, self.account_id
+        )
     }
 
     pub fn alias_arn(&self, alias_name: &str) -> String {
-        format!("arn:aws:kms:{}:{}:{alias_name}", self.region, self.account_id)
+        format!(
+            "arn:aws:kms:{}:{}:{alias_name}",
+            self.region, self.account_id
+        )
     }
 
     pub fn root_arn(&self) -> String {
@@ -62,7 +68,10 @@ mod tests {
     use super::*;
 
     fn partition() -> Partition {
-        Partition { account_id: "000000000000".into(), region: "us-east-1".into() }
+        Partition {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        }
     }
 
     #[test]
@@ -71,7 +80,10 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(p.parse_key_ref(&id.to_string()).unwrap(), KeyRef::Id(id));
         assert_eq!(p.parse_key_ref(&p.key_arn(id)).unwrap(), KeyRef::Id(id));
-        assert_eq!(p.parse_key_ref("alias/a").unwrap(), KeyRef::Alias("alias/a".into()));
+        assert_eq!(
+            p.parse_key_ref("alias/a").unwrap(),
+            KeyRef::Alias("alias/a".into())
+        );
         assert_eq!(
             p.parse_key_ref(&p.alias_arn("alias/a")).unwrap(),
             KeyRef::Alias("alias/a".into())
@@ -86,6 +98,9 @@ mod tests {
             KmsError::NotFound("Invalid keyId 'nope'".into())
         );
         let foreign = "arn:aws:kms:eu-west-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert!(matches!(p.parse_key_ref(foreign), Err(KmsError::NotFound(_))));
+        assert!(matches!(
+            p.parse_key_ref(foreign),
+            Err(KmsError::NotFound(_))
+        ));
     }
 }

@@ -35,7 +35,11 @@ pub const DEFAULT_DATABASE: &str = "keyhold_kms";
 const GRPC_SERVICE: &str = "keyhold.kms.v1.KmsService";
 
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "kms-svc", version, about = "keyhold's key management service (AWS KMS API over gRPC)")]
+#[command(
+    name = "kms-svc",
+    version,
+    about = "keyhold's key management service (AWS KMS API over gRPC)"
+)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -58,18 +62,30 @@ pub struct Config {
 
 impl Config {
     pub fn listen_address(&self) -> SocketAddr {
-        self.common.listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+        self.common
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
     }
 
     fn master_key(&self) -> anyhow::Result<MasterKey> {
-        let text = secret_value(self.master_key.as_deref(), self.master_key_file.as_ref(), "master key")?
-            .ok_or_else(|| anyhow::anyhow!("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)"))?;
+        let text = secret_value(
+            self.master_key.as_deref(),
+            self.master_key_file.as_ref(),
+            "master key",
+        )?
+        .ok_or_else(|| {
+            anyhow::anyhow!("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)")
+        })?;
         MasterKey::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("master key: {e}"))
     }
 }
 
 /// Runs kms-svc on `listener` until `shutdown` is cancelled, logging audit records.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     run_with_sink(config, listener, shutdown, Arc::new(LogSink)).await
 }
 
@@ -82,14 +98,26 @@ pub async fn run_with_sink(
 ) -> anyhow::Result<()> {
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
     let master_key = config.master_key()?;
-    let partition = Partition { account_id: config.common.account_id.clone(), region: config.common.region.clone() };
-    let pool = db::connect(&config.common.database_url(DEFAULT_DATABASE)?, config.database_max_connections).await?;
+    let partition = Partition {
+        account_id: config.common.account_id.clone(),
+        region: config.common.region.clone(),
+    };
+    let pool = db::connect(
+        &config.common.database_url(DEFAULT_DATABASE)?,
+        config.database_max_connections,
+    )
+    .await?;
     store::MIGRATOR
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
 
-    let kms = Arc::new(Kms::new(KmsStore::new(pool, partition.clone()), partition, master_key, principals.clone()));
+    let kms = Arc::new(Kms::new(
+        KmsStore::new(pool, partition.clone()),
+        partition,
+        master_key,
+        principals.clone(),
+    ));
     let sweeper = tokio::spawn(deletion::sweep_until(
         kms.clone(),
         Duration::from_secs(config.deletion_sweep_seconds.max(1)),
@@ -105,7 +133,15 @@ pub async fn run_with_sink(
         principals,
         sink,
     };
-    let served = server::serve(stack, routes, &[GRPC_SERVICE], listener, shutdown.clone(), config.common.shutdown_grace()).await;
+    let served = server::serve(
+        stack,
+        routes,
+        &[GRPC_SERVICE],
+        listener,
+        shutdown.clone(),
+        config.common.shutdown_grace(),
+    )
+    .await;
     shutdown.cancel();
     let _ = sweeper.await;
     served

@@ -117,11 +117,16 @@ impl KmsStore {
 
     pub async fn find_key(&self, key: &KeyRef) -> KmsResult<Option<Key>> {
         let (id, alias) = ref_binds(key);
-        let row = sqlx::query(concat!("SELECT ", key_columns!(), " FROM keys k WHERE ", key_by_ref!()))
-            .bind(id)
-            .bind(alias)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys k WHERE ",
+            key_by_ref!()
+        ))
+        .bind(id)
+        .bind(alias)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| self.key_from_row(&row)).transpose()
     }
 
@@ -217,7 +222,12 @@ impl KmsStore {
     }
 
     /// Inserts an alias; false when the name is taken.
-    pub async fn insert_alias(&self, alias_name: &str, key_id: Uuid, now: DateTime<Utc>) -> KmsResult<bool> {
+    pub async fn insert_alias(
+        &self,
+        alias_name: &str,
+        key_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> KmsResult<bool> {
         let result = sqlx::query(
             "INSERT INTO aliases (alias_name, key_id, creation_date, last_updated_date) \
              VALUES ($1, $2, $3, $3) ON CONFLICT (alias_name) DO NOTHING",
@@ -240,7 +250,12 @@ impl KmsStore {
         row.map(|row| alias_from_row(&row)).transpose()
     }
 
-    pub async fn retarget_alias(&self, alias_name: &str, key_id: Uuid, now: DateTime<Utc>) -> KmsResult<()> {
+    pub async fn retarget_alias(
+        &self,
+        alias_name: &str,
+        key_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> KmsResult<()> {
         sqlx::query("UPDATE aliases SET key_id = $2, last_updated_date = $3 WHERE alias_name = $1")
             .bind(alias_name)
             .bind(key_id)

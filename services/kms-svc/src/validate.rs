@@ -18,10 +18,16 @@ fn violation(value: Option<&str>, field: &str, constraint: &str) -> KmsError {
 /// A value AWS would let through its model but that KMS rejects itself.
 pub fn alias_name(name: &str) -> KmsResult<()> {
     if name.len() > MAX_ALIAS_LEN {
-        return Err(violation(Some(name), "aliasName", "have length less than or equal to 256"));
+        return Err(violation(
+            Some(name),
+            "aliasName",
+            "have length less than or equal to 256",
+        ));
     }
     if name.is_empty()
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
     {
         return Err(violation(
             Some(name),
@@ -44,20 +50,36 @@ pub fn alias_name(name: &str) -> KmsResult<()> {
 
 pub fn plaintext(bytes: &[u8]) -> KmsResult<()> {
     if bytes.is_empty() {
-        return Err(violation(None, "plaintext", "have length greater than or equal to 1"));
+        return Err(violation(
+            None,
+            "plaintext",
+            "have length greater than or equal to 1",
+        ));
     }
     if bytes.len() > MAX_PLAINTEXT {
-        return Err(violation(None, "plaintext", "have length less than or equal to 4096"));
+        return Err(violation(
+            None,
+            "plaintext",
+            "have length less than or equal to 4096",
+        ));
     }
     Ok(())
 }
 
 pub fn ciphertext_blob(bytes: &[u8]) -> KmsResult<()> {
     if bytes.is_empty() {
-        return Err(violation(None, "ciphertextBlob", "have length greater than or equal to 1"));
+        return Err(violation(
+            None,
+            "ciphertextBlob",
+            "have length greater than or equal to 1",
+        ));
     }
     if bytes.len() > 6144 {
-        return Err(violation(None, "ciphertextBlob", "have length less than or equal to 6144"));
+        return Err(violation(
+            None,
+            "ciphertextBlob",
+            "have length less than or equal to 6144",
+        ));
     }
     Ok(())
 }
@@ -65,10 +87,18 @@ pub fn ciphertext_blob(bytes: &[u8]) -> KmsResult<()> {
 pub fn number_of_bytes(n: i32) -> KmsResult<usize> {
     let text = n.to_string();
     if n < 1 {
-        return Err(violation(Some(&text), "numberOfBytes", "have value greater than or equal to 1"));
+        return Err(violation(
+            Some(&text),
+            "numberOfBytes",
+            "have value greater than or equal to 1",
+        ));
     }
     if n > 1024 {
-        return Err(violation(Some(&text), "numberOfBytes", "have value less than or equal to 1024"));
+        return Err(violation(
+            Some(&text),
+            "numberOfBytes",
+            "have value less than or equal to 1024",
+        ));
     }
     Ok(n as usize)
 }
@@ -76,13 +106,19 @@ pub fn number_of_bytes(n: i32) -> KmsResult<usize> {
 /// The size of a data key: a KeySpec or a NumberOfBytes, exactly one of them.
 pub fn data_key_size(key_spec: &str, number_of_bytes: i32) -> KmsResult<usize> {
     if key_spec.is_empty() == (number_of_bytes == 0) {
-        return Err(KmsError::Validation("Please specify either number of bytes or key spec.".into()));
+        return Err(KmsError::Validation(
+            "Please specify either number of bytes or key spec.".into(),
+        ));
     }
     match key_spec {
         "" => self::number_of_bytes(number_of_bytes),
         "AES_256" => Ok(32),
         "AES_128" => Ok(16),
-        other => Err(violation(Some(other), "keySpec", "satisfy enum value set: [AES_256, AES_128]")),
+        other => Err(violation(
+            Some(other),
+            "keySpec",
+            "satisfy enum value set: [AES_256, AES_128]",
+        )),
     }
 }
 
@@ -92,17 +128,29 @@ pub fn pending_window_days(days: i32) -> KmsResult<i32> {
     }
     let text = days.to_string();
     if days < 7 {
-        return Err(violation(Some(&text), "pendingWindowInDays", "have value greater than or equal to 7"));
+        return Err(violation(
+            Some(&text),
+            "pendingWindowInDays",
+            "have value greater than or equal to 7",
+        ));
     }
     if days > 30 {
-        return Err(violation(Some(&text), "pendingWindowInDays", "have value less than or equal to 30"));
+        return Err(violation(
+            Some(&text),
+            "pendingWindowInDays",
+            "have value less than or equal to 30",
+        ));
     }
     Ok(days)
 }
 
 pub fn description(text: &str) -> KmsResult<()> {
     if text.len() > MAX_DESCRIPTION {
-        return Err(violation(None, "description", "have length less than or equal to 8192"));
+        return Err(violation(
+            None,
+            "description",
+            "have length less than or equal to 8192",
+        ));
     }
     Ok(())
 }
@@ -112,8 +160,16 @@ pub fn limit(limit: i32) -> KmsResult<i64> {
     match limit {
         0 => Ok(100),
         1..=1000 => Ok(i64::from(limit)),
-        n if n < 0 => Err(violation(Some(&n.to_string()), "limit", "have value greater than or equal to 1")),
-        n => Err(violation(Some(&n.to_string()), "limit", "have value less than or equal to 1000")),
+        n if n < 0 => Err(violation(
+            Some(&n.to_string()),
+            "limit",
+            "have value greater than or equal to 1",
+        )),
+        n => Err(violation(
+            Some(&n.to_string()),
+            "limit",
+            "have value less than or equal to 1000",
+        )),
     }
 }
 
@@ -154,14 +210,22 @@ mod tests {
     #[test]
     fn alias_rules() {
         assert!(alias_name("alias/myFirstKey").is_ok());
-        assert!(matches!(alias_name("myFirstKey"), Err(KmsError::InvalidAliasName(_))));
-        assert!(matches!(alias_name("alias/aws/s3"), Err(KmsError::InvalidAliasName(_))));
+        assert!(matches!(
+            alias_name("myFirstKey"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            alias_name("alias/aws/s3"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
         assert_eq!(
             message(alias_name("alias/bad name").unwrap_err()),
             "1 validation error detected: Value 'alias/bad name' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
         );
         let long = format!("alias/{}", "a".repeat(251));
-        assert!(matches!(alias_name(&long), Err(KmsError::Validation(m)) if m.contains("less than or equal to 256")));
+        assert!(
+            matches!(alias_name(&long), Err(KmsError::Validation(m)) if m.contains("less than or equal to 256"))
+        );
         assert!(alias_name(&format!("alias/{}", "a".repeat(250))).is_ok());
     }
 

@@ -133,7 +133,10 @@ impl AuditNotes {
     }
 
     pub fn set_additional_event_data(&self, data: Value) {
-        self.0.lock().expect("audit notes lock").additional_event_data = Some(data);
+        self.0
+            .lock()
+            .expect("audit notes lock")
+            .additional_event_data = Some(data);
     }
 
     pub(crate) fn take(&self) -> Notes {

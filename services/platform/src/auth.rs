@@ -27,7 +27,9 @@ pub struct Caller {
 impl Caller {
     /// The service name a user's call came through (`kms:ViaService`, `invokedBy`).
     pub fn via_service(&self) -> Option<&str> {
-        self.via.as_ref().and_then(|service| service.service.as_deref())
+        self.via
+            .as_ref()
+            .and_then(|service| service.service.as_deref())
     }
 }
 
@@ -35,7 +37,10 @@ impl Caller {
 pub fn authenticate(principals: &Principals, headers: &HeaderMap) -> Result<Caller, AwsError> {
     let principal = bearer_principal(principals, headers).ok_or_else(AwsError::unauthenticated)?;
     let Some(on_behalf) = headers.get(ON_BEHALF_OF_HEADER) else {
-        return Ok(Caller { principal: principal.clone(), via: None });
+        return Ok(Caller {
+            principal: principal.clone(),
+            via: None,
+        });
     };
     if principal.kind != PrincipalKind::Service {
         return Err(AwsError::access_denied(format!(
@@ -50,10 +55,16 @@ pub fn authenticate(principals: &Principals, headers: &HeaderMap) -> Result<Call
         .ok_or_else(|| {
             AwsError::access_denied(format!("{ON_BEHALF_OF_HEADER} names no known principal"))
         })?;
-    Ok(Caller { principal: user.clone(), via: Some(principal.clone()) })
+    Ok(Caller {
+        principal: user.clone(),
+        via: Some(principal.clone()),
+    })
 }
 
-fn bearer_principal<'p>(principals: &'p Principals, headers: &HeaderMap) -> Option<&'p Arc<Principal>> {
+fn bearer_principal<'p>(
+    principals: &'p Principals,
+    headers: &HeaderMap,
+) -> Option<&'p Arc<Principal>> {
     let value = headers.get(AUTHORIZATION_HEADER)?.to_str().ok()?;
     let credentials = value.strip_prefix("Bearer ")?;
     let (access_key_id, secret) = credentials.split_once(':')?;
@@ -93,12 +104,18 @@ mod tests {
         let cases = [
             headers(&[]),
             headers(&[("authorization", "Bearer AKIAKEYHOLDDEVUSER01:wrong")]),
-            headers(&[("authorization", "Bearer AKIAUNKNOWN000000000:dev-only-root-secret-not-for-production")]),
+            headers(&[(
+                "authorization",
+                "Bearer AKIAUNKNOWN000000000:dev-only-root-secret-not-for-production",
+            )]),
             headers(&[("authorization", "Basic abc")]),
             headers(&[("authorization", "Bearer AKIAKEYHOLDDEVUSER01")]),
         ];
         for case in cases {
-            assert_eq!(authenticate(&principals, &case).unwrap_err(), AwsError::unauthenticated());
+            assert_eq!(
+                authenticate(&principals, &case).unwrap_err(),
+                AwsError::unauthenticated()
+            );
         }
     }
 
@@ -106,16 +123,28 @@ mod tests {
     fn a_service_acts_for_a_user_but_a_user_cannot() {
         let principals = Principals::parse(DEV).unwrap();
         let service = headers(&[
-            ("authorization", "Bearer AKIAKEYHOLDDEVOBJSVC:dev-only-object-svc-secret-not-for-production"),
-            ("x-keyhold-on-behalf-of", "arn:aws:iam::000000000000:user/AWSLabsUser-0001"),
+            (
+                "authorization",
+                "Bearer AKIAKEYHOLDDEVOBJSVC:dev-only-object-svc-secret-not-for-production",
+            ),
+            (
+                "x-keyhold-on-behalf-of",
+                "arn:aws:iam::000000000000:user/AWSLabsUser-0001",
+            ),
         ]);
         let caller = authenticate(&principals, &service).unwrap();
         assert_eq!(caller.principal.name, "AWSLabsUser-0001");
         assert_eq!(caller.via_service(), Some("s3.amazonaws.com"));
 
         let user = headers(&[
-            ("authorization", "Bearer AKIAKEYHOLDDEVUSER02:dev-only-user-0002-secret-not-for-production"),
-            ("x-keyhold-on-behalf-of", "arn:aws:iam::000000000000:user/AWSLabsUser-0001"),
+            (
+                "authorization",
+                "Bearer AKIAKEYHOLDDEVUSER02:dev-only-user-0002-secret-not-for-production",
+            ),
+            (
+                "x-keyhold-on-behalf-of",
+                "arn:aws:iam::000000000000:user/AWSLabsUser-0001",
+            ),
         ]);
         assert_eq!(
             authenticate(&principals, &user).unwrap_err().code,

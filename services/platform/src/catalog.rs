@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value as PValue};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value as PValue,
+};
 
 #[derive(Debug, Clone)]
 pub struct MethodInfo {
@@ -56,7 +58,10 @@ impl MethodCatalog {
             .filter(|field| flag(&field.options(), "keyhold.options.v1.sensitive"))
             .map(|field| field.full_name().to_owned())
             .collect();
-        MethodCatalog { by_path, sensitive_fields }
+        MethodCatalog {
+            by_path,
+            sensitive_fields,
+        }
     }
 
     pub fn method(&self, path: &str) -> Option<&MethodInfo> {
@@ -65,7 +70,11 @@ impl MethodCatalog {
 
     /// Decodes one gRPC message and renders it as CloudTrail shows parameters: AWS
     /// JSON names, defaults omitted, secrets removed. `None` when it cannot decode.
-    pub fn render(&self, descriptor: &MessageDescriptor, bytes: &[u8]) -> Option<serde_json::Value> {
+    pub fn render(
+        &self,
+        descriptor: &MessageDescriptor,
+        bytes: &[u8],
+    ) -> Option<serde_json::Value> {
         let mut message = DynamicMessage::decode(descriptor.clone(), bytes).ok()?;
         self.redact(&mut message);
         let value = serde_json::to_value(&message).ok()?;
@@ -124,34 +133,55 @@ mod tests {
     #[test]
     fn options_mark_read_only_methods() {
         let catalog = catalog();
-        assert!(catalog.method("/keyhold.kms.v1.KmsService/Decrypt").unwrap().read_only);
-        assert!(!catalog.method("/keyhold.kms.v1.KmsService/CreateKey").unwrap().read_only);
+        assert!(
+            catalog
+                .method("/keyhold.kms.v1.KmsService/Decrypt")
+                .unwrap()
+                .read_only
+        );
+        assert!(
+            !catalog
+                .method("/keyhold.kms.v1.KmsService/CreateKey")
+                .unwrap()
+                .read_only
+        );
     }
 
     #[test]
     fn secrets_never_render_but_the_context_does() {
         let catalog = catalog();
-        let method = catalog.method("/keyhold.kms.v1.KmsService/Encrypt").unwrap();
+        let method = catalog
+            .method("/keyhold.kms.v1.KmsService/Encrypt")
+            .unwrap();
         let request = EncryptRequest {
             key_id: "alias/myFirstKey".into(),
             plaintext: b"top secret".to_vec(),
             encryption_context: [("purpose".to_owned(), "test".to_owned())].into(),
             encryption_algorithm: String::new(),
         };
-        let json = catalog.render(&method.input, &request.encode_to_vec()).unwrap();
+        let json = catalog
+            .render(&method.input, &request.encode_to_vec())
+            .unwrap();
         assert_eq!(
             json,
             serde_json::json!({"keyId": "alias/myFirstKey", "encryptionContext": {"purpose": "test"}})
         );
 
-        let output = catalog.method("/keyhold.kms.v1.KmsService/GenerateDataKey").unwrap();
+        let output = catalog
+            .method("/keyhold.kms.v1.KmsService/GenerateDataKey")
+            .unwrap();
         let response = GenerateDataKeyResponse {
             ciphertext_blob: vec![1, 2, 3],
             plaintext: vec![9; 32],
             key_id: "arn:aws:kms:us-east-1:000000000000:key/k".into(),
         };
-        let json = catalog.render(&output.output, &response.encode_to_vec()).unwrap();
-        assert_eq!(json, serde_json::json!({"keyId": "arn:aws:kms:us-east-1:000000000000:key/k"}));
+        let json = catalog
+            .render(&output.output, &response.encode_to_vec())
+            .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"keyId": "arn:aws:kms:us-east-1:000000000000:key/k"})
+        );
     }
 
     #[test]

@@ -44,10 +44,12 @@ impl CommonArgs {
 
     /// The database URL from the flag, the file, or the service's default.
     pub fn database_url(&self, default_database: &str) -> anyhow::Result<String> {
-        Ok(
-            secret_value(self.database_url.as_deref(), self.database_url_file.as_ref(), "database URL")?
-                .unwrap_or_else(|| format!("postgres://postgres@127.0.0.1:5432/{default_database}")),
-        )
+        Ok(secret_value(
+            self.database_url.as_deref(),
+            self.database_url_file.as_ref(),
+            "database URL",
+        )?
+        .unwrap_or_else(|| format!("postgres://postgres@127.0.0.1:5432/{default_database}")))
     }
 }
 

@@ -34,7 +34,12 @@ fn describe(options: &PgConnectOptions) -> String {
 }
 
 fn one_line(error: &sqlx::Error) -> String {
-    error.to_string().lines().next().unwrap_or_default().to_owned()
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// True when the database is out of reach rather than the query being wrong: the

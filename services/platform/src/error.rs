@@ -13,7 +13,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub const UNRECOGNIZED_CLIENT: &str = "The security token included in the request is invalid.";
 
 /// Shown instead of the detail of an unexpected failure, which goes to the log only.
-pub const INTERNAL_MESSAGE: &str = "An internal error occurred. The request id identifies it in the service log.";
+pub const INTERNAL_MESSAGE: &str =
+    "An internal error occurred. The request id identifies it in the service log.";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
@@ -23,12 +24,24 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(code: Code, exception: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        AwsError { code, exception: exception.into(), message: message.into() }
+    pub fn new(
+        code: Code,
+        exception: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            code,
+            exception: exception.into(),
+            message: message.into(),
+        }
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(Code::Unauthenticated, "UnrecognizedClientException", UNRECOGNIZED_CLIENT)
+        Self::new(
+            Code::Unauthenticated,
+            "UnrecognizedClientException",
+            UNRECOGNIZED_CLIENT,
+        )
     }
 
     pub fn access_denied(message: impl Into<String>) -> Self {
@@ -64,7 +77,10 @@ impl AwsError {
 
 /// The AWS exception name carried by a status, if it has one.
 pub fn exception_of(status: &Status) -> Option<String> {
-    status.get_error_details().error_info().map(|info| info.reason.clone())
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
 }
 
 #[cfg(test)]
@@ -73,8 +89,12 @@ mod tests {
 
     #[test]
     fn status_carries_code_message_and_exception() {
-        let status = AwsError::new(Code::NotFound, "NotFoundException", "Key 'x' does not exist")
-            .into_status("kms.amazonaws.com");
+        let status = AwsError::new(
+            Code::NotFound,
+            "NotFoundException",
+            "Key 'x' does not exist",
+        )
+        .into_status("kms.amazonaws.com");
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "Key 'x' does not exist");
         assert_eq!(exception_of(&status).as_deref(), Some("NotFoundException"));

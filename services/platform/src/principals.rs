@@ -68,7 +68,10 @@ impl Principal {
 
     /// Constant-time comparison, so response timing says nothing about the secret.
     pub fn secret_matches(&self, candidate: &str) -> bool {
-        self.secret_access_key.as_bytes().ct_eq(candidate.as_bytes()).into()
+        self.secret_access_key
+            .as_bytes()
+            .ct_eq(candidate.as_bytes())
+            .into()
     }
 }
 
@@ -139,7 +142,10 @@ impl Principals {
                 service: entry.service,
             });
             for (index, key) in [
-                (&mut principals.by_access_key, principal.access_key_id.clone()),
+                (
+                    &mut principals.by_access_key,
+                    principal.access_key_id.clone(),
+                ),
                 (&mut principals.by_arn, principal.arn.clone()),
                 (&mut principals.by_name, principal.name.clone()),
             ] {
@@ -157,7 +163,9 @@ impl Principals {
 
     /// Finds a principal by ARN or by name, as the console lets users pick either.
     pub fn find(&self, arn_or_name: &str) -> Option<&Arc<Principal>> {
-        self.by_arn.get(arn_or_name).or_else(|| self.by_name.get(arn_or_name))
+        self.by_arn
+            .get(arn_or_name)
+            .or_else(|| self.by_name.get(arn_or_name))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Principal>> {
@@ -177,9 +185,18 @@ mod tests {
         let user = principals.find("AWSLabsUser-0001").unwrap();
         assert_eq!(user.arn, "arn:aws:iam::000000000000:user/AWSLabsUser-0001");
         assert!(user.identity_policy.is_some());
-        assert!(principals.find("arn:aws:iam::000000000000:root").unwrap().is_root());
+        assert!(
+            principals
+                .find("arn:aws:iam::000000000000:root")
+                .unwrap()
+                .is_root()
+        );
         assert_eq!(
-            principals.by_access_key("AKIAKEYHOLDDEVOBJSVC").unwrap().service.as_deref(),
+            principals
+                .by_access_key("AKIAKEYHOLDDEVOBJSVC")
+                .unwrap()
+                .service
+                .as_deref(),
             Some("s3.amazonaws.com")
         );
     }

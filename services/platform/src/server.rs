@@ -26,7 +26,9 @@ pub async fn serve(
     let service_name = stack.service_name;
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in grpc_services.iter().copied().chain([""]) {
-        health.set_service_status(name, ServingStatus::Serving).await;
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(keyhold_proto::FILE_DESCRIPTOR_SET)
@@ -44,7 +46,9 @@ pub async fn serve(
             shutdown.cancelled().await;
             // Load balancers and probes see NOT_SERVING before connections close.
             for name in names.into_iter().chain([""]) {
-                health.set_service_status(name, ServingStatus::NotServing).await;
+                health
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
             }
             tracing::info!("draining in-flight calls");
         }

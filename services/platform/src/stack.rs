@@ -63,7 +63,9 @@ struct Shared {
 impl KeyholdLayer {
     pub fn new(config: StackConfig) -> Self {
         let catalog = MethodCatalog::new(keyhold_proto::descriptor_pool());
-        KeyholdLayer { shared: Arc::new(Shared { config, catalog }) }
+        KeyholdLayer {
+            shared: Arc::new(Shared { config, catalog }),
+        }
     }
 }
 
@@ -71,7 +73,10 @@ impl<S> Layer<S> for KeyholdLayer {
     type Service = KeyholdService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        KeyholdService { inner, shared: self.shared.clone() }
+        KeyholdService {
+            inner,
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -83,7 +88,10 @@ pub struct KeyholdService<S> {
 
 impl<S> Service<Request<Body>> for KeyholdService<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send,
 {
     type Response = Response<AuditedBody>;
@@ -194,7 +202,9 @@ where
 fn respond_with_status(status: Status, mut pending: PendingEvent) -> Response<AuditedBody> {
     let request_id = pending.request_id.clone();
     pending.status = Some(status.clone());
-    let mut response = status.into_http::<Body>().map(|body| AuditedBody::audited(body, pending));
+    let mut response = status
+        .into_http::<Body>()
+        .map(|body| AuditedBody::audited(body, pending));
     set_request_id(response.headers_mut(), &request_id);
     response
 }
@@ -207,7 +217,11 @@ fn set_request_id(headers: &mut http::HeaderMap, request_id: &str) {
 }
 
 fn header_text(headers: &http::HeaderMap, name: &str) -> String {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Everything known about a call while it runs; becomes its record when the response
@@ -246,7 +260,11 @@ impl PendingEvent {
                 .and_then(|message| self.shared.catalog.render(&self.method.output, message))
                 .unwrap_or(Value::Null)
         };
-        let via_service = self.caller.as_ref().and_then(Caller::via_service).map(str::to_owned);
+        let via_service = self
+            .caller
+            .as_ref()
+            .and_then(Caller::via_service)
+            .map(str::to_owned);
         let event = CloudTrailEvent {
             event_version: EVENT_VERSION,
             user_identity: self.user_identity(),
@@ -268,7 +286,11 @@ impl PendingEvent {
             event_type: "AwsApiCall",
             management_event: !self.method.data_event,
             recipient_account_id: config.account_id.clone(),
-            event_category: if self.method.data_event { "Data" } else { "Management" },
+            event_category: if self.method.data_event {
+                "Data"
+            } else {
+                "Management"
+            },
             tls_details: None,
         };
         config.sink.record(event);
@@ -311,11 +333,17 @@ pub struct AuditedBody {
 
 impl AuditedBody {
     fn plain(inner: Body) -> Self {
-        AuditedBody { inner, pending: None }
+        AuditedBody {
+            inner,
+            pending: None,
+        }
     }
 
     fn audited(inner: Body, pending: PendingEvent) -> Self {
-        AuditedBody { inner, pending: Some(Box::new(pending)) }
+        AuditedBody {
+            inner,
+            pending: Some(Box::new(pending)),
+        }
     }
 }
 

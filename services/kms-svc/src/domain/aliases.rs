@@ -12,13 +12,22 @@ use crate::{
 };
 
 impl Kms {
-    pub async fn create_alias(&self, call: Call<'_>, alias_name: &str, target_key_id: &str) -> KmsResult<()> {
+    pub async fn create_alias(
+        &self,
+        call: Call<'_>,
+        alias_name: &str,
+        target_key_id: &str,
+    ) -> KmsResult<()> {
         validate::alias_name(alias_name)?;
         self.check_alias_permission(call, "kms:CreateAlias", alias_name)?;
         let key = self.load_key(call, target_key_id).await?;
         self.authorize(call, &key, "kms:CreateAlias")?;
         require_not_pending_deletion(&key)?;
-        if !self.store.insert_alias(alias_name, key.key_id, Utc::now()).await? {
+        if !self
+            .store
+            .insert_alias(alias_name, key.key_id, Utc::now())
+            .await?
+        {
             return Err(KmsError::AlreadyExists(format!(
                 "An alias with the name {} already exists",
                 self.partition.alias_arn(alias_name)
@@ -27,7 +36,12 @@ impl Kms {
         Ok(())
     }
 
-    pub async fn update_alias(&self, call: Call<'_>, alias_name: &str, target_key_id: &str) -> KmsResult<()> {
+    pub async fn update_alias(
+        &self,
+        call: Call<'_>,
+        alias_name: &str,
+        target_key_id: &str,
+    ) -> KmsResult<()> {
         validate::alias_name(alias_name)?;
         self.check_alias_permission(call, "kms:UpdateAlias", alias_name)?;
         let alias = self.find_alias(alias_name).await?;
@@ -36,7 +50,9 @@ impl Kms {
         let target = self.load_key(call, target_key_id).await?;
         self.authorize(call, &target, "kms:UpdateAlias")?;
         require_not_pending_deletion(&target)?;
-        self.store.retarget_alias(alias_name, target.key_id, Utc::now()).await
+        self.store
+            .retarget_alias(alias_name, target.key_id, Utc::now())
+            .await
     }
 
     /// Works in every key state, as in AWS.
@@ -49,24 +65,52 @@ impl Kms {
         self.store.delete_alias(alias_name).await
     }
 
-    pub async fn list_aliases(&self, call: Call<'_>, key_id: &str, limit: i32, marker: &str) -> KmsResult<Page<Alias>> {
+    pub async fn list_aliases(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        limit: i32,
+        marker: &str,
+    ) -> KmsResult<Page<Alias>> {
         let limit = validate::limit(limit)?;
         let after = decode_marker(marker)?;
         let context = condition_context(call.caller, &self.partition.region, None);
         check_identity(call.caller, "kms:ListAliases", "*", &context)?;
-        let key_filter = if key_id.is_empty() { None } else { Some(self.load_key(call, key_id).await?.key_id) };
-        let rows = self.store.list_aliases(key_filter, after.as_deref(), limit).await?;
-        Ok(Page::from_rows(rows, limit, |alias| alias.alias_name.clone()))
+        let key_filter = if key_id.is_empty() {
+            None
+        } else {
+            Some(self.load_key(call, key_id).await?.key_id)
+        };
+        let rows = self
+            .store
+            .list_aliases(key_filter, after.as_deref(), limit)
+            .await?;
+        Ok(Page::from_rows(rows, limit, |alias| {
+            alias.alias_name.clone()
+        }))
     }
 
     async fn find_alias(&self, alias_name: &str) -> KmsResult<Alias> {
         self.store.find_alias(alias_name).await?.ok_or_else(|| {
-            KmsError::NotFound(format!("Alias '{}' is not found.", self.partition.alias_arn(alias_name)))
+            KmsError::NotFound(format!(
+                "Alias '{}' is not found.",
+                self.partition.alias_arn(alias_name)
+            ))
         })
     }
 
-    fn check_alias_permission(&self, call: Call<'_>, action: &str, alias_name: &str) -> KmsResult<()> {
+    fn check_alias_permission(
+        &self,
+        call: Call<'_>,
+        action: &str,
+        alias_name: &str,
+    ) -> KmsResult<()> {
         let context = condition_context(call.caller, &self.partition.region, None);
-        check_identity(call.caller, action, &self.partition.alias_arn(alias_name), &context)
+        check_identity(
+            call.caller,
+            action,
+            &self.partition.alias_arn(alias_name),
+            &context,
+        )
     }
 }

@@ -15,8 +15,7 @@ use crate::{
     validate,
 };
 
-pub const INVALID_CIPHERTEXT: &str =
-    "The ciphertext is invalid, was not made by this service, or the encryption context differs from the one used to encrypt it.";
+pub const INVALID_CIPHERTEXT: &str = "The ciphertext is invalid, was not made by this service, or the encryption context differs from the one used to encrypt it.";
 
 fn invalid_ciphertext() -> KmsError {
     KmsError::InvalidCiphertext(INVALID_CIPHERTEXT.into())
@@ -43,7 +42,9 @@ impl Kms {
         context: &EncryptionContext,
     ) -> KmsResult<(Vec<u8>, Key)> {
         validate::plaintext(plaintext)?;
-        let found = self.usable_key(call, key_id, "kms:Encrypt", context).await?;
+        let found = self
+            .usable_key(call, key_id, "kms:Encrypt", context)
+            .await?;
         let blob = self.seal(&found, context, plaintext)?;
         Ok((blob, found.key))
     }
@@ -69,9 +70,22 @@ impl Kms {
         destination_key_id: &str,
         destination_context: &EncryptionContext,
     ) -> KmsResult<(Vec<u8>, Key, Key)> {
-        let source = self.open(call, blob, source_context, source_key_id, "kms:ReEncryptFrom").await?;
+        let source = self
+            .open(
+                call,
+                blob,
+                source_context,
+                source_key_id,
+                "kms:ReEncryptFrom",
+            )
+            .await?;
         let destination = self
-            .usable_key(call, destination_key_id, "kms:ReEncryptTo", destination_context)
+            .usable_key(
+                call,
+                destination_key_id,
+                "kms:ReEncryptTo",
+                destination_context,
+            )
             .await?;
         let sealed = self.seal(&destination, destination_context, &source.plaintext)?;
         Ok((sealed, source.key, destination.key))
@@ -92,10 +106,18 @@ impl Kms {
         let found = self.usable_key(call, key_id, action, context).await?;
         let plaintext = random_bytes(size);
         let ciphertext_blob = self.seal(&found, context, &plaintext)?;
-        Ok(DataKey { key: found.key, plaintext, ciphertext_blob })
+        Ok(DataKey {
+            key: found.key,
+            plaintext,
+            ciphertext_blob,
+        })
     }
 
-    pub async fn generate_random(&self, call: Call<'_>, number_of_bytes: i32) -> KmsResult<Zeroizing<Vec<u8>>> {
+    pub async fn generate_random(
+        &self,
+        call: Call<'_>,
+        number_of_bytes: i32,
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
         let size = validate::number_of_bytes(number_of_bytes)?;
         let context = condition_context(call.caller, &self.partition.region, None);
         check_without_key(call.caller, "kms:GenerateRandom", &context)?;
@@ -144,7 +166,10 @@ impl Kms {
         require_enabled(&found.key)?;
         let material = self.unwrap_material(&found)?;
         let plaintext = open_blob(&material, blob, context).map_err(|_| invalid_ciphertext())?;
-        Ok(Decrypted { key: found.key, plaintext })
+        Ok(Decrypted {
+            key: found.key,
+            plaintext,
+        })
     }
 
     /// Decrypt's optional KeyId must name the key that made the blob.
@@ -152,15 +177,31 @@ impl Kms {
         let named = match self.partition.parse_key_ref(key_id)? {
             KeyRef::Id(id) => id,
             alias @ KeyRef::Alias(_) => {
-                self.store.find_key(&alias).await?.ok_or_else(|| self.not_found(&alias))?.key_id
+                self.store
+                    .find_key(&alias)
+                    .await?
+                    .ok_or_else(|| self.not_found(&alias))?
+                    .key_id
             }
         };
-        if named == header.key_id { Ok(()) } else { Err(KmsError::IncorrectKey) }
+        if named == header.key_id {
+            Ok(())
+        } else {
+            Err(KmsError::IncorrectKey)
+        }
     }
 
-    fn seal(&self, found: &KeyWithMaterial, context: &EncryptionContext, plaintext: &[u8]) -> KmsResult<Vec<u8>> {
+    fn seal(
+        &self,
+        found: &KeyWithMaterial,
+        context: &EncryptionContext,
+        plaintext: &[u8],
+    ) -> KmsResult<Vec<u8>> {
         let material = self.unwrap_material(found)?;
-        let header = BlobHeader { key_id: found.key.key_id, material_version: found.material_version as u32 };
+        let header = BlobHeader {
+            key_id: found.key.key_id,
+            material_version: found.material_version as u32,
+        };
         Ok(seal_blob(&material, header, context, plaintext))
     }
 

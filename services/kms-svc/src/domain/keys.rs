@@ -61,7 +61,9 @@ impl Kms {
         };
 
         let material = SecretKey::generate();
-        let wrapped = self.master_key.wrap(material.expose(), &material_aad(&arn, 1));
+        let wrapped = self
+            .master_key
+            .wrap(material.expose(), &material_aad(&arn, 1));
         let key = Key {
             key_id,
             arn,
@@ -103,7 +105,12 @@ impl Kms {
     }
 
     /// Every key of the account, as AWS lists them: not filtered by permission.
-    pub async fn list_keys(&self, call: Call<'_>, limit: i32, marker: &str) -> KmsResult<Page<Uuid>> {
+    pub async fn list_keys(
+        &self,
+        call: Call<'_>,
+        limit: i32,
+        marker: &str,
+    ) -> KmsResult<Page<Uuid>> {
         let limit = validate::limit(limit)?;
         let after = match decode_marker(marker)? {
             Some(text) => Some(
@@ -118,7 +125,12 @@ impl Kms {
         Ok(Page::from_rows(rows, limit, Uuid::to_string))
     }
 
-    pub async fn update_key_description(&self, call: Call<'_>, key_id: &str, description: &str) -> KmsResult<()> {
+    pub async fn update_key_description(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        description: &str,
+    ) -> KmsResult<()> {
         validate::description(description)?;
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:UpdateKeyDescription")?;
@@ -130,24 +142,37 @@ impl Kms {
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:EnableKey")?;
         require_not_pending_deletion(&key)?;
-        self.store.set_state(key.key_id, KeyState::Enabled, None).await
+        self.store
+            .set_state(key.key_id, KeyState::Enabled, None)
+            .await
     }
 
     pub async fn disable_key(&self, call: Call<'_>, key_id: &str) -> KmsResult<()> {
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:DisableKey")?;
         require_not_pending_deletion(&key)?;
-        self.store.set_state(key.key_id, KeyState::Disabled, None).await
+        self.store
+            .set_state(key.key_id, KeyState::Disabled, None)
+            .await
     }
 
-    pub async fn schedule_key_deletion(&self, call: Call<'_>, key_id: &str, days: i32) -> KmsResult<Key> {
+    pub async fn schedule_key_deletion(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        days: i32,
+    ) -> KmsResult<Key> {
         let days = validate::pending_window_days(days)?;
         let mut key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:ScheduleKeyDeletion")?;
         require_not_pending_deletion(&key)?;
         let deletion_date = Utc::now().trunc_subsecs_micros() + Duration::days(i64::from(days));
         self.store
-            .set_state(key.key_id, KeyState::PendingDeletion, Some((deletion_date, days)))
+            .set_state(
+                key.key_id,
+                KeyState::PendingDeletion,
+                Some((deletion_date, days)),
+            )
             .await?;
         key.state = KeyState::PendingDeletion;
         key.deletion_date = Some(deletion_date);
@@ -160,9 +185,14 @@ impl Kms {
         let mut key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:CancelKeyDeletion")?;
         if key.state != KeyState::PendingDeletion {
-            return Err(KmsError::InvalidState(format!("{} is not pending deletion.", key.arn)));
+            return Err(KmsError::InvalidState(format!(
+                "{} is not pending deletion.",
+                key.arn
+            )));
         }
-        self.store.set_state(key.key_id, KeyState::Disabled, None).await?;
+        self.store
+            .set_state(key.key_id, KeyState::Disabled, None)
+            .await?;
         key.state = KeyState::Disabled;
         key.deletion_date = None;
         key.pending_window_days = None;
@@ -187,6 +217,7 @@ trait TruncMicros {
 impl TruncMicros for chrono::DateTime<Utc> {
     fn trunc_subsecs_micros(self) -> Self {
         use chrono::DurationRound;
-        self.duration_trunc(Duration::microseconds(1)).unwrap_or(self)
+        self.duration_trunc(Duration::microseconds(1))
+            .unwrap_or(self)
     }
 }

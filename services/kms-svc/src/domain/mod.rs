@@ -50,8 +50,13 @@ impl<T> Page<T> {
     fn from_rows(mut rows: Vec<T>, limit: i64, marker_of: impl Fn(&T) -> String) -> Page<T> {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_marker = more.then(|| rows.last().map(|last| encode_marker(&marker_of(last)))).flatten();
-        Page { items: rows, next_marker }
+        let next_marker = more
+            .then(|| rows.last().map(|last| encode_marker(&marker_of(last))))
+            .flatten();
+        Page {
+            items: rows,
+            next_marker,
+        }
     }
 }
 
@@ -74,8 +79,19 @@ fn decode_marker(marker: &str) -> KmsResult<Option<String>> {
 pub const KEY_RESOURCE: &str = "AWS::KMS::Key";
 
 impl Kms {
-    pub fn new(store: KmsStore, partition: Partition, master_key: MasterKey, principals: Arc<Principals>) -> Self {
-        Kms { store, partition, master_key, principals, policies: PolicyCache::default() }
+    pub fn new(
+        store: KmsStore,
+        partition: Partition,
+        master_key: MasterKey,
+        principals: Arc<Principals>,
+    ) -> Self {
+        Kms {
+            store,
+            partition,
+            master_key,
+            principals,
+            policies: PolicyCache::default(),
+        }
     }
 
     pub fn partition(&self) -> &Partition {
@@ -88,19 +104,25 @@ impl Kms {
 
     fn not_found(&self, key: &KeyRef) -> KmsError {
         match key {
-            KeyRef::Id(id) => {
-                KmsError::NotFound(format!("Key '{}' does not exist", self.partition.key_arn(*id)))
-            }
-            KeyRef::Alias(name) => {
-                KmsError::NotFound(format!("Alias '{}' is not found.", self.partition.alias_arn(name)))
-            }
+            KeyRef::Id(id) => KmsError::NotFound(format!(
+                "Key '{}' does not exist",
+                self.partition.key_arn(*id)
+            )),
+            KeyRef::Alias(name) => KmsError::NotFound(format!(
+                "Alias '{}' is not found.",
+                self.partition.alias_arn(name)
+            )),
         }
     }
 
     /// Resolves a KeyId argument to its key and notes it in the call's record.
     async fn load_key(&self, call: Call<'_>, key_id: &str) -> KmsResult<Key> {
         let key_ref = self.partition.parse_key_ref(key_id)?;
-        let key = self.store.find_key(&key_ref).await?.ok_or_else(|| self.not_found(&key_ref))?;
+        let key = self
+            .store
+            .find_key(&key_ref)
+            .await?
+            .ok_or_else(|| self.not_found(&key_ref))?;
         self.note(call, &key);
         Ok(key)
     }
@@ -129,7 +151,12 @@ impl Kms {
         let material = self
             .master_key
             .unwrap(&found.wrapped_material, &aad)
-            .map_err(|_| KmsError::Internal(format!("key material of {} does not unwrap: wrong master key?", found.key.arn)))?;
+            .map_err(|_| {
+                KmsError::Internal(format!(
+                    "key material of {} does not unwrap: wrong master key?",
+                    found.key.arn
+                ))
+            })?;
         SecretKey::from_bytes(&material).map_err(|e| KmsError::Internal(e.to_string()))
     }
 }

@@ -5,7 +5,10 @@ use keyhold_key_policy::{
     PolicyDocument, add_key_administrator, add_key_user, remove_key_administrator, remove_key_user,
 };
 
-use super::{Call, Kms, Page, keys::{LOCKOUT_MESSAGE, policy_error}};
+use super::{
+    Call, Kms, Page,
+    keys::{LOCKOUT_MESSAGE, policy_error},
+};
 use crate::{
     authz::{self, condition_context},
     error::{KmsError, KmsResult},
@@ -27,24 +30,39 @@ fn check_policy_name(name: &str) -> KmsResult<()> {
     if name.is_empty() || name == DEFAULT_POLICY_NAME {
         Ok(())
     } else {
-        Err(KmsError::NotFound(format!("No such policy exists: {name}. The only key policy is named default.")))
+        Err(KmsError::NotFound(format!(
+            "No such policy exists: {name}. The only key policy is named default."
+        )))
     }
 }
 
 impl Kms {
     /// Works in every key state, as in AWS.
-    pub async fn get_key_policy(&self, call: Call<'_>, key_id: &str, policy_name: &str) -> KmsResult<String> {
+    pub async fn get_key_policy(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        policy_name: &str,
+    ) -> KmsResult<String> {
         check_policy_name(policy_name)?;
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:GetKeyPolicy")?;
         Ok(key.policy)
     }
 
-    pub async fn list_key_policies(&self, call: Call<'_>, key_id: &str, limit: i32) -> KmsResult<Page<String>> {
+    pub async fn list_key_policies(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        limit: i32,
+    ) -> KmsResult<Page<String>> {
         validate::limit(limit)?;
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:ListKeyPolicies")?;
-        Ok(Page { items: vec![DEFAULT_POLICY_NAME.to_owned()], next_marker: None })
+        Ok(Page {
+            items: vec![DEFAULT_POLICY_NAME.to_owned()],
+            next_marker: None,
+        })
     }
 
     pub async fn put_key_policy(
@@ -67,7 +85,13 @@ impl Kms {
 
     /// The console's edits rewrite the stored policy; they are PutKeyPolicy calls in
     /// effect, so they need kms:PutKeyPolicy and pass the lockout check.
-    pub async fn edit_key_policy(&self, call: Call<'_>, key_id: &str, principal: &str, edit: PolicyEdit) -> KmsResult<String> {
+    pub async fn edit_key_policy(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        principal: &str,
+        edit: PolicyEdit,
+    ) -> KmsResult<String> {
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:PutKeyPolicy")?;
         let principal_arn = self
@@ -89,7 +113,13 @@ impl Kms {
 
     fn lockout_check(&self, call: Call<'_>, key: &Key, document: &PolicyDocument) -> KmsResult<()> {
         let context = condition_context(call.caller, &self.partition.region, None);
-        if authz::allows(document, call.caller, &key.arn, "kms:PutKeyPolicy", &context) {
+        if authz::allows(
+            document,
+            call.caller,
+            &key.arn,
+            "kms:PutKeyPolicy",
+            &context,
+        ) {
             Ok(())
         } else {
             Err(KmsError::MalformedPolicy(LOCKOUT_MESSAGE.into()))
