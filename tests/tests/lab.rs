@@ -173,9 +173,7 @@ async fn the_lab_key_is_created_used_revoked_and_restored() {
     let events = kms.sink.events();
     let refused: Vec<_> = events
         .iter()
-        .filter(|e| {
-            e.event_name == "Decrypt" && e.error_code.as_deref() == Some("AccessDeniedException")
-        })
+        .filter(|e| e.event_name == "Decrypt" && e.error_code.as_deref() == Some("AccessDenied"))
         .collect();
     assert_eq!(refused.len(), 2);
     let via_service = refused

@@ -247,7 +247,9 @@ impl PendingEvent {
         let (error_code, error_message) = match &self.status {
             Some(status) if status.code() == tonic::Code::Ok => (None, None),
             Some(status) => (
-                Some(exception_of(status).unwrap_or_else(|| format!("{:?}", status.code()))),
+                Some(cloudtrail_error_code(
+                    exception_of(status).unwrap_or_else(|| format!("{:?}", status.code())),
+                )),
                 Some(status.message().to_owned()),
             ),
             // The client went away before the call finished.
@@ -321,6 +323,16 @@ impl PendingEvent {
                 invoked_by: None,
             },
         }
+    }
+}
+
+/// CloudTrail names errors by the exception, except refusals, which it records as
+/// `AccessDenied` whatever the service calls them.
+fn cloudtrail_error_code(exception: String) -> String {
+    if exception == "AccessDeniedException" {
+        "AccessDenied".to_owned()
+    } else {
+        exception
     }
 }
 
