@@ -28,10 +28,19 @@ pub fn note(message: impl Display) {
     eprintln!("{}{message}", prefix("keyhold"));
 }
 
-/// One line for the final error: anyhow's `{:#}` joins the causes with ": ",
-/// and stray newlines from tool output are folded.
+/// One line for the final error: the causes joined with ": " (a cause that
+/// its parent already quotes, as sqlx's do, is left out), and stray newlines
+/// from tool output folded.
 pub fn one_line(err: &anyhow::Error) -> String {
-    format!("{err:#}")
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|parent| parent.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    parts
+        .join(": ")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -152,6 +152,7 @@ mod tests {
                 .iter()
                 .any(|c| c.kind == "Root" && c.access_key_id.starts_with("AKIA"))
         );
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]
@@ -172,5 +173,6 @@ mod tests {
         fs::write(&path, "short\n").unwrap();
         let err = ensure_master_key(&path).unwrap_err().to_string();
         assert!(err.contains("not a base64-encoded 32-byte key"), "{err}");
+        let _ = fs::remove_dir_all(dir);
     }
 }

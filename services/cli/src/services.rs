@@ -170,6 +170,7 @@ mod tests {
 
         write_executable(&dir.join("object-svc"));
         assert_eq!(locate(&dir, TABLE).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -23,10 +23,17 @@ use crate::signals::{Interrupted, Shutdown};
 /// How long a service gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// What the services are told to spend draining calls after SIGTERM: less
+/// than [`STOP_GRACE`], so they end cleanly instead of being killed.
+pub const SERVICE_DRAIN_SECONDS: &str = "8";
+
 pub struct Running {
     pub service: &'static Service,
     pub log: PathBuf,
     child: Child,
+    /// Also its process group's id. Kept apart from `child.id()`, which is
+    /// gone once the child has been reaped.
+    pid: Option<u32>,
     pumps: Vec<JoinHandle<()>>,
 }
 
@@ -60,6 +67,7 @@ pub fn spawn(
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
+    let pid = child.id();
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
         pumps.push(tokio::spawn(pump(
@@ -81,6 +89,7 @@ pub fn spawn(
         service,
         log,
         child,
+        pid,
         pumps,
     })
 }
@@ -134,26 +143,37 @@ impl Running {
         Ok(())
     }
 
-    /// SIGTERM, up to [`STOP_GRACE`] to exit, then SIGKILL.
+    /// SIGTERM, up to [`STOP_GRACE`] to exit, then SIGKILL. Sent to the
+    /// service's process group, so helpers it started (or the real binary
+    /// behind a wrapper script) stop with it, also when the service itself
+    /// has already exited.
     async fn stop(mut self) {
         let name = self.service.name;
-        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+        let exited = matches!(self.child.try_wait(), Ok(Some(_)));
+        if !exited {
             note(format_args!("stopping {name}"));
-            if let Some(pid) = self.child.id() {
-                // `kill` rather than libc/nix: no unsafe code, no extra crate.
-                let _ = std::process::Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status();
-            }
-            if timeout(STOP_GRACE, self.child.wait()).await.is_err() {
-                note(format_args!(
-                    "{name} did not stop within {} s; killing it",
-                    STOP_GRACE.as_secs()
-                ));
-                let _ = self.child.kill().await;
-            }
+        }
+        self.signal_group("TERM");
+        if !exited && timeout(STOP_GRACE, self.child.wait()).await.is_err() {
+            note(format_args!(
+                "{name} did not stop within {} s; killing it",
+                STOP_GRACE.as_secs()
+            ));
+            self.signal_group("KILL");
+            let _ = self.child.kill().await;
         }
         self.drain().await;
+    }
+
+    /// `kill` rather than libc/nix: no unsafe code and no extra crate for
+    /// one system call. Failures (nobody left in the group) are expected.
+    fn signal_group(&self, signal: &str) {
+        if let Some(pid) = self.pid {
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 
     /// Lets the last lines of output reach the terminal and the log.

@@ -84,6 +84,8 @@ fn parse_region(s: &str) -> Result<String, String> {
     }
 }
 
+const SHUTDOWN_GRACE_ENV: &str = "KEYHOLD_SHUTDOWN_GRACE_SECONDS";
+
 /// What the stack runs against, for the services and the printout.
 struct Database<'a> {
     /// A URL of the server; each service gets it with its database as path.
@@ -182,7 +184,12 @@ async fn run_stack(
         for Located { service, binary } in located {
             note(format_args!("starting {}", service.name));
             let url = postgres::with_database(&database.server_url, service.database)?;
-            let env = services::environment(service, &url, &settings);
+            let mut env = services::environment(service, &url, &settings);
+            // The services drain for up to 20 s after SIGTERM by default; we
+            // kill after 10 s. Unless the user chose, let them finish first.
+            if std::env::var_os(SHUTDOWN_GRACE_ENV).is_none() {
+                env.push((SHUTDOWN_GRACE_ENV, supervisor::SERVICE_DRAIN_SECONDS.into()));
+            }
             let log = data_dir.join("logs").join(format!("{}.log", service.name));
             running.push(supervisor::spawn(service, binary, env, log)?);
             if let Some(started) = running.last_mut() {

@@ -121,5 +121,6 @@ mod tests {
         assert!(PgBins::in_dir(&dir).is_some());
         assert!(find(Some(&dir)).unwrap().is_some());
         assert!(find(Some(Path::new("/nonexistent"))).is_err());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
