@@ -263,3 +263,25 @@ pub fn kms_config(
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     kms_svc::Config::try_parse_from(args).expect("valid kms-svc flags")
 }
+
+/// The lab's key: "KMS Key for S3 data" with the console policy for these key
+/// administrators and key users (names or ARNs), created by `client`.
+pub async fn console_key(
+    client: &mut KmsClient,
+    administrators: &[&str],
+    users: &[&str],
+) -> keyhold_proto::kms::v1::KeyMetadata {
+    let request = keyhold_proto::kms::v1::CreateKeyRequest {
+        description: "KMS Key for S3 data".into(),
+        key_administrators: administrators.iter().map(|s| (*s).to_owned()).collect(),
+        key_users: users.iter().map(|s| (*s).to_owned()).collect(),
+        ..Default::default()
+    };
+    client
+        .create_key(request)
+        .await
+        .expect("create a console-policy key")
+        .into_inner()
+        .key_metadata
+        .expect("key metadata")
+}

@@ -5,6 +5,7 @@
 use keyhold_proto::kms::v1::*;
 use keyhold_tests::{
     KmsClient, KmsHarness, Who, exception,
+    kms::console_key,
     kms::{ROOT_ARN, USER1_ARN, USER2_ARN, USER3_ARN},
 };
 use tonic::Code;
@@ -108,18 +109,7 @@ struct Fixture {
 }
 
 async fn fixture(root: &mut KmsClient, rpc: Rpc, case: usize) -> Fixture {
-    let key = root
-        .create_key(CreateKeyRequest {
-            description: "matrix".into(),
-            key_administrators: vec!["AWSLabsUser-0001".into()],
-            key_users: vec!["AWSLabsUser-0002".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .key_metadata
-        .unwrap();
+    let key = console_key(root, &["AWSLabsUser-0001"], &["AWSLabsUser-0002"]).await;
     let alias = format!(
         "alias/matrix-{rpc:?}-{case}-{}",
         uuid::Uuid::new_v4().simple()

@@ -3,23 +3,13 @@
 use std::collections::HashMap;
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsClient, KmsHarness, Who, assert_error};
+use keyhold_tests::{KmsClient, KmsHarness, Who, assert_error, kms::console_key};
 use tonic::Code;
 
 const ARN_PREFIX: &str = "arn:aws:kms:us-east-1:000000000000";
 
 async fn new_key(client: &mut KmsClient) -> KeyMetadata {
-    client
-        .create_key(CreateKeyRequest {
-            key_administrators: vec!["AWSLabsUser-0001".into()],
-            key_users: vec!["AWSLabsUser-0001".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .key_metadata
-        .unwrap()
+    console_key(client, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
 }
 
 fn context(pairs: &[(&str, &str)]) -> HashMap<String, String> {

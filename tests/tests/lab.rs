@@ -2,7 +2,7 @@
 //! request when removed from the key users, and gets it back when added again.
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsHarness, Who, assert_error, kms::USER1_ARN};
+use keyhold_tests::{KmsHarness, Who, assert_error, kms::USER1_ARN, kms::console_key};
 use tonic::Code;
 
 fn s3_context(bucket: &str, key: &str) -> std::collections::HashMap<String, String> {
@@ -19,18 +19,7 @@ async fn the_lab_key_is_created_used_revoked_and_restored() {
     let mut user = kms.client(Who::User1);
 
     // Step 1: the console's key, created by the lab user.
-    let created = user
-        .create_key(CreateKeyRequest {
-            description: "KMS Key for S3 data".into(),
-            key_administrators: vec!["AWSLabsUser-0001".into()],
-            key_users: vec!["AWSLabsUser-0001".into()],
-            ..Default::default()
-        })
-        .await
-        .expect("the lab user creates the key")
-        .into_inner()
-        .key_metadata
-        .unwrap();
+    let created = console_key(&mut user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
     assert!(uuid::Uuid::try_parse(&created.key_id).is_ok());
     assert_eq!(
         created.arn,
