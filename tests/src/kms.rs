@@ -130,6 +130,24 @@ impl KmsHarness {
         database_url: String,
         workdir: Option<PathBuf>,
     ) -> KmsHarness {
+        Self::start_configured(database, database_url, workdir, &[]).await
+    }
+
+    /// kms-svc with extra command-line flags.
+    pub async fn start_with_flags(
+        database: TestDatabase,
+        database_url: String,
+        flags: &[&str],
+    ) -> KmsHarness {
+        Self::start_configured(database, database_url, None, flags).await
+    }
+
+    async fn start_configured(
+        database: TestDatabase,
+        database_url: String,
+        workdir: Option<PathBuf>,
+        flags: &[&str],
+    ) -> KmsHarness {
         let workdir = workdir.unwrap_or_else(|| {
             let dir = std::env::temp_dir()
                 .join(format!("keyhold-test-{}", uuid::Uuid::new_v4().simple()));
@@ -143,7 +161,7 @@ impl KmsHarness {
                 .expect("write the principals");
             dir
         });
-        let config = kms_config(&database_url, &workdir, &[]);
+        let config = kms_config(&database_url, &workdir, flags);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind kms-svc");

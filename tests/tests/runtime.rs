@@ -131,3 +131,33 @@ async fn audit_records_show_parameters_but_never_secrets() {
     }
     assert!(!all.contains("the plaintext nobody may log"));
 }
+
+#[tokio::test]
+async fn calls_past_a_principals_quota_are_throttled() {
+    let database = keyhold_tests::TestDatabase::create().await;
+    let url = database.url.clone();
+    let kms = KmsHarness::start_with_flags(database, url, &["--requests-per-second", "3"]).await;
+    let mut user = kms.client(Who::User1);
+    for _ in 0..3 {
+        user.list_keys(ListKeysRequest::default())
+            .await
+            .expect("within the quota");
+    }
+    keyhold_tests::assert_error(
+        user.list_keys(ListKeysRequest::default()).await,
+        tonic::Code::ResourceExhausted,
+        "ThrottlingException",
+        "Rate exceeded",
+    );
+    kms.client(Who::User2)
+        .list_keys(ListKeysRequest::default())
+        .await
+        .expect("another principal has its own quota");
+    let throttled = kms
+        .sink
+        .events()
+        .into_iter()
+        .filter(|e| e.error_code.as_deref() == Some("ThrottlingException"))
+        .count();
+    assert_eq!(throttled, 1, "the throttled call is recorded");
+}

@@ -132,6 +132,7 @@ pub async fn run_with_sink(
         region: config.common.region.clone(),
         principals,
         sink,
+        requests_per_second: Some(config.common.requests_per_second),
     };
     let served = server::serve(
         stack,

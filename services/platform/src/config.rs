@@ -32,6 +32,11 @@ pub struct CommonArgs {
     #[arg(long, env = "KEYHOLD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Requests per second each principal may make before ThrottlingException
+    /// (RESOURCE_EXHAUSTED); 0 means no quota.
+    #[arg(long, env = "KEYHOLD_REQUESTS_PER_SECOND", default_value_t = 0)]
+    pub requests_per_second: u32,
+
     /// Seconds in-flight calls get to finish after SIGTERM before the server stops.
     #[arg(long, env = "KEYHOLD_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,

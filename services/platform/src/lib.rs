@@ -13,6 +13,7 @@ pub mod server;
 pub mod shutdown;
 pub mod stack;
 pub mod telemetry;
+pub mod throttle;
 
 pub use audit::{AuditNotes, AuditSink, CloudTrailEvent, LogSink, MemorySink};
 pub use auth::Caller;

@@ -26,6 +26,7 @@ use crate::{
     error::exception_of,
     principals::Principals,
     telemetry,
+    throttle::Throttle,
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -48,6 +49,8 @@ pub struct StackConfig {
     pub region: String,
     pub principals: Arc<Principals>,
     pub sink: Arc<dyn AuditSink>,
+    /// Requests per second each principal may make; None for no quota.
+    pub requests_per_second: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -58,13 +61,22 @@ pub struct KeyholdLayer {
 struct Shared {
     config: StackConfig,
     catalog: MethodCatalog,
+    throttle: Option<Throttle>,
 }
 
 impl KeyholdLayer {
     pub fn new(config: StackConfig) -> Self {
         let catalog = MethodCatalog::new(keyhold_proto::descriptor_pool());
+        let throttle = config
+            .requests_per_second
+            .filter(|rate| *rate > 0)
+            .map(Throttle::new);
         KeyholdLayer {
-            shared: Arc::new(Shared { config, catalog }),
+            shared: Arc::new(Shared {
+                config,
+                catalog,
+                throttle,
+            }),
         }
     }
 }
@@ -166,6 +178,17 @@ where
         }
     };
     pending.caller = Some(caller.clone());
+    // Calls a service makes for a user count against the user's quota, as in AWS.
+    let quota = shared
+        .throttle
+        .as_ref()
+        .map(|t| t.admit(&caller.principal.access_key_id));
+    if let Some(Err(refused)) = quota {
+        return Ok(respond_with_status(
+            refused.into_status(config.event_source),
+            pending,
+        ));
+    }
 
     let (mut parts, body) = request.into_parts();
     let body = if pending.method.client_streaming {
