@@ -4,6 +4,7 @@ use std::{env, fs, path::PathBuf};
 const PROTOS: &[&str] = &[
     "keyhold/options/v1/options.proto",
     "keyhold/kms/v1/kms.proto",
+    "keyhold/audit/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

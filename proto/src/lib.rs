@@ -22,3 +22,9 @@ pub mod kms {
         tonic::include_proto!("keyhold.kms.v1");
     }
 }
+
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("keyhold.audit.v1");
+    }
+}

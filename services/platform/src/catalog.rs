@@ -16,6 +16,8 @@ pub struct MethodInfo {
     pub output: MessageDescriptor,
     pub read_only: bool,
     pub data_event: bool,
+    /// Service-to-service plumbing: only service principals, and never recorded.
+    pub internal: bool,
     pub client_streaming: bool,
     pub server_streaming: bool,
 }
@@ -46,6 +48,7 @@ impl MethodCatalog {
                         output: method.output(),
                         read_only: flag(&options, "keyhold.options.v1.read_only"),
                         data_event: flag(&options, "keyhold.options.v1.data_event"),
+                        internal: flag(&options, "keyhold.options.v1.internal"),
                         client_streaming: method.is_client_streaming(),
                         server_streaming: method.is_server_streaming(),
                     },

@@ -24,7 +24,7 @@ use crate::{
     auth::{self, Caller},
     catalog::{MethodCatalog, MethodInfo, first_frame},
     error::exception_of,
-    principals::Principals,
+    principals::{PrincipalKind, Principals},
     telemetry,
     throttle::Throttle,
 };
@@ -126,6 +126,9 @@ where
                 Ok(response.map(AuditedBody::plain))
             });
         };
+        if method.internal {
+            return Box::pin(internal_call(shared, ready, request));
+        }
         let request_id = request
             .headers()
             .get(REQUEST_ID_HEADER)
@@ -220,6 +223,37 @@ where
     let mut response = response.map(|body| AuditedBody::audited(body, pending));
     set_request_id(response.headers_mut(), &request_id);
     Ok(response)
+}
+
+/// Plumbing between services: the caller must be a service principal, and the call
+/// leaves no record (recording the audit pipeline would feed it its own traffic).
+async fn internal_call<S>(
+    shared: Arc<Shared>,
+    inner: S,
+    mut request: Request<Body>,
+) -> Result<Response<AuditedBody>, Infallible>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    let config = &shared.config;
+    let refused = match auth::authenticate(&config.principals, request.headers()) {
+        Ok(caller) if caller.principal.kind == PrincipalKind::Service => {
+            request.extensions_mut().insert(caller);
+            None
+        }
+        Ok(caller) => Some(crate::error::AwsError::access_denied(format!(
+            "{} is not a service principal: only keyhold services may call {}",
+            caller.principal.arn,
+            request.uri().path()
+        ))),
+        Err(error) => Some(error),
+    };
+    if let Some(error) = refused {
+        let status = error.into_status(config.event_source);
+        return Ok(status.into_http::<Body>().map(AuditedBody::plain));
+    }
+    let response = inner.oneshot(request).await?;
+    Ok(response.map(AuditedBody::plain))
 }
 
 fn respond_with_status(status: Status, mut pending: PendingEvent) -> Response<AuditedBody> {
