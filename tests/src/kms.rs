@@ -207,6 +207,22 @@ impl KmsHarness {
         panic!("kms-svc did not become SERVING");
     }
 
+    /// The records so far, once there are at least `count`: a record is completed when
+    /// the server drops the response body, which can be just after the client has it.
+    pub async fn events_at_least(&self, count: usize) -> Vec<keyhold_platform::CloudTrailEvent> {
+        for _ in 0..100 {
+            let events = self.sink.events();
+            if events.len() >= count {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "expected {count} audit records, have {}",
+            self.sink.events().len()
+        );
+    }
+
     pub fn channel(&self) -> Channel {
         Endpoint::from_shared(format!("http://{}", self.address))
             .expect("endpoint")

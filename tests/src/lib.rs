@@ -5,6 +5,7 @@
 pub mod db;
 pub mod kms;
 pub mod proxy;
+pub mod rpcs;
 
 pub use db::TestDatabase;
 pub use kms::{KmsClient, KmsHarness, Who};

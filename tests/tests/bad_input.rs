@@ -561,7 +561,7 @@ async fn credentials_that_are_refused() {
             "The security token included in the request is invalid.",
         );
     }
-    let events = kms.sink.events();
+    let events = kms.events_at_least(2).await;
     assert_eq!(events.len(), 2, "refused calls are recorded too");
     assert!(events.iter().all(
         |e| e.error_code.as_deref() == Some("UnrecognizedClientException")
