@@ -19,7 +19,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use keyhold_crypto::MasterKey;
 use keyhold_platform::{
-    AuditSink, LogSink, Principals, StackConfig, config::CommonArgs, config::secret_value, db,
+    AuditSink, Principals, StackConfig, config::CommonArgs, config::secret_value, db, emitter,
     server,
 };
 use keyhold_proto::kms::v1::kms_service_server::KmsServiceServer;
@@ -58,6 +58,9 @@ pub struct Config {
 
     #[arg(long, env = "KEYHOLD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
+
+    #[command(flatten)]
+    pub audit: emitter::EmitterArgs,
 }
 
 impl Config {
@@ -80,13 +83,21 @@ impl Config {
     }
 }
 
-/// Runs kms-svc on `listener` until `shutdown` is cancelled, logging audit records.
+/// Runs kms-svc on `listener` until `shutdown` is cancelled. Audit records stream to
+/// audit-svc when `KEYHOLD_AUDIT_ENDPOINT` is set, else they go to the log.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    run_with_sink(config, listener, shutdown, Arc::new(LogSink)).await
+    let (sink, emitter) =
+        emitter::sink_from_args(&config.audit, SERVICE_NAME, shutdown.clone()).await?;
+    let served = run_with_sink(config, listener, shutdown, sink).await;
+    if let Some(emitter) = emitter {
+        // Calls that finished while draining still have records to deliver or spool.
+        emitter.finish().await;
+    }
+    served
 }
 
 /// Like [`run`], with the audit records going to `sink`.

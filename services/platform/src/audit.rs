@@ -78,6 +78,12 @@ pub struct EventResource {
 /// Where finished records go. `record` must not block the request path.
 pub trait AuditSink: Send + Sync + 'static {
     fn record(&self, event: CloudTrailEvent);
+
+    /// Whether the sink can take another call's record; the stack refuses the call
+    /// with this error otherwise, before the call does anything worth recording.
+    fn admit(&self) -> Result<(), crate::error::AwsError> {
+        Ok(())
+    }
 }
 
 /// Writes each record as one JSON log line (target `audit`), until audit-svc exists.

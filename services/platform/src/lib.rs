@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod db;
+pub mod emitter;
 pub mod error;
 pub mod principals;
 pub mod server;

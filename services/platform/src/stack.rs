@@ -181,6 +181,12 @@ where
         }
     };
     pending.caller = Some(caller.clone());
+    if let Err(refused) = config.sink.admit() {
+        return Ok(respond_with_status(
+            refused.into_status(config.event_source),
+            pending,
+        ));
+    }
     // Calls a service makes for a user count against the user's quota, as in AWS.
     let quota = shared
         .throttle
