@@ -1,0 +1,98 @@
+//! gRPC channels and the dev principals' credentials.
+
+use std::time::Duration;
+
+use keyhold_proto::kms::v1::kms_service_client::KmsServiceClient;
+use tonic::{
+    Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+pub const SERVING: i32 = ServingStatus::Serving as i32;
+
+/// An access key of deploy/dev/principals.json.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessKey {
+    pub id: &'static str,
+    pub secret: &'static str,
+}
+
+pub const ROOT: AccessKey = AccessKey {
+    id: "AKIAKEYHOLDDEVROOT00",
+    secret: "dev-only-root-secret-not-for-production",
+};
+/// The key user of the benchmark key: every measured call runs as this user, so each
+/// one is authenticated and evaluated against the key policy.
+pub const USER1: AccessKey = AccessKey {
+    id: "AKIAKEYHOLDDEVUSER01",
+    secret: "dev-only-user-0001-secret-not-for-production",
+};
+pub const USER1_NAME: &str = "AWSLabsUser-0001";
+
+/// Adds `authorization: Bearer <akid>:<secret>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub fn new(key: AccessKey) -> anyhow::Result<Self> {
+        Ok(Bearer(format!("Bearer {}:{}", key.id, key.secret).parse()?))
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub type KmsClient = KmsServiceClient<InterceptedService<Channel, Bearer>>;
+
+pub fn kms(channel: Channel, key: AccessKey) -> anyhow::Result<KmsClient> {
+    Ok(KmsServiceClient::with_interceptor(
+        channel,
+        Bearer::new(key)?,
+    ))
+}
+
+/// One HTTP/2 connection, established now so that a wrong endpoint fails here and
+/// not as a phase full of errors.
+pub async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(endpoint.to_owned())?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {endpoint}: {e}"))
+}
+
+/// `count` separate connections (each `connect` opens its own).
+pub async fn connect_many(endpoint: &str, count: u64) -> anyhow::Result<Vec<Channel>> {
+    let mut channels = Vec::new();
+    for _ in 0..count {
+        channels.push(connect(endpoint).await?);
+    }
+    Ok(channels)
+}
+
+/// Whether `endpoint` answers grpc.health.v1 Check with SERVING.
+pub async fn serving(endpoint: &str) -> bool {
+    let Ok(channel) = connect(endpoint).await else {
+        return false;
+    };
+    let mut health = HealthClient::new(channel);
+    let request = HealthCheckRequest {
+        service: String::new(),
+    };
+    health
+        .check(request)
+        .await
+        .is_ok_and(|r| r.into_inner().status == SERVING)
+}

@@ -1,0 +1,175 @@
+//! CPU time from /proc, to tell where a phase's cycles went on a machine that runs
+//! the load generator, kms-svc and Postgres side by side.
+
+use std::{collections::HashMap, time::Duration};
+
+/// CPU time (user + system) of one process, all its threads.
+pub fn process(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(ticks(process_ticks(&stat)?))
+}
+
+/// utime + stime, in clock ticks, from a /proc/<pid>/stat line.
+fn process_ticks(stat: &str) -> Option<u64> {
+    // The command name may hold spaces and parentheses; fields count from its last ')'.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of proc(5); field 3 is the first here.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Busy CPU time of the whole machine, every core added up.
+pub fn machine() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    Some(ticks(machine_busy_ticks(&stat)?))
+}
+
+fn machine_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal; guest time is already in user.
+    Some(
+        [0, 1, 2, 5, 6, 7]
+            .iter()
+            .filter_map(|&i| values.get(i))
+            .sum(),
+    )
+}
+
+fn ticks(count: u64) -> Duration {
+    let per_second = rustix::param::clock_ticks_per_second().max(1);
+    Duration::from_nanos(count.saturating_mul(1_000_000_000) / per_second)
+}
+
+/// Postgres rewrites a backend's argv into `postgres: [cluster: ]user database
+/// host(port) state`.
+fn is_backend_of(title: &str, database: &str) -> bool {
+    title.starts_with("postgres:") && title.split_whitespace().any(|word| word == database)
+}
+
+/// The Postgres backends serving `database`, with their CPU ticks.
+fn postgres_backends(database: &str) -> HashMap<u32, u64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let title = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let title = String::from_utf8_lossy(&title);
+            is_backend_of(&title, database).then_some(())?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, process_ticks(&stat)?))
+        })
+        .collect()
+}
+
+/// CPU readings at one instant: this process, kms-svc and its database's backends
+/// (when this run started kms-svc), the machine.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    loadgen: Option<Duration>,
+    server: Option<Duration>,
+    postgres: Option<HashMap<u32, u64>>,
+    machine: Option<Duration>,
+}
+
+/// What the samples look at besides this process.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    pub server_pid: Option<u32>,
+    pub database: Option<String>,
+}
+
+impl Sample {
+    pub fn take(watched: &Watched) -> Sample {
+        Sample {
+            loadgen: process(std::process::id()),
+            server: watched.server_pid.and_then(process),
+            postgres: watched.database.as_deref().map(postgres_backends),
+            machine: machine(),
+        }
+    }
+
+    /// CPU spent between `self` and `later`.
+    pub fn until(&self, later: &Sample) -> Usage {
+        let diff = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?));
+        let loadgen = diff(self.loadgen, later.loadgen);
+        let server = diff(self.server, later.server);
+        let postgres = match (&self.postgres, &later.postgres) {
+            // A backend that appeared in between did all its work in between.
+            (Some(before), Some(after)) => Some(ticks(
+                after
+                    .iter()
+                    .map(|(pid, &t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0)))
+                    .sum(),
+            )),
+            _ => None,
+        };
+        let machine = diff(self.machine, later.machine);
+        // Busy time none of the three accounts for: other tenants of the machine,
+        // kernel threads. Near zero means the figures are clean.
+        let rest = match (machine, loadgen, server, postgres) {
+            (Some(m), Some(l), Some(s), Some(p)) => {
+                Some(m.saturating_sub(l).saturating_sub(s).saturating_sub(p))
+            }
+            _ => None,
+        };
+        Usage {
+            loadgen,
+            server,
+            postgres,
+            machine,
+            rest,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub loadgen: Option<Duration>,
+    pub server: Option<Duration>,
+    pub postgres: Option<Duration>,
+    pub machine: Option<Duration>,
+    pub rest: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_ticks_survive_a_command_name_with_spaces_and_parentheses() {
+        let stat =
+            "4242 (tokio (rt) w) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 99";
+        assert_eq!(process_ticks(stat), Some(325));
+    }
+
+    #[test]
+    fn machine_busy_leaves_out_idle_and_iowait() {
+        let stat = "cpu  100 5 50 1000 30 7 8 2 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        assert_eq!(machine_busy_ticks(stat), Some(100 + 5 + 50 + 7 + 8 + 2));
+    }
+
+    #[test]
+    fn backends_are_told_by_their_database() {
+        let title = "postgres: 15/main: postgres keyhold_bench 127.0.0.1(38896) idle\0\0";
+        assert!(is_backend_of(title, "keyhold_bench"));
+        assert!(!is_backend_of(title, "keyhold"));
+        assert!(!is_backend_of(
+            "postgres: 15/main: checkpointer ",
+            "keyhold_bench"
+        ));
+        assert!(!is_backend_of("vim keyhold_bench", "keyhold_bench"));
+    }
+
+    #[test]
+    fn this_process_has_a_cpu_time() {
+        assert!(process(std::process::id()).is_some());
+    }
+}

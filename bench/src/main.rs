@@ -1,0 +1,99 @@
+//! keyhold-loadgen: see `cli::Args` for what it measures and BENCHMARKS.md for how
+//! to run it and what the figures mean.
+//!
+//! Exit codes: 0 all calls succeeded; 1 any call failed or the run could not be made;
+//! 2 with --enforce-target, a KMS phase under the target share of the ceiling.
+
+mod cli;
+mod client;
+mod cpu;
+mod fixture;
+mod load;
+mod progress;
+mod report;
+mod run;
+mod spawn;
+mod workload;
+
+use std::{io::IsTerminal as _, process::ExitCode};
+
+use clap::Parser;
+
+use crate::{cli::Args, report::Report, run::Target, spawn::SpawnedServer};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("keyhold-loadgen: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(error) => {
+                        eprintln!("keyhold-loadgen: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", report.table());
+            }
+            if report.errors > 0 {
+                ExitCode::FAILURE
+            } else if args.enforce_target && !report.target_met {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            eprintln!("keyhold-loadgen: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> anyhow::Result<Report> {
+    let progress = !args.json && std::io::stdout().is_terminal();
+    if !args.spawn {
+        let target = Target {
+            endpoint: args.endpoint.clone(),
+            log: None,
+            watched: cpu::Watched::default(),
+        };
+        return run::measure(args, &target, progress).await;
+    }
+
+    let binary = match &args.kms_svc_bin {
+        Some(path) => path.clone(),
+        None => spawn::default_binary()?,
+    };
+    let server = SpawnedServer::start(&binary, &args.database_url).await?;
+    let log = server.log.display().to_string();
+    // Said now, not only in the report: a run that fails half-way still points to it.
+    eprintln!(
+        "keyhold-loadgen: spawned {} at {} (pid {}), log {log}",
+        binary.display(),
+        server.endpoint,
+        server.pid
+    );
+    let watched = cpu::Watched {
+        server_pid: Some(server.pid),
+        database: server.database.clone(),
+    };
+    let target = Target {
+        endpoint: server.endpoint.clone(),
+        log: Some(log),
+        watched,
+    };
+    let measured = run::measure(args, &target, progress).await;
+    let stopped = server.stop().await;
+    let report = measured?;
+    stopped?;
+    Ok(report)
+}

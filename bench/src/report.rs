@@ -1,0 +1,279 @@
+//! The figures of one run, as a table for people and as JSON for scripts.
+
+use std::{fmt::Write as _, time::Duration};
+
+use serde::Serialize;
+
+use crate::load::Outcome;
+
+/// GenerateDataKey and Decrypt must each reach this share of the ceiling's req/s.
+pub const TARGET_RATIO: f64 = 0.5;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub endpoint: String,
+    /// Where the spawned kms-svc wrote its stdout and stderr.
+    pub kms_svc_log: Option<String>,
+    pub key_arn: String,
+    pub concurrency: u64,
+    pub connections: u64,
+    pub warmup_seconds: u64,
+    pub seconds: u64,
+    /// The mean of the two health phases' req/s.
+    pub ceiling_req_per_s: f64,
+    pub target_ratio: f64,
+    pub phases: Vec<Phase>,
+    pub errors: u64,
+    pub target_met: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Phase {
+    pub name: &'static str,
+    pub requests: u64,
+    pub req_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// For GenerateDataKey and Decrypt only.
+    pub ratio_to_ceiling: Option<f64>,
+    pub target_met: Option<bool>,
+    pub cpu: CpuPerRequest,
+}
+
+/// CPU microseconds per counted request, by process, over the measured window.
+#[derive(Debug, Serialize)]
+pub struct CpuPerRequest {
+    pub kms_svc_us: Option<f64>,
+    pub loadgen_us: Option<f64>,
+    /// The backends of kms-svc's database.
+    pub postgres_us: Option<f64>,
+    /// Busy time of everything else on the machine: near zero on a clean run.
+    pub rest_us: Option<f64>,
+    /// Average busy cores over the window (2.0 is a saturated 2-core machine).
+    pub machine_busy_cores: Option<f64>,
+    /// `rest` as a share of the machine's busy time.
+    pub rest_share: Option<f64>,
+}
+
+/// Above this share of the machine used by other processes, a phase is flagged noisy.
+const NOISY_SHARE: f64 = 0.05;
+
+impl Phase {
+    pub fn new(name: &'static str, outcome: &Outcome) -> Phase {
+        let requests = outcome.requests;
+        let per_request = |time: Option<Duration>| {
+            time.filter(|_| requests > 0)
+                .map(|t| t.as_secs_f64() * 1e6 / requests as f64)
+        };
+        Phase {
+            name,
+            requests,
+            req_per_s: requests as f64 / outcome.window.as_secs_f64(),
+            p50_us: outcome.latency.value_at_quantile(0.5),
+            p99_us: outcome.latency.value_at_quantile(0.99),
+            max_us: outcome.latency.max(),
+            errors: outcome.errors,
+            first_error: outcome.first_error.clone(),
+            ratio_to_ceiling: None,
+            target_met: None,
+            cpu: CpuPerRequest {
+                kms_svc_us: per_request(outcome.cpu.server),
+                loadgen_us: per_request(outcome.cpu.loadgen),
+                postgres_us: per_request(outcome.cpu.postgres),
+                rest_us: per_request(outcome.cpu.rest),
+                machine_busy_cores: outcome
+                    .cpu
+                    .machine
+                    .map(|m| m.as_secs_f64() / outcome.window.as_secs_f64()),
+                rest_share: match (outcome.cpu.rest, outcome.cpu.machine) {
+                    (Some(rest), Some(machine)) if !machine.is_zero() => {
+                        Some(rest.as_secs_f64() / machine.as_secs_f64())
+                    }
+                    _ => None,
+                },
+            },
+        }
+    }
+
+    pub fn against(mut self, ceiling: f64) -> Phase {
+        let ratio = if ceiling > 0.0 {
+            self.req_per_s / ceiling
+        } else {
+            0.0
+        };
+        self.ratio_to_ceiling = Some(ratio);
+        self.target_met = Some(ratio >= TARGET_RATIO);
+        self
+    }
+}
+
+impl Report {
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "keyhold-loadgen: {} in flight over {} connection(s); each phase {} s warm-up + {} s measured",
+            self.concurrency, self.connections, self.warmup_seconds, self.seconds
+        );
+        let _ = writeln!(out, "endpoint {}", self.endpoint);
+        if let Some(log) = &self.kms_svc_log {
+            let _ = writeln!(out, "spawned kms-svc log: {log}");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10} {:>10} {:>10} {:>7} {:>11}  target",
+            "phase", "req/s", "p50", "p99", "errors", "of ceiling"
+        );
+        for phase in &self.phases {
+            let ratio = phase
+                .ratio_to_ceiling
+                .map(|r| format!("{:.1}%", r * 100.0))
+                .unwrap_or_default();
+            let verdict = match phase.target_met {
+                Some(true) => format!("PASS (>= {:.0}%)", TARGET_RATIO * 100.0),
+                Some(false) => format!("FAIL (< {:.0}%)", TARGET_RATIO * 100.0),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<22} {:>10.0} {:>10} {:>10} {:>7} {:>11}  {verdict}",
+                phase.name,
+                phase.req_per_s,
+                millis(phase.p50_us),
+                millis(phase.p99_us),
+                phase.errors,
+                ratio
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10.0}",
+            "ceiling (mean)", self.ceiling_req_per_s
+        );
+
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>11}",
+            "CPU µs per request", "kms-svc", "postgres", "loadgen", "rest", "busy cores"
+        );
+        for phase in &self.phases {
+            let _ = writeln!(
+                out,
+                "{:<22} {:>10} {:>10} {:>10} {:>10} {:>11}",
+                phase.name,
+                figure(phase.cpu.kms_svc_us, 1),
+                figure(phase.cpu.postgres_us, 1),
+                figure(phase.cpu.loadgen_us, 1),
+                figure(phase.cpu.rest_us, 1),
+                figure(phase.cpu.machine_busy_cores, 2)
+            );
+        }
+
+        for phase in &self.phases {
+            if let Some(share) = phase.cpu.rest_share.filter(|&s| s > NOISY_SHARE) {
+                let _ = writeln!(
+                    out,
+                    "\nnoisy: other processes used {:.0}% of the machine's busy time during {}",
+                    share * 100.0,
+                    phase.name
+                );
+            }
+        }
+        for phase in self.phases.iter().filter(|p| p.errors > 0) {
+            let _ = writeln!(
+                out,
+                "\n{}: {} error(s), the first: {}",
+                phase.name,
+                phase.errors,
+                phase.first_error.as_deref().unwrap_or("?")
+            );
+        }
+        out
+    }
+}
+
+fn millis(micros: u64) -> String {
+    format!("{:.2} ms", micros as f64 / 1000.0)
+}
+
+fn figure(value: Option<f64>, decimals: usize) -> String {
+    value
+        .map(|v| format!("{v:.decimals$}"))
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase(name: &'static str, req_per_s: f64) -> Phase {
+        Phase {
+            name,
+            requests: 0,
+            req_per_s,
+            p50_us: 900,
+            p99_us: 4_100,
+            max_us: 9_000,
+            errors: 0,
+            first_error: None,
+            ratio_to_ceiling: None,
+            target_met: None,
+            cpu: CpuPerRequest {
+                kms_svc_us: None,
+                postgres_us: None,
+                loadgen_us: None,
+                rest_us: None,
+                machine_busy_cores: None,
+                rest_share: None,
+            },
+        }
+    }
+
+    #[test]
+    fn half_the_ceiling_meets_the_target_and_less_does_not() {
+        assert_eq!(
+            phase("GenerateDataKey", 25_000.0)
+                .against(50_000.0)
+                .target_met,
+            Some(true)
+        );
+        let short = phase("Decrypt", 24_999.0).against(50_000.0);
+        assert_eq!(short.target_met, Some(false));
+        assert!((short.ratio_to_ceiling.unwrap() - 0.49998).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_table_shows_each_phase_and_the_verdicts() {
+        let report = Report {
+            endpoint: "http://127.0.0.1:1".into(),
+            kms_svc_log: Some("/tmp/x/kms-svc.log".into()),
+            key_arn: String::new(),
+            concurrency: 64,
+            connections: 4,
+            warmup_seconds: 2,
+            seconds: 10,
+            ceiling_req_per_s: 50_000.0,
+            target_ratio: TARGET_RATIO,
+            phases: vec![
+                phase("health (start)", 50_000.0),
+                phase("GenerateDataKey", 30_000.0).against(50_000.0),
+                phase("Decrypt", 10_000.0).against(50_000.0),
+            ],
+            errors: 0,
+            target_met: false,
+        };
+        let table = report.table();
+        assert!(table.contains("/tmp/x/kms-svc.log"), "{table}");
+        assert!(table.contains("60.0%") && table.contains("PASS"), "{table}");
+        assert!(table.contains("20.0%") && table.contains("FAIL"), "{table}");
+        assert!(
+            table.contains("0.90 ms") && table.contains("4.10 ms"),
+            "{table}"
+        );
+    }
+}

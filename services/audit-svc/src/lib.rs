@@ -1,0 +1,154 @@
+//! audit-svc: every keyhold API call as a CloudTrail record in Postgres, CloudTrail's
+//! LookupEvents over them, and a live tail.
+//!
+//! `run` wires the pieces: principals from config, the database with its migrations,
+//! the NextToken key, the retention sweeper, the writer of audit-svc's own records,
+//! and the gRPC server behind the platform's shared stack.
+
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod record;
+pub mod retention;
+pub mod sink;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, db, server};
+use keyhold_proto::audit::v1::audit_service_server::AuditServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::{domain::Audit, error::EVENT_SOURCE, grpc::AuditGrpc, store::AuditStore};
+
+pub const SERVICE_NAME: &str = "audit-svc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
+pub const DEFAULT_DATABASE: &str = "keyhold_audit";
+const GRPC_SERVICE: &str = "keyhold.audit.v1.AuditService";
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "audit-svc",
+    version,
+    about = "keyhold's audit trail (AWS CloudTrail LookupEvents over gRPC)"
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Days events are kept; older ones are dropped a whole UTC day at a time.
+    #[arg(long, env = "KEYHOLD_RETENTION_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: u32,
+
+    /// How often events past retention are dropped.
+    #[arg(long, env = "KEYHOLD_RETENTION_SWEEP_SECONDS", default_value_t = 3600)]
+    pub retention_sweep_seconds: u64,
+
+    #[arg(long, env = "KEYHOLD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+impl Config {
+    pub fn listen_address(&self) -> SocketAddr {
+        self.common
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+    }
+}
+
+/// Runs audit-svc on `listener` until `shutdown` is cancelled; its own calls are
+/// recorded in its own store.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve(config, listener, shutdown, None).await
+}
+
+/// Like [`run`], with audit-svc's own records going to `sink` instead.
+pub async fn run_with_sink(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    sink: Arc<dyn AuditSink>,
+) -> anyhow::Result<()> {
+    serve(config, listener, shutdown, Some(sink)).await
+}
+
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    sink: Option<Arc<dyn AuditSink>>,
+) -> anyhow::Result<()> {
+    let principals = Arc::new(Principals::load(&config.common.principals_file)?);
+    let pool = db::connect(
+        &config.common.database_url(DEFAULT_DATABASE)?,
+        config.database_max_connections,
+    )
+    .await?;
+    store::MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
+    let audit = Arc::new(
+        Audit::open(AuditStore::new(pool))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the NextToken key: {e}"))?,
+    );
+
+    let sweeper = tokio::spawn(retention::sweep_until(
+        audit.clone(),
+        config.retention_days,
+        Duration::from_secs(config.retention_sweep_seconds.max(1)),
+        shutdown.clone(),
+    ));
+    // The writer outlives the server's drain, so records of the last calls land too.
+    let writer_stop = CancellationToken::new();
+    let (sink, writer) = match sink {
+        Some(sink) => (sink, None),
+        None => {
+            let (sink, records) = sink::store_sink();
+            let writer = tokio::spawn(sink::write_until(
+                audit.clone(),
+                records,
+                writer_stop.clone(),
+            ));
+            (Arc::new(sink) as Arc<dyn AuditSink>, Some(writer))
+        }
+    };
+
+    let routes = Routes::new(AuditServiceServer::new(AuditGrpc::new(
+        audit,
+        shutdown.clone(),
+    )));
+    let stack = StackConfig {
+        service_name: SERVICE_NAME,
+        event_source: EVENT_SOURCE,
+        account_id: config.common.account_id.clone(),
+        region: config.common.region.clone(),
+        principals,
+        sink,
+        requests_per_second: Some(config.common.requests_per_second),
+    };
+    let served = server::serve(
+        stack,
+        routes,
+        &[GRPC_SERVICE],
+        listener,
+        shutdown.clone(),
+        config.common.shutdown_grace(),
+    )
+    .await;
+    shutdown.cancel();
+    writer_stop.cancel();
+    let _ = sweeper.await;
+    if let Some(writer) = writer {
+        let _ = writer.await;
+    }
+    served
+}
