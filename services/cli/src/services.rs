@@ -39,15 +39,53 @@ pub struct Service {
     pub master_key: bool,
     /// Without a required service there is nothing worth starting.
     pub required: bool,
+    /// The service principal (a name in principals.json) whose credentials the
+    /// service uses to stream its audit records to audit-svc; None for audit-svc.
+    pub audit_principal: Option<&'static str>,
 }
 
-// Next rows: object-svc (grpc 127.0.0.1:50052 plus an S3 HTTP endpoint on
-// 127.0.0.1:9000, database keyhold_object) and audit-svc (grpc 127.0.0.1:50053,
-// database keyhold_audit), both with master_key: false, required: false.
+/// Where services stream their audit records, when audit-svc runs.
+pub struct AuditTarget<'a> {
+    pub endpoint: String,
+    pub spool_dir: PathBuf,
+    pub credentials: &'a [crate::dev_secrets::Credential],
+}
+
+/// audit-svc's row, which every other service streams to.
+pub const AUDIT_SERVICE: &str = "audit-svc";
+
+// audit-svc starts first so the others' audit streams find it. Next row: object-svc
+// (grpc 127.0.0.1:50052 plus an S3 HTTP endpoint on 127.0.0.1:9000, database
+// keyhold_object, audit principal "object-svc").
 #[rustfmt::skip]
 pub const SERVICES: &[Service] = &[
-    Service { name: "kms-svc", database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: true, required: true },
+    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: false, required: false, audit_principal: None },
+    Service { name: "kms-svc", database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: true, required: true, audit_principal: Some("kms-svc") },
 ];
+
+impl AuditTarget<'_> {
+    /// The environment that points `service` at audit-svc, when it has a principal.
+    fn environment(&self, service: &Service) -> Vec<(&'static str, OsString)> {
+        let Some(credential) = service
+            .audit_principal
+            .and_then(|name| self.credentials.iter().find(|c| c.name == name))
+        else {
+            return Vec::new();
+        };
+        vec![
+            ("KEYHOLD_AUDIT_ENDPOINT", self.endpoint.clone().into()),
+            ("KEYHOLD_AUDIT_SPOOL_DIR", self.spool_dir.clone().into()),
+            (
+                "KEYHOLD_AUDIT_ACCESS_KEY_ID",
+                credential.access_key_id.clone().into(),
+            ),
+            (
+                "KEYHOLD_AUDIT_SECRET_ACCESS_KEY",
+                credential.secret_access_key.clone().into(),
+            ),
+        ]
+    }
+}
 
 pub struct Located {
     pub service: &'static Service,
@@ -102,6 +140,8 @@ pub struct Settings<'a> {
     pub account_id: &'a str,
     pub region: &'a str,
     pub log_format: &'a str,
+    /// Set when audit-svc is part of the stack.
+    pub audit: Option<AuditTarget<'a>>,
 }
 
 /// The service's environment on top of the inherited one.
@@ -125,6 +165,9 @@ pub fn environment(
     if service.master_key {
         env.push(("KEYHOLD_MASTER_KEY_FILE", settings.master_key_file.into()));
     }
+    if let Some(audit) = &settings.audit {
+        env.extend(audit.environment(service));
+    }
     env
 }
 
@@ -140,6 +183,7 @@ mod tests {
             endpoints: &[Endpoint::grpc("127.0.0.1:1")],
             master_key: true,
             required: true,
+            audit_principal: Some("kms-svc"),
         },
         Service {
             name: "object-svc",
@@ -147,6 +191,7 @@ mod tests {
             endpoints: &[],
             master_key: false,
             required: false,
+            audit_principal: Some("object-svc"),
         },
     ];
 
@@ -181,6 +226,7 @@ mod tests {
             account_id: "000000000000",
             region: "us-east-1",
             log_format: "json",
+            audit: None,
         };
         let kms = environment(&TABLE[0], "postgres://h/keyhold_kms", &settings);
         let get = |env: &[(&str, OsString)], key: &str| {

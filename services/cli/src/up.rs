@@ -172,12 +172,23 @@ async fn run_stack(
         note(format_args!("created database {name}"));
     }
 
+    let credentials = dev_secrets::credentials(&secrets.principals_file)?;
+    let audit = located
+        .iter()
+        .find(|l| l.service.name == services::AUDIT_SERVICE)
+        .and_then(|l| l.service.endpoints.first())
+        .map(|endpoint| services::AuditTarget {
+            endpoint: format!("http://{}", endpoint.addr),
+            spool_dir: data_dir.join("audit-spool"),
+            credentials: &credentials,
+        });
     let settings = Settings {
         principals_file: &secrets.principals_file,
         master_key_file: &secrets.master_key_file,
         account_id: &args.account_id,
         region: &args.region,
         log_format: args.log_format.as_str(),
+        audit,
     };
     let mut running = Vec::new();
     let result = async {
