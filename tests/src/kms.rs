@@ -168,12 +168,18 @@ impl KmsHarness {
         let address = listener.local_addr().expect("kms-svc address");
         let sink = MemorySink::default();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(kms_svc::run_with_sink(
-            config,
-            listener,
-            shutdown.clone(),
-            std::sync::Arc::new(sink.clone()),
-        ));
+        // With an audit endpoint the records stream there (the real emitter);
+        // otherwise the test reads them from the memory sink.
+        let task = if config.audit.audit_endpoint.is_some() {
+            tokio::spawn(kms_svc::run(config, listener, shutdown.clone()))
+        } else {
+            tokio::spawn(kms_svc::run_with_sink(
+                config,
+                listener,
+                shutdown.clone(),
+                std::sync::Arc::new(sink.clone()),
+            ))
+        };
         let harness = KmsHarness {
             address,
             sink,
