@@ -3,14 +3,12 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
-use keyhold_platform::MemorySink;
+use keyhold_platform::{MemorySink, auth::ClientCredentials};
 use keyhold_proto::kms::v1::kms_service_client::KmsServiceClient;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::{
-    Request, Status,
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
+    service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
 
@@ -39,7 +37,8 @@ pub enum Who {
 }
 
 impl Who {
-    fn credentials(self) -> Option<(&'static str, &'static str)> {
+    /// Access key id and secret, as in the principals file.
+    pub fn credentials(self) -> Option<(&'static str, &'static str)> {
         match self {
             Who::Root => Some((
                 "AKIAKEYHOLDDEVROOT00",
@@ -64,46 +63,18 @@ impl Who {
     }
 }
 
-/// Adds the caller's credentials (and on-behalf-of header) to every request.
-#[derive(Clone)]
-pub struct Credentials {
-    authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
-    on_behalf_of: Option<MetadataValue<tonic::metadata::Ascii>>,
-}
-
-impl Credentials {
-    pub fn of(who: Who) -> Self {
-        let authorization = who.credentials().map(|(akid, secret)| {
-            keyhold_platform::auth::bearer_value(akid, secret)
-                .parse()
-                .expect("ascii credentials")
-        });
-        let on_behalf_of =
-            (who == Who::ObjectSvcForUser1).then(|| USER1_ARN.parse().expect("ascii arn"));
-        Credentials {
-            authorization,
-            on_behalf_of,
+/// The credentials `who` sends.
+pub fn credentials(who: Who) -> ClientCredentials {
+    match who.credentials() {
+        None => ClientCredentials::anonymous(),
+        Some((akid, secret)) if who == Who::ObjectSvcForUser1 => {
+            ClientCredentials::new(akid, secret).on_behalf_of(USER1_ARN)
         }
+        Some((akid, secret)) => ClientCredentials::new(akid, secret),
     }
 }
 
-impl Interceptor for Credentials {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.authorization {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        if let Some(value) = &self.on_behalf_of {
-            request
-                .metadata_mut()
-                .insert(keyhold_platform::auth::ON_BEHALF_OF_HEADER, value.clone());
-        }
-        Ok(request)
-    }
-}
-
-pub type KmsClient = KmsServiceClient<InterceptedService<Channel, Credentials>>;
+pub type KmsClient = KmsServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
 pub struct KmsHarness {
     pub address: SocketAddr,
@@ -236,7 +207,7 @@ impl KmsHarness {
     }
 
     pub fn client(&self, who: Who) -> KmsClient {
-        KmsServiceClient::with_interceptor(self.channel(), Credentials::of(who))
+        KmsServiceClient::with_interceptor(self.channel(), credentials(who))
     }
 
     /// Stops the service (as SIGTERM would) and returns what a restart needs.

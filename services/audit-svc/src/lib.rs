@@ -86,15 +86,12 @@ async fn serve(
     sink: Option<Arc<dyn AuditSink>>,
 ) -> anyhow::Result<()> {
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
-    let pool = db::connect(
+    let pool = db::open(
         &config.common.database_url(DEFAULT_DATABASE)?,
         config.database_max_connections,
+        &store::MIGRATOR,
     )
     .await?;
-    store::MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
     let audit = Arc::new(
         Audit::open(AuditStore::new(pool))
             .await
@@ -126,15 +123,7 @@ async fn serve(
         audit,
         shutdown.clone(),
     )));
-    let stack = StackConfig {
-        service_name: SERVICE_NAME,
-        event_source: EVENT_SOURCE,
-        account_id: config.common.account_id.clone(),
-        region: config.common.region.clone(),
-        principals,
-        sink,
-        requests_per_second: Some(config.common.requests_per_second),
-    };
+    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink);
     let served = server::serve(
         stack,
         routes,

@@ -113,15 +113,12 @@ pub async fn run_with_sink(
         account_id: config.common.account_id.clone(),
         region: config.common.region.clone(),
     };
-    let pool = db::connect(
+    let pool = db::open(
         &config.common.database_url(DEFAULT_DATABASE)?,
         config.database_max_connections,
+        &store::MIGRATOR,
     )
     .await?;
-    store::MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
 
     let kms = Arc::new(Kms::new(
         KmsStore::new(pool, partition.clone()),
@@ -136,15 +133,7 @@ pub async fn run_with_sink(
     ));
 
     let routes = Routes::new(KmsServiceServer::new(KmsGrpc::new(kms)));
-    let stack = StackConfig {
-        service_name: SERVICE_NAME,
-        event_source: EVENT_SOURCE,
-        account_id: config.common.account_id.clone(),
-        region: config.common.region.clone(),
-        principals,
-        sink,
-        requests_per_second: Some(config.common.requests_per_second),
-    };
+    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink);
     let served = server::serve(
         stack,
         routes,

@@ -84,6 +84,57 @@ pub fn bearer_value(access_key_id: &str, secret_access_key: &str) -> String {
     format!("Bearer {access_key_id}:{secret_access_key}")
 }
 
+/// Client side: adds a principal's credentials (and, for a service principal, the
+/// user it acts for) to every request of a tonic client.
+#[derive(Clone, Default)]
+pub struct ClientCredentials {
+    authorization: Option<tonic::metadata::AsciiMetadataValue>,
+    on_behalf_of: Option<tonic::metadata::AsciiMetadataValue>,
+}
+
+impl ClientCredentials {
+    /// No credentials at all: what an anonymous caller sends.
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// Panics on credentials that are not ASCII, which no principals file holds.
+    pub fn new(access_key_id: &str, secret_access_key: &str) -> Self {
+        let value = bearer_value(access_key_id, secret_access_key)
+            .parse()
+            .expect("credentials are ASCII");
+        ClientCredentials {
+            authorization: Some(value),
+            on_behalf_of: None,
+        }
+    }
+
+    /// A service principal's credentials, acting for the user `user_arn`.
+    pub fn on_behalf_of(mut self, user_arn: &str) -> Self {
+        self.on_behalf_of = Some(user_arn.parse().expect("ARNs are ASCII"));
+        self
+    }
+}
+
+impl tonic::service::Interceptor for ClientCredentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert(AUTHORIZATION_HEADER, value.clone());
+        }
+        if let Some(value) = &self.on_behalf_of {
+            request
+                .metadata_mut()
+                .insert(ON_BEHALF_OF_HEADER, value.clone());
+        }
+        Ok(request)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

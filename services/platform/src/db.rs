@@ -23,6 +23,20 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
     Ok(pool)
 }
 
+/// Connects to a service's own database and brings its schema up to date.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    migrator: &sqlx::migrate::Migrator,
+) -> anyhow::Result<PgPool> {
+    let pool = connect(url, max_connections).await?;
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
+    Ok(pool)
+}
+
 /// Host, port and database name, never the password.
 fn describe(options: &PgConnectOptions) -> String {
     format!(

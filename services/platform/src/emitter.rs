@@ -202,7 +202,7 @@ pub async fn sink_from_args(
 ) -> anyhow::Result<(Arc<dyn AuditSink>, Option<EmitterTask>)> {
     match args.emitter_config(service_name)? {
         None => {
-            tracing::info!(
+            tracing::debug!(
                 service = service_name,
                 "no KEYHOLD_AUDIT_ENDPOINT: audit records go to the log"
             );

@@ -53,6 +53,27 @@ pub struct StackConfig {
     pub requests_per_second: Option<u32>,
 }
 
+impl StackConfig {
+    /// The stack of a service configured by the shared flags.
+    pub fn new(
+        common: &crate::config::CommonArgs,
+        service_name: &'static str,
+        event_source: &'static str,
+        principals: Arc<Principals>,
+        sink: Arc<dyn AuditSink>,
+    ) -> Self {
+        StackConfig {
+            service_name,
+            event_source,
+            account_id: common.account_id.clone(),
+            region: common.region.clone(),
+            principals,
+            sink,
+            requests_per_second: Some(common.requests_per_second),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct KeyholdLayer {
     shared: Arc<Shared>,

@@ -7,6 +7,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use keyhold_platform::auth::ClientCredentials;
 use keyhold_proto::audit::v1::{self as pb, audit_service_client::AuditServiceClient};
 use keyhold_tests::TestDatabase;
 use sqlx::PgPool;
@@ -14,9 +15,8 @@ use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
+    Status,
+    service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
 use uuid::Uuid;
@@ -51,19 +51,7 @@ impl Who {
     }
 }
 
-#[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-pub type AuditClient = AuditServiceClient<InterceptedService<Channel, Bearer>>;
+pub type AuditClient = AuditServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
 pub struct AuditHarness {
     pub address: SocketAddr,
@@ -141,10 +129,7 @@ impl AuditHarness {
 
     pub fn client(&self, who: Who) -> AuditClient {
         let (akid, secret) = who.credentials();
-        let value = keyhold_platform::auth::bearer_value(akid, secret)
-            .parse()
-            .expect("ascii credentials");
-        AuditServiceClient::with_interceptor(self.channel(), Bearer(value))
+        AuditServiceClient::with_interceptor(self.channel(), ClientCredentials::new(akid, secret))
     }
 
     /// Sends batches on one IngestEvents stream as object-svc; returns the acks.
