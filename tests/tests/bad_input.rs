@@ -360,6 +360,17 @@ async fn key_policies_that_are_refused() {
         "MalformedPolicyDocumentException",
         lockout_message,
     );
+    assert_error(
+        user.create_key(CreateKeyRequest {
+            policy: permit.replace("Permit", "Allow"),
+            key_users: vec!["AWSLabsUser-0001".into()],
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        "ValidationException",
+        "Specify either a key policy or key administrators and key users, not both.",
+    );
     // The stored policy is unchanged by every refusal above.
     let stored = user
         .get_key_policy(GetKeyPolicyRequest {

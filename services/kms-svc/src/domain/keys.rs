@@ -39,6 +39,12 @@ impl Kms {
     pub async fn create_key(&self, call: Call<'_>, input: CreateKeyInput) -> KmsResult<Key> {
         validate::description(&input.description)?;
         validate::key_spec_and_usage(&input.key_spec, &input.key_usage)?;
+        let console_choices = !input.key_administrators.is_empty() || !input.key_users.is_empty();
+        if !input.policy.is_empty() && console_choices {
+            return Err(KmsError::Validation(
+                "Specify either a key policy or key administrators and key users, not both.".into(),
+            ));
+        }
         let context = condition_context(call.caller, &self.partition.region, None);
         check_without_key(call.caller, "kms:CreateKey", &context)?;
 
@@ -52,7 +58,7 @@ impl Kms {
                 return Err(KmsError::MalformedPolicy(LOCKOUT_MESSAGE.into()));
             }
             input.policy
-        } else if input.key_administrators.is_empty() && input.key_users.is_empty() {
+        } else if !console_choices {
             default_key_policy(&self.partition.account_id)
         } else {
             let administrators = self.principal_arns(&input.key_administrators)?;
