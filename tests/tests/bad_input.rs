@@ -142,6 +142,16 @@ async fn sizes_of_plaintext_and_random_bytes() {
     })
     .await
     .expect("4096 bytes is the limit, not over it");
+    // A message past the 4 MiB gRPC limit is refused before anything buffers it all.
+    let huge = user
+        .encrypt(EncryptRequest {
+            key_id: key.key_id.clone(),
+            plaintext: vec![7; 5 << 20],
+            ..Default::default()
+        })
+        .await
+        .expect_err("5 MiB is over the limit");
+    assert_eq!(huge.code(), Code::OutOfRange, "{huge:?}");
     for (n, bound) in [
         (0, "greater than or equal to 1"),
         (1025, "less than or equal to 1024"),

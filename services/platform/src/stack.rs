@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 use tonic::{Status, body::Body, transport::server::TcpConnectInfo};
 use tower::{Layer, Service, ServiceExt};
@@ -32,6 +32,8 @@ use crate::{
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The response header AWS SDKs read the request id from.
 pub const AWS_REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+/// tonic's default limit on a decoded message, plus the 5-byte gRPC frame header.
+const MAX_UNARY_REQUEST: usize = 4 * 1024 * 1024 + 5;
 /// Responses bigger than this are not decoded into `responseElements`.
 const MAX_CAPTURED_RESPONSE: usize = 64 * 1024;
 
@@ -224,9 +226,9 @@ where
     let body = if pending.method.client_streaming {
         body
     } else {
-        // Unary requests are small (tonic caps them); buffering one lets the record
-        // show its parameters without a second decode in the handler.
-        match body.collect().await {
+        // Unary requests are small; buffering one (no more than tonic would decode)
+        // lets the record show its parameters without a second decode in the handler.
+        match Limited::new(body, MAX_UNARY_REQUEST).collect().await {
             Ok(collected) => {
                 let bytes = collected.to_bytes();
                 if let Some(message) = first_frame(&bytes) {
@@ -237,7 +239,15 @@ where
                 }
                 Body::new(Full::new(bytes))
             }
-            Err(status) => return Ok(respond_with_status(status, pending)),
+            Err(error) => {
+                let status = match error.downcast::<Status>() {
+                    Ok(status) => *status,
+                    Err(_) => Status::out_of_range(format!(
+                        "the request message is larger than {MAX_UNARY_REQUEST} bytes"
+                    )),
+                };
+                return Ok(respond_with_status(status, pending));
+            }
         }
     };
     parts.extensions.insert(caller);
