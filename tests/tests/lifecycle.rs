@@ -289,3 +289,57 @@ async fn a_lost_database_answers_unavailable_and_recovers_by_itself() {
     }
     assert!(recovered, "kms-svc recovers once the database is back");
 }
+
+#[tokio::test]
+async fn a_policy_change_reaches_another_replica() {
+    let a = KmsHarness::start().await;
+    // A second kms-svc on the same database and master key, as during a rolling update.
+    let unused = TestDatabase::create().await;
+    let b = KmsHarness::start_on(unused, a.database_url.clone(), Some(a.workdir.clone())).await;
+
+    let mut root_a = a.client(Who::Root);
+    let key =
+        keyhold_tests::kms::console_key(&mut root_a, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"])
+            .await;
+    let blob = root_a
+        .encrypt(EncryptRequest {
+            key_id: key.key_id.clone(),
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext_blob;
+    let decrypt = || DecryptRequest {
+        ciphertext_blob: blob.clone(),
+        ..Default::default()
+    };
+    let mut user_b = b.client(Who::User1);
+    user_b
+        .decrypt(decrypt())
+        .await
+        .expect("replica b has the key cached now");
+
+    root_a
+        .remove_key_user(RemoveKeyUserRequest {
+            key_id: key.key_id.clone(),
+            principal: "AWSLabsUser-0001".into(),
+        })
+        .await
+        .unwrap();
+    // Replica b learns of the change from Postgres' notification, within milliseconds.
+    let started = std::time::Instant::now();
+    loop {
+        match user_b.decrypt(decrypt()).await {
+            Err(status) if status.code() == Code::PermissionDenied => break,
+            Ok(_) => assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "replica b kept serving a stale allow"
+            ),
+            Err(other) => panic!("{other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("replica b refused after {:?}", started.elapsed());
+}

@@ -8,6 +8,7 @@ pub mod authz;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod key_cache;
 pub mod key_ref;
 pub mod model;
 pub mod store;
@@ -120,12 +121,9 @@ pub async fn run_with_sink(
     )
     .await?;
 
-    let kms = Arc::new(Kms::new(
-        KmsStore::new(pool, partition.clone()),
-        partition,
-        master_key,
-        principals.clone(),
-    ));
+    let store = KmsStore::new(pool.clone(), partition.clone());
+    let changes = tokio::spawn(key_cache::listen(pool, store.cache(), shutdown.clone()));
+    let kms = Arc::new(Kms::new(store, partition, master_key, principals.clone()));
     let sweeper = tokio::spawn(deletion::sweep_until(
         kms.clone(),
         Duration::from_secs(config.deletion_sweep_seconds.max(1)),
@@ -145,5 +143,6 @@ pub async fn run_with_sink(
     .await;
     shutdown.cancel();
     let _ = sweeper.await;
+    let _ = changes.await;
     served
 }

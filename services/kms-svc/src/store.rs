@@ -2,21 +2,27 @@
 //! the store reads and writes.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use sqlx::{PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::{
     error::{KmsError, KmsResult},
+    key_cache::{self, KeyCache},
     key_ref::{KeyRef, Partition},
     model::{Alias, Key, KeyState, KeyWithMaterial},
 };
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Reads keys through an in-memory cache (`key_cache`) that every write here
+/// invalidates, locally and on the other replicas.
 #[derive(Clone)]
 pub struct KmsStore {
     pool: PgPool,
     partition: Partition,
+    cache: Arc<KeyCache>,
 }
 
 // Query fragments are macros so that queries stay `&'static str` (sqlx refuses
@@ -45,7 +51,35 @@ fn ref_binds(key: &KeyRef) -> (Option<Uuid>, Option<&str>) {
 
 impl KmsStore {
     pub fn new(pool: PgPool, partition: Partition) -> Self {
-        KmsStore { pool, partition }
+        KmsStore {
+            pool,
+            partition,
+            cache: Arc::default(),
+        }
+    }
+
+    pub fn cache(&self) -> Arc<KeyCache> {
+        self.cache.clone()
+    }
+
+    /// Forgets a changed key here and announces the change to the other replicas.
+    async fn key_changed(&self, key_id: Uuid) -> KmsResult<()> {
+        self.cache.forget_key(key_id);
+        self.announce(&key_cache::key_changed(key_id)).await
+    }
+
+    async fn aliases_changed(&self) -> KmsResult<()> {
+        self.cache.forget_aliases();
+        self.announce(key_cache::aliases_changed()).await
+    }
+
+    async fn announce(&self, payload: &str) -> KmsResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(key_cache::CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -116,23 +150,35 @@ impl KmsStore {
     }
 
     pub async fn find_key(&self, key: &KeyRef) -> KmsResult<Option<Key>> {
-        let (id, alias) = ref_binds(key);
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM keys k WHERE ",
-            key_by_ref!()
-        ))
-        .bind(id)
-        .bind(alias)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| self.key_from_row(&row)).transpose()
+        Ok(self
+            .find_key_with_material(key, None)
+            .await?
+            .map(|found| found.key))
     }
 
     /// The hot path of every cryptographic call: the key, its state and policy, and
     /// one material version (the current one when `version` is None) in one query.
     pub async fn find_key_with_material(
+        &self,
+        key: &KeyRef,
+        version: Option<i32>,
+    ) -> KmsResult<Option<KeyWithMaterial>> {
+        if let Some(hit) = self.cache.get(key)
+            && version.is_none_or(|v| v == hit.material_version)
+        {
+            return Ok(Some((*hit).clone()));
+        }
+        let generation = self.cache.generation();
+        let found = self.read_key_with_material(key, version).await?;
+        if let Some(found) = &found
+            && found.material_version == found.key.current_material_version
+        {
+            self.cache.store(generation, key, Arc::new(found.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn read_key_with_material(
         &self,
         key: &KeyRef,
         version: Option<i32>,
@@ -179,7 +225,7 @@ impl KmsStore {
             .bind(description)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.key_changed(key_id).await
     }
 
     pub async fn set_policy(&self, key_id: Uuid, policy: &str) -> KmsResult<()> {
@@ -188,7 +234,7 @@ impl KmsStore {
             .bind(policy)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.key_changed(key_id).await
     }
 
     pub async fn set_state(
@@ -206,7 +252,7 @@ impl KmsStore {
         .bind(deletion.map(|(_, days)| days))
         .execute(&self.pool)
         .await?;
-        Ok(())
+        self.key_changed(key_id).await
     }
 
     /// Deletes the keys whose deletion date has passed, with their material,
@@ -218,7 +264,18 @@ impl KmsStore {
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| Ok(row.try_get("key_id")?)).collect()
+        let deleted: Vec<Uuid> = rows
+            .iter()
+            .map(|row| row.try_get("key_id"))
+            .collect::<Result<_, _>>()?;
+        for key_id in &deleted {
+            self.key_changed(*key_id).await?;
+        }
+        if !deleted.is_empty() {
+            // Their aliases went with them.
+            self.aliases_changed().await?;
+        }
+        Ok(deleted)
     }
 
     /// Inserts an alias; false when the name is taken.
@@ -262,7 +319,7 @@ impl KmsStore {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.aliases_changed().await
     }
 
     pub async fn delete_alias(&self, alias_name: &str) -> KmsResult<()> {
@@ -270,7 +327,7 @@ impl KmsStore {
             .bind(alias_name)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.aliases_changed().await
     }
 
     /// Aliases after `after` in name order (of one key when `key_id` is set), at
