@@ -139,7 +139,14 @@ pub fn init(service_name: &'static str, format: LogFormat) -> TelemetryGuard {
     };
     let provider = match &guard.export {
         Some(export) => export.provider.clone(),
-        None => SdkTracerProvider::builder().build(),
+        // Nothing exports, so record only what an upstream caller asked to sample
+        // (its trace id still flows on): building span data for every call and
+        // dropping it cost about 8 µs per call in the kms-svc load profile.
+        None => SdkTracerProvider::builder()
+            .with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+                opentelemetry_sdk::trace::Sampler::AlwaysOff,
+            )))
+            .build(),
     };
 
     // The OTel layer gets its own filter, always admitting this module's RPC spans: if RUST_LOG
