@@ -44,10 +44,11 @@ pub struct Args {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub concurrency: u64,
 
-    /// HTTP/2 connections the tasks are spread over. One connection serialises every
-    /// frame through one client task and one server task, which caps throughput on
-    /// its own; see BENCHMARKS.md for how the default was chosen.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// HTTP/2 connections the tasks are spread over (round robin). One connection
+    /// funnels every frame through one client task and one server connection task
+    /// and caps the ceiling on its own; past two, on the 2-core benchmark machine,
+    /// each extra connection costs wake-ups and syscalls. BENCHMARKS.md has the figures.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub connections: u64,
 
     /// Print one JSON object with the figures instead of the table.

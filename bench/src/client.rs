@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
+use keyhold_platform::auth::ClientCredentials;
 use keyhold_proto::kms::v1::kms_service_client::KmsServiceClient;
 use tonic::{
-    Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
+    service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
 use tonic_health::pb::{
@@ -34,32 +33,12 @@ pub const USER1: AccessKey = AccessKey {
 };
 pub const USER1_NAME: &str = "AWSLabsUser-0001";
 
-/// Adds `authorization: Bearer <akid>:<secret>` to every call.
-#[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
+/// The platform's interceptor, the one every keyhold client uses: the measured calls
+/// carry exactly the metadata a real client sends.
+pub type KmsClient = KmsServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
-impl Bearer {
-    pub fn new(key: AccessKey) -> anyhow::Result<Self> {
-        Ok(Bearer(format!("Bearer {}:{}", key.id, key.secret).parse()?))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-pub type KmsClient = KmsServiceClient<InterceptedService<Channel, Bearer>>;
-
-pub fn kms(channel: Channel, key: AccessKey) -> anyhow::Result<KmsClient> {
-    Ok(KmsServiceClient::with_interceptor(
-        channel,
-        Bearer::new(key)?,
-    ))
+pub fn kms(channel: Channel, key: AccessKey) -> KmsClient {
+    KmsServiceClient::with_interceptor(channel, ClientCredentials::new(key.id, key.secret))
 }
 
 /// One HTTP/2 connection, established now so that a wrong endpoint fails here and
@@ -70,7 +49,7 @@ pub async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
         .connect_timeout(Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to {endpoint}: {e}"))
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot connect to {endpoint}")))
 }
 
 /// `count` separate connections (each `connect` opens its own).

@@ -18,7 +18,7 @@ pub struct Fixture {
 /// A key made by root with the console policy naming AWSLabsUser-0001 as administrator
 /// and user: the policy statements are real, so evaluation does real work on each call.
 pub async fn prepare(channel: Channel) -> anyhow::Result<Fixture> {
-    let mut root = client::kms(channel.clone(), ROOT)?;
+    let mut root = client::kms(channel.clone(), ROOT);
     let created = root
         .create_key(CreateKeyRequest {
             description: "keyhold-loadgen benchmark key".into(),
@@ -39,7 +39,7 @@ pub async fn prepare(channel: Channel) -> anyhow::Result<Fixture> {
         key_spec: "AES_256".into(),
         number_of_bytes: 0,
     };
-    let mut user = client::kms(channel, USER1)?;
+    let mut user = client::kms(channel, USER1);
     let data_key = user
         .generate_data_key(generate.clone())
         .await

@@ -41,6 +41,9 @@ struct TaskOutcome {
     first_error: Option<String>,
 }
 
+/// How long calls still in flight when the window closes may take to finish.
+const STRAGGLER_GRACE: Duration = Duration::from_secs(30);
+
 fn histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 3 significant digits: a stalled call still lands in range.
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
@@ -60,7 +63,7 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..settings.concurrency {
         let channel = channels[index as usize % channels.len()].clone();
-        let worker = Worker::new(kind, channel, fixture)?;
+        let worker = Worker::new(kind, channel, fixture);
         tasks.spawn(drive(worker, window_start, window_end));
     }
 
@@ -85,7 +88,24 @@ pub async fn run(
         first_error: None,
         cpu: before.until(&after),
     };
-    while let Some(joined) = tasks.join_next().await {
+    // A call the server never answers must not hang the run; the phase fails instead.
+    let deadline = window_end + STRAGGLER_GRACE;
+    loop {
+        let joined = match tokio::time::timeout_at(deadline.into(), tasks.join_next()).await {
+            Ok(Some(joined)) => joined,
+            Ok(None) => break,
+            Err(_) => {
+                outcome.errors += tasks.len() as u64;
+                outcome.first_error.get_or_insert_with(|| {
+                    format!(
+                        "no answer {} s after the window closed",
+                        STRAGGLER_GRACE.as_secs()
+                    )
+                });
+                tasks.abort_all();
+                break;
+            }
+        };
         let task = joined?;
         outcome.requests += task.requests;
         outcome.latency.add(&task.latency)?;

@@ -25,10 +25,14 @@ pub struct Report {
     pub phases: Vec<Phase>,
     pub errors: u64,
     pub target_met: bool,
+    /// Why the spawned kms-svc did not stop cleanly, if it did not.
+    pub kms_svc_stop_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Phase {
+    /// Stable, for scripts: health_start, generate_data_key, decrypt, health_end.
+    pub id: &'static str,
     pub name: &'static str,
     pub requests: u64,
     pub req_per_s: f64,
@@ -62,13 +66,14 @@ pub struct CpuPerRequest {
 const NOISY_SHARE: f64 = 0.05;
 
 impl Phase {
-    pub fn new(name: &'static str, outcome: &Outcome) -> Phase {
+    pub fn new(id: &'static str, name: &'static str, outcome: &Outcome) -> Phase {
         let requests = outcome.requests;
         let per_request = |time: Option<Duration>| {
             time.filter(|_| requests > 0)
                 .map(|t| t.as_secs_f64() * 1e6 / requests as f64)
         };
         Phase {
+            id,
             name,
             requests,
             req_per_s: requests as f64 / outcome.window.as_secs_f64(),
@@ -184,6 +189,9 @@ impl Report {
                 );
             }
         }
+        if let Some(error) = &self.kms_svc_stop_error {
+            let _ = writeln!(out, "\nkms-svc did not stop cleanly: {error}");
+        }
         for phase in self.phases.iter().filter(|p| p.errors > 0) {
             let _ = writeln!(
                 out,
@@ -213,6 +221,7 @@ mod tests {
 
     fn phase(name: &'static str, req_per_s: f64) -> Phase {
         Phase {
+            id: name,
             name,
             requests: 0,
             req_per_s,
@@ -266,6 +275,7 @@ mod tests {
             ],
             errors: 0,
             target_met: false,
+            kms_svc_stop_error: None,
         };
         let table = report.table();
         assert!(table.contains("/tmp/x/kms-svc.log"), "{table}");

@@ -34,15 +34,19 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
     // The ceiling is taken before and after: drift between them (thermal, a noisy
     // neighbour) shows, and the mean is fairer to both KMS phases in between.
     let plan = [
-        ("health (start)", Kind::Health),
-        ("GenerateDataKey", Kind::GenerateDataKey),
-        ("Decrypt", Kind::Decrypt),
-        ("health (end)", Kind::Health),
+        ("health_start", "health (start)", Kind::Health),
+        (
+            "generate_data_key",
+            "GenerateDataKey",
+            Kind::GenerateDataKey,
+        ),
+        ("decrypt", "Decrypt", Kind::Decrypt),
+        ("health_end", "health (end)", Kind::Health),
     ];
     let mut phases = Vec::new();
-    for (name, kind) in plan {
+    for (id, name, kind) in plan {
         let outcome = load::run(name, kind, &channels, &fixture, &settings).await?;
-        phases.push((kind, Phase::new(name, &outcome)));
+        phases.push((kind, Phase::new(id, name, &outcome)));
     }
 
     let ceilings: Vec<f64> = phases
@@ -75,5 +79,6 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
         errors: phases.iter().map(|p| p.errors).sum(),
         target_met: phases.iter().all(|p| p.target_met != Some(false)),
         phases,
+        kms_svc_stop_error: None,
     })
 }

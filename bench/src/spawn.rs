@@ -49,17 +49,18 @@ impl SpawnedServer {
         let master_key = workdir.join("master.key");
         let log = workdir.join("kms-svc.log");
         std::fs::write(&principals, DEV_PRINCIPALS)?;
-        std::fs::write(
+        write_private(
             &master_key,
-            keyhold_crypto::MasterKey::generate().to_base64(),
+            &keyhold_crypto::MasterKey::generate().to_base64(),
         )?;
         let log_file = std::fs::File::create(&log)?;
 
         let address = free_port()?;
         let mut command = Command::new(binary);
         // Only what this run sets: an inherited RUST_LOG would change the logging being
-        // measured, an inherited OTEL endpoint would add trace export, and inherited
-        // KEYHOLD_*_FILE variables would override the values below.
+        // measured, an OTEL endpoint would add trace export, KEYHOLD_AUDIT_ENDPOINT would
+        // move the audit records off the log, and KEYHOLD_*_FILE variables would
+        // override the values below.
         for (name, _) in std::env::vars_os() {
             let name_text = name.to_string_lossy();
             if name_text == "RUST_LOG"
@@ -145,6 +146,17 @@ impl SpawnedServer {
     }
 }
 
+/// A throwaway key, but a key: readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
 fn free_port() -> anyhow::Result<std::net::SocketAddr> {
     // Released before kms-svc binds it: a small race, harmless on a benchmark machine.
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -165,7 +177,11 @@ async fn ensure_database(url: &str) -> anyhow::Result<String> {
         .database("postgres")
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach Postgres for {url}: {e}"))?;
+        .map_err(|e| {
+            // Host, port and name only: the URL may carry a password.
+            let (host, port) = (options.get_host(), options.get_port());
+            anyhow::anyhow!("cannot reach Postgres at {host}:{port} for {name}: {e}")
+        })?;
     let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&name)
         .fetch_optional(&mut admin)

@@ -1,0 +1,458 @@
+//! What every subcommand needs: spawned release servers, databases, gRPC channels,
+//! latency summaries and CPU accounting from /proc.
+//!
+//! Written here rather than shared with keyhold-loadgen's modules: those are being
+//! changed independently, and this binary must not break when they do.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    process::Stdio,
+    str::FromStr,
+    time::{Duration, Instant},
+};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use sqlx::{ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
+use tokio::process::{Child, Command};
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// Embedded so the binary runs from anywhere, not only from a checkout.
+pub const DEV_PRINCIPALS: &str = include_str!("../../../../deploy/dev/principals.json");
+
+/// An access key of deploy/dev/principals.json.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessKey {
+    pub id: &'static str,
+    pub secret: &'static str,
+}
+
+pub const ROOT: AccessKey = AccessKey {
+    id: "AKIAKEYHOLDDEVROOT00",
+    secret: "dev-only-root-secret-not-for-production",
+};
+pub const USER1: AccessKey = AccessKey {
+    id: "AKIAKEYHOLDDEVUSER01",
+    secret: "dev-only-user-0001-secret-not-for-production",
+};
+pub const USER1_NAME: &str = "AWSLabsUser-0001";
+/// kms-svc's service principal: IngestEvents accepts only service principals, and a
+/// real emitter presents exactly this one.
+pub const KMS_SVC: AccessKey = AccessKey {
+    id: "AKIAKEYHOLDDEVKMSSVC",
+    secret: "dev-only-kms-svc-secret-not-for-production",
+};
+
+/// A scratch directory for one run: principals file, master key, logs, spool.
+pub fn workdir(tag: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "keyhold-audit-bench-{tag}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The release binary `name` cargo put next to this one.
+pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let path = me
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("{} has no directory", me.display()))?
+        .join(name);
+    anyhow::ensure!(
+        path.is_file(),
+        "no {name} at {} (build it: cargo build --release -p {name})",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// A server process started for this run, stopped with SIGTERM at the end.
+pub struct Server {
+    pub name: &'static str,
+    child: Child,
+    pub pid: u32,
+    pub endpoint: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `binary` on a free loopback port with exactly `env` (plus
+    /// KEYHOLD_LISTEN) and waits until grpc.health reports SERVING.
+    pub async fn start(
+        name: &'static str,
+        binary: &Path,
+        env: &[(&str, String)],
+        log: PathBuf,
+    ) -> anyhow::Result<Server> {
+        let address = free_address()?;
+        let log_file = std::fs::File::create(&log)?;
+        let mut command = Command::new(binary);
+        // Only what this run sets: an inherited RUST_LOG or KEYHOLD_AUDIT_ENDPOINT would
+        // silently change the very thing being compared.
+        for (key, _) in std::env::vars_os() {
+            let text = key.to_string_lossy();
+            if text == "RUST_LOG" || text.starts_with("KEYHOLD_") || text.starts_with("OTEL_") {
+                command.env_remove(&key);
+            }
+        }
+        command.env("KEYHOLD_LISTEN", address.to_string());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file.try_clone()?))
+            // The LogSink variant writes a JSON line per call: to a file, never to a
+            // terminal, whose speed would then be what gets measured.
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow::anyhow!("{name} exited at once"))?;
+        let mut server = Server {
+            name,
+            child,
+            pid,
+            endpoint: format!("http://{address}"),
+            log,
+        };
+        server.wait_until_serving().await?;
+        Ok(server)
+    }
+
+    async fn wait_until_serving(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!(
+                    "{} exited ({status}) while starting; its log: {}",
+                    self.name,
+                    self.log.display()
+                );
+            }
+            if serving(&self.endpoint).await {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} not SERVING after 60 s; its log: {}",
+                self.name,
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM, as Kubernetes would, then the drain (kms-svc flushes its emitter).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(pid) = i32::try_from(self.pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
+        }
+        match tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                anyhow::ensure!(
+                    status.success(),
+                    "{} exited with {status}; its log: {}",
+                    self.name,
+                    self.log.display()
+                );
+                Ok(())
+            }
+            Err(_) => {
+                self.child.kill().await?;
+                anyhow::bail!("{} did not stop within 40 s of SIGTERM; killed", self.name)
+            }
+        }
+    }
+}
+
+fn free_address() -> anyhow::Result<std::net::SocketAddr> {
+    // Released before the server binds it: a small race, harmless on a bench machine.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// One HTTP/2 connection, established now so a wrong endpoint fails here.
+pub async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
+    Endpoint::from_shared(endpoint.to_owned())?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot connect to {endpoint}")))
+}
+
+async fn serving(endpoint: &str) -> bool {
+    let Ok(channel) = connect(endpoint).await else {
+        return false;
+    };
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .is_ok_and(|r| r.into_inner().status == 1)
+}
+
+/// The database named in `url`: dropped first when `fresh`, created when missing.
+/// Returns its name (Postgres backends show it in their process titles).
+pub async fn ensure_database(url: &str, fresh: bool) -> anyhow::Result<String> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
+    let name = options
+        .get_database()
+        .ok_or_else(|| anyhow::anyhow!("the database URL names no database"))?
+        .to_owned();
+    let mut admin = options.clone().database("postgres").connect().await?;
+    // Identifiers cannot be bound; doubled quotes keep any name inert.
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    if fresh {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await?;
+    }
+    let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await?
+        .is_some();
+    if !exists {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+            .execute(&mut admin)
+            .await?;
+    }
+    admin.close().await.ok();
+    Ok(name)
+}
+
+pub async fn db(url: &str) -> anyhow::Result<PgConnection> {
+    Ok(PgConnection::connect(url).await?)
+}
+
+/// Waits until no keyhold-loadgen runs and the machine is otherwise idle: on 2 cores,
+/// two benchmarks at once (or a benchmark and a build) would each measure the other.
+/// Gives up on idleness (never on keyhold-loadgen) after 15 minutes, saying so.
+pub async fn wait_for_quiet_machine(quiet: bool) {
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        let loadgen = std::process::Command::new("pgrep")
+            .args(["-f", "keyhold-loadgen"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let busy = if loadgen {
+            1.0
+        } else {
+            let before = machine_ticks();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match (before, machine_ticks()) {
+                (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => (b1 - b0) as f64 / (t1 - t0) as f64,
+                _ => 0.0,
+            }
+        };
+        // A quarter of the machine: above idle noise, below any real build or load.
+        if !loadgen && (busy < 0.25 || started.elapsed() > Duration::from_secs(900)) {
+            if busy >= 0.25 && !quiet {
+                eprintln!(
+                    "audit-bench: machine still {:.0}% busy after 15 min; measuring anyway",
+                    busy * 100.0
+                );
+            }
+            return;
+        }
+        if !said && !quiet {
+            eprintln!(
+                "audit-bench: waiting for a quiet machine ({})",
+                if loadgen {
+                    "keyhold-loadgen is running".to_owned()
+                } else {
+                    format!("{:.0}% busy", busy * 100.0)
+                }
+            );
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Latency summary in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    // Microseconds, up to 60 s, 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
+
+pub fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    histogram.saturating_record(micros.max(1));
+}
+
+pub fn summarize(histogram: &Histogram<u64>) -> Latency {
+    let ms = |micros: u64| micros as f64 / 1000.0;
+    Latency {
+        count: histogram.len(),
+        p50_ms: ms(histogram.value_at_quantile(0.50)),
+        p99_ms: ms(histogram.value_at_quantile(0.99)),
+        max_ms: ms(histogram.max()),
+    }
+}
+
+/// CPU seconds used by the processes of interest between `start` and `stop`, so a
+/// report says which process was busy (on 2 cores, 2.0 CPU-s per second is all).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CpuUse {
+    pub seconds: f64,
+    /// CPU seconds per wall second, by process group.
+    pub per_second: Vec<(String, f64)>,
+    /// The whole machine's busy share of all cores, 0..1.
+    pub machine_busy: f64,
+}
+
+pub struct CpuSampler {
+    groups: Vec<(String, Vec<u32>)>,
+    /// Postgres backends and background processes (WAL writer, checkpointer): found
+    /// by command name, since backends start and end during a run.
+    postgres: bool,
+    started: Instant,
+    ticks: HashMap<u32, u64>,
+    machine: Option<(u64, u64)>,
+}
+
+impl CpuSampler {
+    pub fn start(groups: Vec<(String, Vec<u32>)>, postgres: bool) -> CpuSampler {
+        let mut sampler = CpuSampler {
+            groups,
+            postgres,
+            started: Instant::now(),
+            ticks: HashMap::new(),
+            machine: machine_ticks(),
+        };
+        sampler.ticks = sampler.snapshot();
+        sampler
+    }
+
+    fn snapshot(&self) -> HashMap<u32, u64> {
+        let mut ticks = HashMap::new();
+        for (_, pids) in &self.groups {
+            for pid in pids {
+                if let Some(t) = process_ticks(*pid) {
+                    ticks.insert(*pid, t);
+                }
+            }
+        }
+        if self.postgres {
+            for pid in postgres_pids() {
+                if let Some(t) = process_ticks(pid) {
+                    ticks.insert(pid, t);
+                }
+            }
+        }
+        ticks
+    }
+
+    pub fn stop(&self) -> CpuUse {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let end = self.snapshot();
+        let hz = rustix::param::clock_ticks_per_second().max(1) as f64;
+        let delta = |pid: &u32| {
+            let now = end.get(pid).copied().unwrap_or(0);
+            now.saturating_sub(self.ticks.get(pid).copied().unwrap_or(0))
+        };
+        let mut per_second: Vec<(String, f64)> = self
+            .groups
+            .iter()
+            .map(|(name, pids)| {
+                let ticks: u64 = pids.iter().map(delta).sum();
+                (name.clone(), ticks as f64 / hz / seconds)
+            })
+            .collect();
+        if self.postgres {
+            let ticks: u64 = postgres_pids().iter().map(delta).sum();
+            per_second.push(("postgres (all)".into(), ticks as f64 / hz / seconds));
+        }
+        let machine_busy = match (self.machine, machine_ticks()) {
+            (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
+                (busy1 - busy0) as f64 / (total1 - total0) as f64
+            }
+            _ => f64::NAN,
+        };
+        CpuUse {
+            seconds,
+            per_second,
+            machine_busy,
+        }
+    }
+}
+
+/// utime + stime of a process, in clock ticks (all its threads).
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; fields resume after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn postgres_pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "postgres")
+        })
+        .collect()
+}
+
+/// (busy, total) jiffies of all CPUs from /proc/stat.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = values.iter().take(8).sum();
+    // idle + iowait
+    let idle = values.get(3)? + values.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+pub fn cpu_line(cpu: &CpuUse) -> String {
+    let parts: Vec<String> = cpu
+        .per_second
+        .iter()
+        .map(|(name, share)| format!("{name} {share:.2}"))
+        .collect();
+    format!(
+        "CPU-s per s: {}; machine busy {:.0}% of {} cores",
+        parts.join(", "),
+        cpu.machine_busy * 100.0,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    )
+}

@@ -1,0 +1,95 @@
+//! audit-bench: the audit pipeline's benchmarks (see BENCHMARKS.md, "audit pipeline").
+//!
+//! - `ingest`: events/s audit-svc makes durable in Postgres from IngestEvents streams.
+//! - `overhead`: kms-svc's GenerateDataKey req/s with the pipeline on, as a ratio to
+//!   the same run with it off.
+//! - `lookup`: LookupEvents p50/p99 per attribute over at least 1,000,000 events.
+//!
+//! Each spawns the release servers built next to it (cargo build --release -p
+//! keyhold-bench -p kms-svc -p audit-svc) and waits, before each measurement, until no
+//! keyhold-loadgen runs: on a 2-core machine two benchmarks would measure each other.
+//!
+//! Exit codes: 0 measured and every target met; 1 the run failed; 2 a target missed.
+
+mod common;
+mod ingest;
+mod lookup;
+mod overhead;
+mod records;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "audit-bench",
+    version,
+    about = "keyhold audit pipeline benchmarks"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Print one JSON object with the figures instead of the table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Sustained IngestEvents into a spawned audit-svc (target >= 30,000 events/s),
+    /// or with --events N, load exactly N events.
+    Ingest(ingest::IngestArgs),
+    /// GenerateDataKey req/s with the audit pipeline on vs off (target ratio >= 0.85).
+    Overhead(overhead::OverheadArgs),
+    /// LookupEvents p50/p99 per attribute over >= 1,000,000 events (target p99 < 20 ms).
+    Lookup(lookup::LookupArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("audit-bench: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let quiet = args.json;
+    let outcome = runtime.block_on(async {
+        let (json, table, pass) = match &args.command {
+            Command::Ingest(a) => {
+                let r = ingest::run(a, quiet).await?;
+                (serde_json::to_string(&r)?, ingest::table(&r), r.pass)
+            }
+            Command::Overhead(a) => {
+                let r = overhead::run(a, quiet).await?;
+                (serde_json::to_string(&r)?, overhead::table(&r), r.pass)
+            }
+            Command::Lookup(a) => {
+                let r = lookup::run(a, quiet).await?;
+                (serde_json::to_string(&r)?, lookup::table(&r), Some(r.pass))
+            }
+        };
+        anyhow::Ok((json, table, pass))
+    });
+    match outcome {
+        Ok((json, table, pass)) => {
+            if args.json {
+                println!("{json}");
+            } else {
+                print!("{table}");
+            }
+            if pass == Some(false) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            eprintln!("audit-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
