@@ -33,14 +33,14 @@ impl PolicyCache {
     fn policy_of(&self, key: &Key) -> KmsResult<Arc<PolicyDocument>> {
         let mut parsed = self.parsed.lock().expect("policy cache lock");
         if let Some((text, document)) = parsed.get(&key.key_id)
-            && **text == *key.policy
+            && (Arc::ptr_eq(text, &key.policy) || **text == *key.policy)
         {
             return Ok(document.clone());
         }
         let document = Arc::new(PolicyDocument::parse_key_policy(&key.policy).map_err(|e| {
             KmsError::Internal(format!("stored policy of {} is invalid: {e}", key.arn))
         })?);
-        parsed.insert(key.key_id, (key.policy.as_str().into(), document.clone()));
+        parsed.insert(key.key_id, (key.policy.clone(), document.clone()));
         Ok(document)
     }
 }

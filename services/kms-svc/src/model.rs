@@ -1,5 +1,7 @@
 //! The things kms-svc keeps, as the domain sees them.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -38,7 +40,8 @@ pub struct Key {
     pub key_spec: String,
     pub key_manager: String,
     pub state: KeyState,
-    pub policy: String,
+    /// Shared, not copied: every cryptographic call clones its key from the cache.
+    pub policy: Arc<str>,
     pub creation_date: DateTime<Utc>,
     pub deletion_date: Option<DateTime<Utc>>,
     pub pending_window_days: Option<i32>,

@@ -98,7 +98,7 @@ impl KmsStore {
             key_manager: row.try_get("key_manager")?,
             state: KeyState::parse(&state)
                 .ok_or_else(|| KmsError::Internal(format!("unknown key state {state}")))?,
-            policy: row.try_get("policy")?,
+            policy: row.try_get::<String, _>("policy")?.into(),
             creation_date: row.try_get("creation_date")?,
             deletion_date: row.try_get("deletion_date")?,
             pending_window_days: row.try_get("pending_window_days")?,
@@ -123,7 +123,7 @@ impl KmsStore {
         .bind(&key.key_spec)
         .bind(&key.key_manager)
         .bind(key.state.as_str())
-        .bind(&key.policy)
+        .bind(&*key.policy)
         .bind(key.creation_date)
         .bind(key.current_material_version)
         .execute(&mut *tx)

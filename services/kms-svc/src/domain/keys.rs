@@ -78,7 +78,7 @@ impl Kms {
             key_spec: "SYMMETRIC_DEFAULT".into(),
             key_manager: "CUSTOMER".into(),
             state: KeyState::Enabled,
-            policy,
+            policy: policy.into(),
             // Postgres keeps microseconds: round so the returned date equals the stored one.
             creation_date: Utc::now().trunc_subsecs_micros(),
             deletion_date: None,

@@ -47,7 +47,7 @@ impl Kms {
         check_policy_name(policy_name)?;
         let key = self.load_key(call, key_id).await?;
         self.authorize(call, &key, "kms:GetKeyPolicy")?;
-        Ok(key.policy)
+        Ok(key.policy.to_string())
     }
 
     pub async fn list_key_policies(
