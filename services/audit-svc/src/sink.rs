@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, CloudTrailEvent};
+use keyhold_platform::{AuditSink, AwsError, CloudTrailEvent};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
@@ -12,13 +12,23 @@ use crate::{domain::Audit, error::AuditError};
 
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
-const ATTEMPTS: u32 = 5;
+/// A lost database is retried every this long, until it is back or we stop.
+const RETRY: Duration = Duration::from_millis(500);
 
 pub struct StoreSink {
     queue: mpsc::Sender<CloudTrailEvent>,
 }
 
 impl AuditSink for StoreSink {
+    /// Like the emitter of the other services: while the queue is full (the database
+    /// is away or slow), new calls are refused rather than left unrecorded.
+    fn admit(&self) -> Result<(), AwsError> {
+        if self.queue.capacity() == 0 {
+            return Err(AwsError::unavailable());
+        }
+        Ok(())
+    }
+
     fn record(&self, event: CloudTrailEvent) {
         match self.queue.try_send(event) {
             Ok(()) => {}
@@ -34,8 +44,12 @@ impl AuditSink for StoreSink {
 
 /// The sink for the stack, and the queue [`write_until`] drains.
 pub fn store_sink() -> (StoreSink, mpsc::Receiver<CloudTrailEvent>) {
-    let (queue, records) = mpsc::channel(QUEUE);
-    (StoreSink { queue }, records)
+    store_sink_holding(QUEUE)
+}
+
+fn store_sink_holding(records: usize) -> (StoreSink, mpsc::Receiver<CloudTrailEvent>) {
+    let (queue, receiver) = mpsc::channel(records);
+    (StoreSink { queue }, receiver)
 }
 
 /// Writes queued records until `stop`, then writes what is left and returns.
@@ -76,16 +90,66 @@ async fn write(audit: &Audit, batch: Vec<CloudTrailEvent>, stop: &CancellationTo
             }
         })
         .collect();
-    for attempt in 1..=ATTEMPTS {
+    loop {
         match audit.ingest(records.clone()).await {
             Ok(_) => return,
-            Err(AuditError::Unavailable) if attempt < ATTEMPTS && !stop.is_cancelled() => {
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-            }
+            // Meanwhile the queue fills and admit() refuses new calls.
+            Err(AuditError::Unavailable) if !stop.is_cancelled() => tokio::time::sleep(RETRY).await,
             Err(error) => {
                 tracing::error!(error = %error, records = records.len(), "audit-svc's own records are lost");
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> CloudTrailEvent {
+        CloudTrailEvent {
+            event_version: keyhold_platform::audit::EVENT_VERSION,
+            user_identity: keyhold_platform::audit::UserIdentity {
+                kind: "Root".into(),
+                principal_id: None,
+                arn: None,
+                account_id: "000000000000".into(),
+                access_key_id: None,
+                user_name: None,
+                invoked_by: None,
+            },
+            event_time: "2026-11-28T00:00:00Z".into(),
+            event_source: "cloudtrail.amazonaws.com".into(),
+            event_name: "LookupEvents".into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: "127.0.0.1".into(),
+            user_agent: String::new(),
+            error_code: None,
+            error_message: None,
+            request_parameters: serde_json::Value::Null,
+            response_elements: serde_json::Value::Null,
+            additional_event_data: None,
+            request_id: "r".into(),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            read_only: true,
+            resources: Vec::new(),
+            event_type: "AwsApiCall",
+            management_event: true,
+            recipient_account_id: "000000000000".into(),
+            event_category: "Management",
+            tls_details: None,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_refuses_calls_instead_of_dropping_their_records() {
+        let (sink, mut records) = store_sink_holding(1);
+        assert!(sink.admit().is_ok());
+        sink.record(event());
+        let refused = sink.admit().unwrap_err();
+        assert_eq!(refused.code, tonic::Code::Unavailable);
+        assert!(records.try_recv().is_ok(), "the queued record is kept");
+        assert!(sink.admit().is_ok(), "room again once the writer took it");
     }
 }
