@@ -26,6 +26,8 @@ use crate::{domain::Audit, error::EVENT_SOURCE, grpc::AuditGrpc, store::AuditSto
 pub const SERVICE_NAME: &str = "audit-svc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
 pub const DEFAULT_DATABASE: &str = "keyhold_audit";
+/// The largest IngestEvents batch audit-svc accepts.
+const INGEST_MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
 const GRPC_SERVICE: &str = "keyhold.audit.v1.AuditService";
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -119,10 +121,12 @@ async fn serve(
         }
     };
 
-    let routes = Routes::new(AuditServiceServer::new(AuditGrpc::new(
-        audit,
-        shutdown.clone(),
-    )));
+    // The emitter closes a batch once it holds 2 MiB of records (the last record may
+    // cross that line), so batches of large records fit with room to spare.
+    let routes = Routes::new(
+        AuditServiceServer::new(AuditGrpc::new(audit, shutdown.clone()))
+            .max_decoding_message_size(INGEST_MESSAGE_LIMIT),
+    );
     let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink);
     let served = server::serve(
         stack,

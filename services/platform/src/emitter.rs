@@ -218,6 +218,11 @@ pub async fn sink_from_args(
 
 /// One serialized record: the eventID (for audit-svc, and the only part of a record
 /// the emitter ever logs) and the CloudTrail JSON.
+/// A batch stops growing past this many bytes of records, so that batches of large
+/// records (a PutKeyPolicy record carries a 32 KiB policy twice) stay well under
+/// audit-svc's message limit whatever `batch_max` is.
+pub(crate) const BATCH_MAX_BYTES: usize = 2 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) event_id: String,

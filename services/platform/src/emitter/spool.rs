@@ -16,7 +16,7 @@ use std::{
 
 use serde::Deserialize;
 
-use super::Record;
+use super::{BATCH_MAX_BYTES, Record};
 
 const PREFIX: &str = "spool-";
 const SUFFIX: &str = ".jsonl";
@@ -317,7 +317,8 @@ impl Replay {
             let mut corrupt = Vec::new();
             let mut at_end = false;
             let mut line = String::new();
-            while records.len() < max {
+            let mut bytes = 0;
+            while records.len() < max && bytes < BATCH_MAX_BYTES {
                 line.clear();
                 match reader.read_line(&mut line) {
                     Ok(0) => {
@@ -328,10 +329,13 @@ impl Replay {
                         *offset += n as u64;
                         let json = line.trim_end_matches('\n');
                         match serde_json::from_str::<EventId>(json) {
-                            Ok(parsed) if line.ends_with('\n') => records.push(Record {
-                                event_id: parsed.event_id,
-                                json: json.to_owned(),
-                            }),
+                            Ok(parsed) if line.ends_with('\n') => {
+                                bytes += json.len();
+                                records.push(Record {
+                                    event_id: parsed.event_id,
+                                    json: json.to_owned(),
+                                });
+                            }
                             // A line cut short by a crash, or damaged on disk.
                             _ => corrupt.push(json.to_owned()),
                         }

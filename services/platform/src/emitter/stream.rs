@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Status, Streaming, metadata::AsciiMetadataValue, transport::Channel};
 
 use super::{
-    Record, Shared,
+    BATCH_MAX_BYTES, Record, Shared,
     spool::{Replay, SpoolBatch},
 };
 use crate::auth::AUTHORIZATION_HEADER;
@@ -220,10 +220,14 @@ impl Worker {
     /// The first record and whatever else is queued, up to a batch: waiting to fill a
     /// batch would only delay records when traffic is light.
     fn take_batch(&mut self, first: Record) -> Vec<Record> {
+        let mut bytes = first.json.len();
         let mut records = vec![first];
-        while records.len() < self.batch_max {
+        while records.len() < self.batch_max && bytes < BATCH_MAX_BYTES {
             match self.queue.try_recv() {
-                Ok(record) => records.push(record),
+                Ok(record) => {
+                    bytes += record.json.len();
+                    records.push(record);
+                }
                 Err(_) => break,
             }
         }

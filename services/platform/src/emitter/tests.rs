@@ -585,3 +585,37 @@ fn flags_choose_the_sink_and_require_credentials_with_an_endpoint() {
     assert_eq!(config.secret_access_key.as_str(), SECRET);
     assert!(!format!("{config:?}").contains(SECRET));
 }
+
+#[tokio::test]
+async fn batches_of_large_records_stay_under_the_message_limit() {
+    // tonic's default 4 MiB limit on the fake server: 1000 records of 40 KB (a
+    // PutKeyPolicy record's size) would be 40 MB in one batch without the byte cap.
+    let fake = FakeAudit::default();
+    let addr = free_addr().await;
+    let server = serve(&fake, addr).await;
+    let dir = TempDir::new();
+    let (emitter, task) =
+        AuditEmitter::start(config(addr, &dir.0), CancellationToken::new()).unwrap();
+
+    let sent = ids("large", 300);
+    for id in &sent {
+        let mut large = event(id);
+        large.request_parameters = serde_json::json!({"policy": "x".repeat(40_000)});
+        emitter.record(large);
+    }
+    eventually("all large events acknowledged", || {
+        missing(&fake, &sent) == 0
+    })
+    .await;
+    task.finish().await;
+    server.kill().await;
+    assert!(
+        fake.received
+            .lock()
+            .unwrap()
+            .batch_sizes
+            .iter()
+            .all(|n| *n <= 60)
+    );
+    assert!(spool_files(&dir.0).is_empty());
+}
