@@ -16,28 +16,12 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use sqlx::{ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
 use tokio::process::{Child, Command};
-use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// Embedded so the binary runs from anywhere, not only from a checkout.
 pub const DEV_PRINCIPALS: &str = include_str!("../../../../deploy/dev/principals.json");
 
-/// An access key of deploy/dev/principals.json.
-#[derive(Debug, Clone, Copy)]
-pub struct AccessKey {
-    pub id: &'static str,
-    pub secret: &'static str,
-}
+pub use crate::client::{AccessKey, ROOT, USER1, USER1_NAME, connect_many, serving};
 
-pub const ROOT: AccessKey = AccessKey {
-    id: "AKIAKEYHOLDDEVROOT00",
-    secret: "dev-only-root-secret-not-for-production",
-};
-pub const USER1: AccessKey = AccessKey {
-    id: "AKIAKEYHOLDDEVUSER01",
-    secret: "dev-only-user-0001-secret-not-for-production",
-};
-pub const USER1_NAME: &str = "AWSLabsUser-0001";
 /// kms-svc's service principal: IngestEvents accepts only service principals, and a
 /// real emitter presents exactly this one.
 pub const KMS_SVC: AccessKey = AccessKey {
@@ -181,28 +165,6 @@ fn free_address() -> anyhow::Result<std::net::SocketAddr> {
     // Released before the server binds it: a small race, harmless on a bench machine.
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?)
-}
-
-/// One HTTP/2 connection, established now so a wrong endpoint fails here.
-pub async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
-    Endpoint::from_shared(endpoint.to_owned())?
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|e| anyhow::Error::new(e).context(format!("cannot connect to {endpoint}")))
-}
-
-async fn serving(endpoint: &str) -> bool {
-    let Ok(channel) = connect(endpoint).await else {
-        return false;
-    };
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .is_ok_and(|r| r.into_inner().status == 1)
 }
 
 /// The database named in `url`: dropped first when `fresh`, created when missing.

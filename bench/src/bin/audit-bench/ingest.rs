@@ -211,10 +211,7 @@ pub async fn drive(
     plan: Plan,
     quiet: bool,
 ) -> anyhow::Result<LoadResult> {
-    let mut channels = Vec::new();
-    for _ in 0..load.streams {
-        channels.push(common::connect(&audit.endpoint).await?);
-    }
+    let channels = common::connect_many(&audit.endpoint, load.streams).await?;
     let now = Instant::now();
     let window = match plan {
         Plan::Sustained { warmup, measure } => (now + warmup, now + warmup + measure),

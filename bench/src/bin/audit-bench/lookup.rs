@@ -166,10 +166,7 @@ async fn measure_all(
     let events_in_database: i64 = sqlx::query_scalar(COUNT).fetch_one(&mut db).await?;
     let mut cases = cases(&mut db, args).await?;
 
-    let mut channels = Vec::new();
-    for _ in 0..4 {
-        channels.push(common::connect(&audit.endpoint).await?);
-    }
+    let channels = common::connect_many(&audit.endpoint, 4).await?;
     // Second pages: NextToken positions the index walk mid-range.
     let mut pages = Vec::new();
     for case in &cases {

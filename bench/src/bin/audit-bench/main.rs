@@ -11,6 +11,9 @@
 //!
 //! Exit codes: 0 measured and every target met; 1 the run failed; 2 a target missed.
 
+// The kms load generator's client: the same credentials, client and health probe.
+#[path = "../../client.rs"]
+mod client;
 mod common;
 mod ingest;
 mod lookup;

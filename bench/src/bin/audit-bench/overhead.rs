@@ -11,16 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use keyhold_platform::auth::ClientCredentials;
-use keyhold_proto::kms::v1::{
-    CreateKeyRequest, GenerateDataKeyRequest, kms_service_client::KmsServiceClient,
-};
+use keyhold_proto::kms::v1::{CreateKeyRequest, GenerateDataKeyRequest};
 use serde::Serialize;
 
 use crate::{
-    common::{
-        self, AccessKey, CpuSampler, CpuUse, KMS_SVC, Latency, ROOT, Server, USER1, USER1_NAME,
-    },
+    common::{self, CpuSampler, CpuUse, KMS_SVC, Latency, ROOT, Server, USER1, USER1_NAME},
     ingest,
 };
 
@@ -214,14 +209,6 @@ pub async fn run(args: &OverheadArgs, quiet: bool) -> anyhow::Result<OverheadRep
     })
 }
 
-type KmsClient = KmsServiceClient<
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, ClientCredentials>,
->;
-
-fn kms_client(channel: tonic::transport::Channel, key: AccessKey) -> KmsClient {
-    KmsServiceClient::with_interceptor(channel, ClientCredentials::new(key.id, key.secret))
-}
-
 /// GenerateDataKey as AWSLabsUser-0001 on a key root created with the console policy
 /// naming that user, so each call is authenticated and evaluated against a real
 /// policy, with the encryption context S3 sends for an SSE-KMS object.
@@ -230,11 +217,8 @@ async fn measure(
     kms: &Server,
     audit: Option<&Server>,
 ) -> anyhow::Result<VariantResult> {
-    let mut channels = Vec::new();
-    for _ in 0..args.connections {
-        channels.push(common::connect(&kms.endpoint).await?);
-    }
-    let created = kms_client(channels[0].clone(), ROOT)
+    let channels = common::connect_many(&kms.endpoint, args.connections).await?;
+    let created = crate::client::kms(channels[0].clone(), ROOT)
         .create_key(CreateKeyRequest {
             description: "audit-bench overhead key".into(),
             key_administrators: vec![USER1_NAME.into()],
@@ -277,7 +261,7 @@ async fn measure(
         let channel = channels[(n % args.connections) as usize].clone();
         let (request, succeeded, errors) = (request.clone(), succeeded.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
-            let mut client = kms_client(channel, USER1);
+            let mut client = crate::client::kms(channel, USER1);
             let mut histogram = common::new_histogram();
             let mut in_window = 0u64;
             loop {
