@@ -15,7 +15,7 @@ pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, db, server};
+use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, server};
 use keyhold_proto::audit::v1::audit_service_server::AuditServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -48,16 +48,11 @@ pub struct Config {
     /// How often events past retention are dropped.
     #[arg(long, env = "KEYHOLD_RETENTION_SWEEP_SECONDS", default_value_t = 3600)]
     pub retention_sweep_seconds: u64,
-
-    #[arg(long, env = "KEYHOLD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
-    pub database_max_connections: u32,
 }
 
 impl Config {
     pub fn listen_address(&self) -> SocketAddr {
-        self.common
-            .listen
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+        self.common.listen_or(DEFAULT_LISTEN)
     }
 }
 
@@ -88,12 +83,10 @@ async fn serve(
     sink: Option<Arc<dyn AuditSink>>,
 ) -> anyhow::Result<()> {
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
-    let pool = db::open(
-        &config.common.database_url(DEFAULT_DATABASE)?,
-        config.database_max_connections,
-        &store::MIGRATOR,
-    )
-    .await?;
+    let pool = config
+        .common
+        .open_database(DEFAULT_DATABASE, &store::MIGRATOR)
+        .await?;
     let audit = Arc::new(
         Audit::open(AuditStore::new(pool))
             .await

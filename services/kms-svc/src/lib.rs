@@ -20,8 +20,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use keyhold_crypto::MasterKey;
 use keyhold_platform::{
-    AuditSink, Principals, StackConfig, config::CommonArgs, config::secret_value, db, emitter,
-    server,
+    AuditSink, Principals, StackConfig, config::CommonArgs, config::secret_value, emitter, server,
 };
 use keyhold_proto::kms::v1::kms_service_server::KmsServiceServer;
 use tokio::net::TcpListener;
@@ -57,18 +56,13 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_DELETION_SWEEP_SECONDS", default_value_t = 60)]
     pub deletion_sweep_seconds: u64,
 
-    #[arg(long, env = "KEYHOLD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
-    pub database_max_connections: u32,
-
     #[command(flatten)]
     pub audit: emitter::EmitterArgs,
 }
 
 impl Config {
     pub fn listen_address(&self) -> SocketAddr {
-        self.common
-            .listen
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+        self.common.listen_or(DEFAULT_LISTEN)
     }
 
     fn master_key(&self) -> anyhow::Result<MasterKey> {
@@ -114,12 +108,10 @@ pub async fn run_with_sink(
         account_id: config.common.account_id.clone(),
         region: config.common.region.clone(),
     };
-    let pool = db::open(
-        &config.common.database_url(DEFAULT_DATABASE)?,
-        config.database_max_connections,
-        &store::MIGRATOR,
-    )
-    .await?;
+    let pool = config
+        .common
+        .open_database(DEFAULT_DATABASE, &store::MIGRATOR)
+        .await?;
 
     let store = KmsStore::new(pool.clone(), partition.clone());
     let changes = tokio::spawn(key_cache::listen(pool, store.cache(), shutdown.clone()));

@@ -19,6 +19,10 @@ pub struct CommonArgs {
     #[arg(long, env = "KEYHOLD_DATABASE_URL_FILE")]
     pub database_url_file: Option<PathBuf>,
 
+    /// Connections in the pool of the service's database.
+    #[arg(long, env = "KEYHOLD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+
     /// Principals file (JSON): the account's users, root and service principals.
     #[arg(long, env = "KEYHOLD_PRINCIPALS_FILE")]
     pub principals_file: PathBuf,
@@ -43,6 +47,26 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    /// The listen address, or the service's default.
+    pub fn listen_or(&self, default: &str) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| default.parse().expect("a valid default address"))
+    }
+
+    /// The service's own database, its schema brought up to date.
+    pub async fn open_database(
+        &self,
+        default_database: &str,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> anyhow::Result<sqlx::PgPool> {
+        crate::db::open(
+            &self.database_url(default_database)?,
+            self.database_max_connections,
+            migrator,
+        )
+        .await
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_seconds)
     }
