@@ -209,7 +209,7 @@ async fn run_stack(
                     .await?;
             }
         }
-        print_summary(data_dir, &running, database, secrets)?;
+        print_summary(data_dir, &running, database, secrets, &credentials)?;
         match supervisor::watch(&mut running, shutdown).await {
             Ended::Signal(signal) => {
                 note(format_args!("{signal}: stopping"));
@@ -236,8 +236,8 @@ fn print_summary(
     running: &[supervisor::Running],
     database: &Database<'_>,
     secrets: &DevSecrets,
+    credentials: &[dev_secrets::Credential],
 ) -> Result<()> {
-    let credentials = dev_secrets::credentials(&secrets.principals_file)?;
     let mut out = String::from("\nkeyhold is up (Ctrl-C stops everything)\n\n");
     for r in running {
         for endpoint in r.service.endpoints {
@@ -280,7 +280,7 @@ fn print_summary(
         secrets.principals_file.display()
     );
     let width = credentials.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for c in &credentials {
+    for c in credentials {
         out += &format!(
             "  {:<width$}  {}  {}\n",
             c.name, c.access_key_id, c.secret_access_key
