@@ -28,3 +28,9 @@ pub mod audit {
         tonic::include_proto!("keyhold.audit.v1");
     }
 }
+
+pub mod object {
+    pub mod v1 {
+        tonic::include_proto!("keyhold.object.v1");
+    }
+}
