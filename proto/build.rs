@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
+        // Object bytes stay reference-counted from the wire to the cipher, uncopied.
+        .bytes(".keyhold.object.v1")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

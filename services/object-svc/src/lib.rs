@@ -1,6 +1,213 @@
-//! object-svc: S3 buckets and objects, always encrypted at rest.
+//! object-svc: S3 buckets and objects, always encrypted at rest (SSE-S3 with
+//! object-svc's own master key, or SSE-KMS with data keys from kms-svc, asked for on
+//! behalf of the caller so that the key policy decides every PUT and GET).
+//!
+//! `run` wires the pieces: principals and master key from config, the metadata
+//! database, the blob store, the kms-svc client, the sweeper of abandoned blobs, and
+//! the gRPC server behind the platform's shared stack.
 
+pub mod access;
 pub mod blobs;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod kms_client;
 pub mod model;
 pub mod store;
 pub mod validate;
+
+mod probe;
+mod sweeper;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use keyhold_crypto::MasterKey;
+use keyhold_platform::{
+    AuditSink, Principals, StackConfig, config::CommonArgs, config::secret_value, emitter, server,
+};
+use keyhold_proto::object::v1::{
+    object_service_server::ObjectServiceServer,
+    transport_probe_service_server::TransportProbeServiceServer,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::{
+    blobs::BlobStore, domain::Objects, error::EVENT_SOURCE, grpc::ObjectGrpc,
+    kms_client::KmsClient, store::MetadataStore,
+};
+
+pub const SERVICE_NAME: &str = "object-svc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
+pub const DEFAULT_DATABASE: &str = "keyhold_object";
+pub const DEFAULT_KMS_ENDPOINT: &str = "http://127.0.0.1:50051";
+const GRPC_SERVICES: &[&str] = &[
+    "keyhold.object.v1.ObjectService",
+    "keyhold.object.v1.TransportProbeService",
+];
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "object-svc",
+    version,
+    about = "keyhold's object store (S3 API over gRPC), every object encrypted at rest"
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Where object bytes (ciphertext only) are kept: a directory, `file:///dir`, or
+    /// an S3-compatible store `s3://bucket/prefix` (configured by the AWS_* env vars).
+    #[arg(long, env = "KEYHOLD_BLOB_STORE", default_value = "./object-blobs")]
+    pub blob_store: String,
+
+    /// The 256-bit master key that wraps SSE-S3 data keys (base64 or hex). Prefer
+    /// --master-key-file: an inline secret shows in process listings.
+    #[arg(long, env = "KEYHOLD_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    #[arg(long, env = "KEYHOLD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// kms-svc's address, for SSE-KMS data keys.
+    #[arg(long, env = "KEYHOLD_KMS_ENDPOINT", default_value = DEFAULT_KMS_ENDPOINT)]
+    pub kms_endpoint: String,
+
+    /// object-svc's own service principal, with which it calls kms-svc for users.
+    #[arg(long, env = "KEYHOLD_KMS_ACCESS_KEY_ID")]
+    pub kms_access_key_id: Option<String>,
+
+    #[arg(long, env = "KEYHOLD_KMS_ACCESS_KEY_ID_FILE")]
+    pub kms_access_key_id_file: Option<PathBuf>,
+
+    #[arg(long, env = "KEYHOLD_KMS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub kms_secret_access_key: Option<String>,
+
+    #[arg(long, env = "KEYHOLD_KMS_SECRET_ACCESS_KEY_FILE")]
+    pub kms_secret_access_key_file: Option<PathBuf>,
+
+    /// An upload still unfinished after this long is taken as abandoned (its writer
+    /// crashed) and its bytes are deleted.
+    #[arg(long, env = "KEYHOLD_ABANDONED_UPLOAD_SECONDS", default_value_t = 6 * 3600)]
+    pub abandoned_upload_seconds: u64,
+
+    /// How often deleted, replaced and abandoned blobs are removed from the store.
+    #[arg(long, env = "KEYHOLD_BLOB_SWEEP_SECONDS", default_value_t = 60)]
+    pub blob_sweep_seconds: u64,
+
+    #[command(flatten)]
+    pub audit: emitter::EmitterArgs,
+}
+
+impl Config {
+    pub fn listen_address(&self) -> SocketAddr {
+        self.common.listen_or(DEFAULT_LISTEN)
+    }
+
+    fn master_key(&self) -> anyhow::Result<MasterKey> {
+        let text = secret_value(
+            self.master_key.as_deref(),
+            self.master_key_file.as_ref(),
+            "master key",
+        )?
+        .ok_or_else(|| {
+            anyhow::anyhow!("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)")
+        })?;
+        MasterKey::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("master key: {e}"))
+    }
+
+    fn kms_client(&self) -> anyhow::Result<KmsClient> {
+        let access_key_id = secret_value(
+            self.kms_access_key_id.as_deref(),
+            self.kms_access_key_id_file.as_ref(),
+            "kms access key id",
+        )?;
+        let secret = secret_value(
+            self.kms_secret_access_key.as_deref(),
+            self.kms_secret_access_key_file.as_ref(),
+            "kms secret access key",
+        )?;
+        let (Some(access_key_id), Some(secret)) = (access_key_id, secret) else {
+            anyhow::bail!(
+                "no credentials for kms-svc: set KEYHOLD_KMS_ACCESS_KEY_ID and \
+                 KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal"
+            );
+        };
+        KmsClient::connect_lazy(&self.kms_endpoint, &access_key_id, &secret)
+    }
+
+    fn blob_store(&self) -> anyhow::Result<BlobStore> {
+        if self.blob_store.contains("://") {
+            BlobStore::from_url(&self.blob_store)
+        } else {
+            BlobStore::local(std::path::Path::new(&self.blob_store))
+        }
+    }
+}
+
+/// Runs object-svc on `listener` until `shutdown` is cancelled. Audit records stream
+/// to audit-svc when `KEYHOLD_AUDIT_ENDPOINT` is set, else they go to the log.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (sink, emitter) =
+        emitter::sink_from_args(&config.audit, SERVICE_NAME, shutdown.clone()).await?;
+    let served = run_with_sink(config, listener, shutdown, sink).await;
+    if let Some(emitter) = emitter {
+        emitter.finish().await;
+    }
+    served
+}
+
+/// Like [`run`], with the audit records going to `sink`.
+pub async fn run_with_sink(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    sink: Arc<dyn AuditSink>,
+) -> anyhow::Result<()> {
+    let principals = Arc::new(Principals::load(&config.common.principals_file)?);
+    let master_key = config.master_key()?;
+    let kms = config.kms_client()?;
+    let blobs = config.blob_store()?;
+    let pool = config
+        .common
+        .open_database(DEFAULT_DATABASE, &store::MIGRATOR)
+        .await?;
+    let store = MetadataStore::new(pool);
+
+    let objects = Arc::new(Objects::new(
+        store,
+        blobs,
+        kms,
+        master_key,
+        config.common.account_id.clone(),
+        config.common.region.clone(),
+    ));
+    let sweeper = tokio::spawn(sweeper::sweep_until(
+        objects.clone(),
+        Duration::from_secs(config.blob_sweep_seconds.max(1)),
+        Duration::from_secs(config.abandoned_upload_seconds),
+        shutdown.clone(),
+    ));
+
+    let routes = Routes::new(ObjectServiceServer::new(ObjectGrpc::new(objects)))
+        .add_service(TransportProbeServiceServer::new(probe::TransportProbe));
+    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink)
+        .allowing_anonymous();
+    let served = server::serve(
+        stack,
+        routes,
+        GRPC_SERVICES,
+        listener,
+        shutdown.clone(),
+        config.common.shutdown_grace(),
+    )
+    .await;
+    shutdown.cancel();
+    let _ = sweeper.await;
+    served
+}

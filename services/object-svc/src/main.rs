@@ -1,1 +1,32 @@
-fn main() {}
+//! object-svc: load config, start telemetry, run. Bad config is one line and exit 1.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use keyhold_platform::{shutdown, telemetry};
+
+fn main() -> ExitCode {
+    let config = object_svc::Config::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("object-svc: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let _telemetry = telemetry::init(object_svc::SERVICE_NAME, config.common.log_format);
+        let address = config.listen_address();
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+        object_svc::run(config, listener, shutdown::on_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("object-svc: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -124,6 +124,7 @@ pub struct AuditNotes(Arc<Mutex<Notes>>);
 pub(crate) struct Notes {
     pub(crate) resources: Vec<EventResource>,
     pub(crate) additional_event_data: Option<Value>,
+    pub(crate) request_parameters: Option<Value>,
 }
 
 impl AuditNotes {
@@ -143,6 +144,12 @@ impl AuditNotes {
             .lock()
             .expect("audit notes lock")
             .additional_event_data = Some(data);
+    }
+
+    /// For client-streaming calls, whose request the stack does not buffer: the
+    /// handler says what the call asked for (secrets left out).
+    pub fn set_request_parameters(&self, parameters: Value) {
+        self.0.lock().expect("audit notes lock").request_parameters = Some(parameters);
     }
 
     pub(crate) fn take(&self) -> Notes {

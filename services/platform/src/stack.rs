@@ -53,6 +53,9 @@ pub struct StackConfig {
     pub sink: Arc<dyn AuditSink>,
     /// Requests per second each principal may make; None for no quota.
     pub requests_per_second: Option<u32>,
+    /// Whether calls without credentials reach the handlers (as anonymous: no
+    /// [`Caller`] in the extensions). Only object-svc serves anonymous readers.
+    pub allow_anonymous: bool,
 }
 
 impl StackConfig {
@@ -72,7 +75,14 @@ impl StackConfig {
             principals,
             sink,
             requests_per_second: Some(common.requests_per_second),
+            allow_anonymous: false,
         }
+    }
+
+    /// Lets calls without credentials through, as anonymous callers.
+    pub fn allowing_anonymous(mut self) -> Self {
+        self.allow_anonymous = true;
+        self
     }
 }
 
@@ -196,14 +206,19 @@ where
         method,
     };
 
-    let caller = match auth::authenticate(&config.principals, headers) {
-        Ok(caller) => caller,
-        Err(error) => {
-            let status = error.into_status(config.event_source);
-            return Ok(respond_with_status(status, pending));
+    let anonymous = config.allow_anonymous && !headers.contains_key(auth::AUTHORIZATION_HEADER);
+    let caller = if anonymous {
+        None
+    } else {
+        match auth::authenticate(&config.principals, headers) {
+            Ok(caller) => Some(caller),
+            Err(error) => {
+                let status = error.into_status(config.event_source);
+                return Ok(respond_with_status(status, pending));
+            }
         }
     };
-    pending.caller = Some(caller.clone());
+    pending.caller = caller.clone();
     if let Err(refused) = config.sink.admit() {
         return Ok(respond_with_status(
             refused.into_status(config.event_source),
@@ -211,10 +226,12 @@ where
         ));
     }
     // Calls a service makes for a user count against the user's quota, as in AWS.
-    let quota = shared
-        .throttle
-        .as_ref()
-        .map(|t| t.admit(&caller.principal.access_key_id));
+    // Anonymous callers share one quota per source address.
+    let quota_key = match &caller {
+        Some(caller) => caller.principal.access_key_id.as_str(),
+        None => pending.source_ip.as_str(),
+    };
+    let quota = shared.throttle.as_ref().map(|t| t.admit(quota_key));
     if let Some(Err(refused)) = quota {
         return Ok(respond_with_status(
             refused.into_status(config.event_source),
@@ -250,7 +267,9 @@ where
             }
         }
     };
-    parts.extensions.insert(caller);
+    if let Some(caller) = caller {
+        parts.extensions.insert(caller);
+    }
     parts.extensions.insert(pending.notes.clone());
     parts.extensions.insert(RequestId(request_id.clone()));
 
@@ -372,7 +391,7 @@ impl PendingEvent {
             user_agent: self.user_agent,
             error_code,
             error_message,
-            request_parameters: self.request_parameters,
+            request_parameters: notes.request_parameters.unwrap_or(self.request_parameters),
             response_elements,
             additional_event_data: notes.additional_event_data,
             request_id: self.request_id,
@@ -407,11 +426,16 @@ impl PendingEvent {
                     invoked_by: caller.via_service().map(str::to_owned),
                 }
             }
+            // CloudTrail's anonymous caller; one that presented credentials which
+            // failed is still shown against this account.
             None => UserIdentity {
                 kind: "Unknown".to_owned(),
                 principal_id: None,
                 arn: None,
-                account_id: config.account_id.clone(),
+                account_id: match self.presented_access_key {
+                    Some(_) => config.account_id.clone(),
+                    None => "anonymous".to_owned(),
+                },
                 access_key_id: self.presented_access_key.clone(),
                 user_name: None,
                 invoked_by: None,

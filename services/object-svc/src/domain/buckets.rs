@@ -1,0 +1,156 @@
+//! Buckets and their settings: default encryption, Block Public Access, Object
+//! Ownership and ACLs.
+
+use chrono::Utc;
+
+use super::Objects;
+use crate::{
+    access::{self, Requester},
+    error::{ObjectError, ObjectResult},
+    model::{Acl, Bucket, DefaultEncryption, ObjectOwnership, PublicAccessBlock, SseAlgorithm},
+    store::DeleteBucketOutcome,
+    validate,
+};
+
+/// One change to a bucket's settings.
+#[derive(Debug, Clone)]
+pub enum BucketSettingsChange {
+    /// None: DeleteBucketEncryption, back to SSE-S3.
+    Encryption(Option<DefaultEncryption>),
+    /// None: DeletePublicAccessBlock (nothing blocked).
+    PublicAccessBlock(Option<PublicAccessBlock>),
+    Ownership(ObjectOwnership),
+    /// PutBucketAcl: a canned ACL or explicit grants, already made an ACL.
+    Acl(Acl),
+}
+
+impl Objects {
+    pub async fn create_bucket(
+        &self,
+        requester: &Requester,
+        name: &str,
+        ownership: &str,
+        canned_acl: &str,
+    ) -> ObjectResult<Bucket> {
+        let Requester::Principal(caller) = requester else {
+            return Err(ObjectError::access_denied());
+        };
+        validate::bucket_name(name).map_err(|reason| {
+            tracing::debug!(bucket = name, reason, "invalid bucket name");
+            ObjectError::InvalidBucketName(name.to_owned())
+        })?;
+        let account = &caller.principal.account_id;
+        let mut bucket = Bucket::new(name, account, Utc::now());
+        if !ownership.is_empty() {
+            bucket.ownership = ObjectOwnership::parse(ownership).ok_or_else(|| {
+                ObjectError::invalid_argument(format!(
+                    "Invalid x-amz-object-ownership header: {ownership}"
+                ))
+            })?;
+        }
+        if !canned_acl.is_empty() {
+            let acl = canned(canned_acl, account)?;
+            access::check_acl_on_write(&bucket, canned_acl, &acl)?;
+            bucket.acl = acl;
+        }
+        if self.store.insert_bucket(&bucket).await? {
+            return Ok(bucket);
+        }
+        let existing = self.store.bucket(name).await?;
+        match existing {
+            Some(existing) if &existing.account_id == account => {
+                Err(ObjectError::BucketAlreadyOwnedByYou(name.to_owned()))
+            }
+            _ => Err(ObjectError::BucketAlreadyExists(name.to_owned())),
+        }
+    }
+
+    pub async fn delete_bucket(&self, requester: &Requester, name: &str) -> ObjectResult<()> {
+        let bucket = self.bucket(name).await?;
+        access::manage_bucket(requester, &bucket)?;
+        match self.store.delete_bucket_if_empty(name).await? {
+            DeleteBucketOutcome::Deleted => Ok(()),
+            DeleteBucketOutcome::NotFound => Err(ObjectError::NoSuchBucket(name.to_owned())),
+            DeleteBucketOutcome::NotEmpty => Err(ObjectError::BucketNotEmpty(name.to_owned())),
+        }
+    }
+
+    pub async fn list_buckets(&self, requester: &Requester) -> ObjectResult<Vec<Bucket>> {
+        let Requester::Principal(caller) = requester else {
+            return Err(ObjectError::access_denied());
+        };
+        Ok(self
+            .store
+            .list_buckets(&caller.principal.account_id)
+            .await?)
+    }
+
+    /// A bucket with all its settings, for its owner (HeadBucket and the Get* calls).
+    pub async fn bucket_for_owner(
+        &self,
+        requester: &Requester,
+        name: &str,
+    ) -> ObjectResult<Bucket> {
+        let bucket = self.bucket(name).await?;
+        access::manage_bucket(requester, &bucket)?;
+        Ok(bucket)
+    }
+
+    pub async fn change_bucket(
+        &self,
+        requester: &Requester,
+        name: &str,
+        change: BucketSettingsChange,
+    ) -> ObjectResult<()> {
+        let mut bucket = self.bucket_for_owner(requester, name).await?;
+        match change {
+            BucketSettingsChange::Encryption(encryption) => {
+                let encryption = encryption.unwrap_or_default();
+                if encryption.algorithm == SseAlgorithm::Aes256
+                    && encryption.kms_master_key_id.is_some()
+                {
+                    return Err(ObjectError::invalid_argument(
+                        "a KMS key id is only valid with aws:kms",
+                    ));
+                }
+                bucket.encryption = encryption;
+            }
+            BucketSettingsChange::PublicAccessBlock(block) => bucket.public_access_block = block,
+            BucketSettingsChange::Ownership(ownership) => bucket.ownership = ownership,
+            BucketSettingsChange::Acl(acl) => {
+                access::check_acl_change(&bucket, &acl)?;
+                bucket.acl = acl;
+            }
+        }
+        if self.store.update_bucket(&bucket).await? {
+            Ok(())
+        } else {
+            Err(ObjectError::NoSuchBucket(name.to_owned()))
+        }
+    }
+
+    /// The ACL a reader sees: with ACLs disabled, the owner's full control only.
+    pub fn effective_bucket_acl(bucket: &Bucket) -> Acl {
+        if bucket.ownership.acls_enabled() {
+            bucket.acl.clone()
+        } else {
+            Acl::private(&bucket.account_id)
+        }
+    }
+
+    pub(super) async fn bucket(&self, name: &str) -> ObjectResult<Bucket> {
+        self.store
+            .bucket(name)
+            .await?
+            .ok_or_else(|| ObjectError::NoSuchBucket(name.to_owned()))
+    }
+}
+
+/// A canned ACL by name, or InvalidArgument.
+pub fn canned(name: &str, owner_id: &str) -> ObjectResult<Acl> {
+    validate::canned_acl(name, owner_id).ok_or_else(|| ObjectError::InvalidArgument {
+        message: format!("{name} is not a valid canned ACL"),
+        argument_name: Some("x-amz-acl".to_owned()),
+        argument_value: Some(name.to_owned()),
+    })
+}

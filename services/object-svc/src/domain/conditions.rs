@@ -1,0 +1,239 @@
+//! HTTP range and conditional-request rules of GetObject / HeadObject (RFC 9110 as
+//! S3 applies them).
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{ObjectError, ObjectResult};
+
+/// A satisfiable range of an object: `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl ByteRange {
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// `Content-Range: bytes first-last/size`.
+    pub fn content_range(&self, size: u64) -> String {
+        format!("bytes {}-{}/{}", self.first, self.last, size)
+    }
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against an object of `size` bytes.
+/// None: no range (or one S3 ignores: syntactically invalid, several ranges); the
+/// whole object is served. A valid range that cannot be satisfied is InvalidRange.
+pub fn parse_range(header: &str, size: u64) -> ObjectResult<Option<ByteRange>> {
+    let header = header.trim();
+    if header.is_empty() {
+        return Ok(None);
+    }
+    let Some(spec) = header.strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
+    let parse = |text: &str| text.trim().parse::<u64>().ok();
+    let range = match (start.trim().is_empty(), end.trim().is_empty()) {
+        (true, true) => return Ok(None),
+        (true, false) => {
+            let Some(suffix) = parse(end) else {
+                return Ok(None);
+            };
+            if suffix == 0 || size == 0 {
+                return Err(ObjectError::InvalidRange);
+            }
+            ByteRange {
+                first: size.saturating_sub(suffix),
+                last: size - 1,
+            }
+        }
+        (false, open_end) => {
+            let Some(first) = parse(start) else {
+                return Ok(None);
+            };
+            let last = if open_end {
+                u64::MAX
+            } else {
+                match parse(end) {
+                    Some(last) if last >= first => last,
+                    _ => return Ok(None),
+                }
+            };
+            if first >= size {
+                return Err(ObjectError::InvalidRange);
+            }
+            ByteRange {
+                first,
+                last: last.min(size - 1),
+            }
+        }
+    };
+    Ok(Some(range))
+}
+
+/// The conditional headers of a read.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<DateTime<Utc>>,
+    pub if_unmodified_since: Option<DateTime<Utc>>,
+}
+
+impl Conditions {
+    /// S3's order: If-Match, then If-Unmodified-Since (both 412); If-None-Match, then
+    /// If-Modified-Since (both 304). A passing If-Match overrides If-Unmodified-Since,
+    /// a failing If-None-Match overrides If-Modified-Since.
+    pub fn check(&self, etag: &str, last_modified: DateTime<Utc>) -> ObjectResult<()> {
+        // HTTP dates have whole seconds.
+        let last_modified = last_modified.timestamp();
+        match &self.if_match {
+            Some(wanted) if !etag_matches(wanted, etag) => {
+                return Err(ObjectError::PreconditionFailed);
+            }
+            Some(_) => {}
+            None => {
+                if let Some(since) = self.if_unmodified_since
+                    && last_modified > since.timestamp()
+                {
+                    return Err(ObjectError::PreconditionFailed);
+                }
+            }
+        }
+        match &self.if_none_match {
+            Some(wanted) if etag_matches(wanted, etag) => return Err(ObjectError::NotModified),
+            Some(_) => {}
+            None => {
+                if let Some(since) = self.if_modified_since
+                    && last_modified <= since.timestamp()
+                {
+                    return Err(ObjectError::NotModified);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `*`, or a comma-separated list of ETags, quoted or not.
+fn etag_matches(list: &str, etag: &str) -> bool {
+    let bare = etag.trim_matches('"');
+    list.split(',')
+        .map(|item| item.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|item| item == "*" || item == bare)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(header: &str, size: u64) -> Option<(u64, u64)> {
+        parse_range(header, size)
+            .unwrap()
+            .map(|r| (r.first, r.last))
+    }
+
+    #[test]
+    fn ranges_as_s3_reads_them() {
+        assert_eq!(range("bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(range("bytes=990-2000", 1000), Some((990, 999)));
+        assert_eq!(range("bytes=100-", 1000), Some((100, 999)));
+        assert_eq!(range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(range("bytes=-5000", 1000), Some((0, 999)));
+        assert_eq!(range("", 1000), None);
+        assert_eq!(range("bytes=5-1", 1000), None);
+        assert_eq!(range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(range("items=0-1", 1000), None);
+        assert_eq!(
+            parse_range("bytes=1000-", 1000),
+            Err(ObjectError::InvalidRange)
+        );
+        assert_eq!(
+            parse_range("bytes=-0", 1000),
+            Err(ObjectError::InvalidRange)
+        );
+        assert_eq!(parse_range("bytes=0-", 0), Err(ObjectError::InvalidRange));
+    }
+
+    #[test]
+    fn conditions_in_s3_order() {
+        let modified = DateTime::parse_from_rfc3339("2026-01-02T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let before = modified - chrono::Duration::days(1);
+        let after = modified + chrono::Duration::days(1);
+        let etag = "\"abc\"";
+        let check = |c: Conditions| c.check(etag, modified);
+
+        assert_eq!(check(Conditions::default()), Ok(()));
+        let if_match = |v: &str| Conditions {
+            if_match: Some(v.into()),
+            ..Default::default()
+        };
+        assert_eq!(check(if_match("\"abc\"")), Ok(()));
+        assert_eq!(check(if_match("abc")), Ok(()));
+        assert_eq!(check(if_match("*")), Ok(()));
+        assert_eq!(
+            check(if_match("\"x\"")),
+            Err(ObjectError::PreconditionFailed)
+        );
+        assert_eq!(
+            check(Conditions {
+                if_none_match: Some("\"abc\"".into()),
+                ..Default::default()
+            }),
+            Err(ObjectError::NotModified)
+        );
+        assert_eq!(
+            check(Conditions {
+                if_modified_since: Some(after),
+                ..Default::default()
+            }),
+            Err(ObjectError::NotModified)
+        );
+        assert_eq!(
+            check(Conditions {
+                if_modified_since: Some(before),
+                ..Default::default()
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(Conditions {
+                if_unmodified_since: Some(before),
+                ..Default::default()
+            }),
+            Err(ObjectError::PreconditionFailed)
+        );
+        // A matching If-Match wins over a failing If-Unmodified-Since.
+        assert_eq!(
+            check(Conditions {
+                if_match: Some("abc".into()),
+                if_unmodified_since: Some(before),
+                ..Default::default()
+            }),
+            Ok(())
+        );
+        // A non-matching If-None-Match wins over a failing If-Modified-Since.
+        assert_eq!(
+            check(Conditions {
+                if_none_match: Some("\"other\"".into()),
+                if_modified_since: Some(after),
+                ..Default::default()
+            }),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,503 @@
+//! Objects: writes encrypt as they stream in and are visible only once bytes and
+//! metadata are durable; reads authorize, check conditions, get the data key (a KMS
+//! Decrypt for this caller, for SSE-KMS) and decrypt only the segments they need.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use chrono::Utc;
+use futures::{Stream, StreamExt, stream::BoxStream};
+use keyhold_crypto::segments::NoncePrefix;
+
+use super::{
+    ObjectAttributes, Objects,
+    buckets::canned,
+    conditions::{ByteRange, Conditions, parse_range},
+    encryption::SseRequest,
+};
+use crate::{
+    access::{self, Requester},
+    blobs::{BlobError, BlobStore},
+    error::{ObjectError, ObjectResult},
+    model::{Acl, Bucket, ObjectListing, ObjectRecord, SseAlgorithm},
+    store::PutObjectOutcome,
+    validate::{self, KeyProblem},
+};
+
+/// Plaintext bytes of a read, in order; an error item ends it (never unauthenticated bytes).
+pub type ObjectBody = BoxStream<'static, Result<Bytes, ObjectError>>;
+
+const MAX_KEYS: i32 = 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct PutObjectInput {
+    pub bucket: String,
+    pub key: String,
+    pub attributes: ObjectAttributes,
+    /// When known, the body must be exactly this long.
+    pub content_length: Option<u64>,
+    /// A canned ACL, or empty.
+    pub acl: String,
+    pub sse: SseRequest,
+}
+
+/// What a write reports back (ETag, encryption, size).
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub record: ObjectRecord,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GetObjectInput {
+    pub bucket: String,
+    pub key: String,
+    /// The Range header, or empty.
+    pub range: String,
+    pub conditions: Conditions,
+}
+
+/// A read: the object's metadata, the range served, and (GetObject) its bytes.
+pub struct ObjectRead {
+    pub record: ObjectRecord,
+    pub range: Option<ByteRange>,
+    pub body: Option<ObjectBody>,
+}
+
+impl ObjectRead {
+    /// Bytes this response carries.
+    pub fn content_length(&self) -> u64 {
+        self.range.map_or(self.record.size, |r| r.len())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListObjectsInput {
+    pub bucket: String,
+    pub prefix: String,
+    pub delimiter: String,
+    pub start_after: String,
+    pub continuation_token: String,
+    pub max_keys: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListObjectsOutput {
+    pub listing: ObjectListing,
+    pub max_keys: i32,
+    pub next_continuation_token: Option<String>,
+    pub owner_id: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CopyObjectInput {
+    pub bucket: String,
+    pub key: String,
+    /// `bucket/key`, with an optional leading `/`.
+    pub copy_source: String,
+    /// COPY (or empty) keeps the source's attributes; REPLACE takes `attributes`.
+    pub metadata_directive: String,
+    pub attributes: ObjectAttributes,
+    pub acl: String,
+    pub sse: SseRequest,
+}
+
+impl Objects {
+    pub async fn put_object<S>(
+        &self,
+        requester: &Requester,
+        input: PutObjectInput,
+        body: S,
+    ) -> ObjectResult<StoredObject>
+    where
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+    {
+        check_key(&input.key)?;
+        let bucket = self.bucket(&input.bucket).await?;
+        access::write_objects(requester, &bucket)?;
+        self.write_object(
+            requester,
+            &bucket,
+            &input.key,
+            input.attributes,
+            &input.acl,
+            &input.sse,
+            input.content_length,
+            body,
+        )
+        .await
+    }
+
+    /// The write path of PutObject and CopyObject.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_object<S>(
+        &self,
+        requester: &Requester,
+        bucket: &Bucket,
+        key: &str,
+        attributes: ObjectAttributes,
+        canned_acl: &str,
+        sse: &SseRequest,
+        content_length: Option<u64>,
+        body: S,
+    ) -> ObjectResult<StoredObject>
+    where
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+    {
+        for name in attributes.metadata.keys() {
+            if !validate::metadata_key(name) {
+                return Err(ObjectError::invalid_argument(format!(
+                    "Invalid user metadata key: {name:?}"
+                )));
+            }
+        }
+        let acl = if canned_acl.is_empty() {
+            Acl::private(&bucket.account_id)
+        } else {
+            let acl = canned(canned_acl, &bucket.account_id)?;
+            access::check_acl_on_write(bucket, canned_acl, &acl)?;
+            acl
+        };
+        let (data_key, encryption) = self.new_data_key(requester, bucket, key, sse).await?;
+        let prefix = NoncePrefix::from_slice(&encryption.nonce_prefix)
+            .map_err(|e| ObjectError::Internal(format!("nonce prefix: {e}")))?;
+        let blob_path = BlobStore::new_blob_path();
+        self.store.register_upload(&blob_path).await?;
+        let want_md5 = encryption.algorithm == SseAlgorithm::Aes256;
+        let written = match self
+            .blobs
+            .write_sealed(
+                &blob_path,
+                &data_key,
+                prefix,
+                body,
+                content_length,
+                want_md5,
+            )
+            .await
+        {
+            Ok(written) => written,
+            Err(error) => {
+                self.discard_blob(&blob_path).await;
+                return Err(error.into());
+            }
+        };
+        drop(data_key);
+        let etag = match written.md5 {
+            Some(md5) => hex(&md5),
+            // As in S3, the ETag of an SSE-KMS object is not a digest of its plaintext.
+            None => hex(&rand_etag()),
+        };
+        let record = ObjectRecord {
+            bucket: bucket.name.clone(),
+            key: key.to_owned(),
+            blob_path: blob_path.clone(),
+            size: written.size,
+            etag: format!("\"{etag}\""),
+            last_modified: truncate_to_millis(Utc::now()),
+            content: attributes.content,
+            user_metadata: attributes.metadata,
+            encryption,
+            acl,
+        };
+        match self.store.put_object(&record).await {
+            Ok(PutObjectOutcome::Stored { replaced_blob }) => {
+                if let Some(replaced) = replaced_blob {
+                    self.discard_blob(&replaced).await;
+                }
+                Ok(StoredObject { record })
+            }
+            Ok(PutObjectOutcome::NoSuchBucket) => {
+                self.discard_blob(&blob_path).await;
+                Err(ObjectError::NoSuchBucket(bucket.name.clone()))
+            }
+            // The blob stays registered as an upload; the sweeper removes it.
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// GetObject (`with_body`) and HeadObject.
+    pub async fn read_object(
+        &self,
+        requester: &Requester,
+        input: GetObjectInput,
+        with_body: bool,
+    ) -> ObjectResult<ObjectRead> {
+        let bucket = self.bucket(&input.bucket).await?;
+        let object = self.store.object(&input.bucket, &input.key).await?;
+        access::read_object(requester, &bucket, object.as_ref(), &input.key)?;
+        let record = object.ok_or_else(|| ObjectError::NoSuchKey(input.key.clone()))?;
+        input.conditions.check(&record.etag, record.last_modified)?;
+        let range = parse_range(&input.range, record.size)?;
+        if !with_body {
+            // HeadObject needs no data key, as in S3 (no kms:Decrypt).
+            return Ok(ObjectRead {
+                record,
+                range,
+                body: None,
+            });
+        }
+        let data_key = self.data_key(requester, &record).await?;
+        let prefix = NoncePrefix::from_slice(&record.encryption.nonce_prefix)
+            .map_err(|e| ObjectError::Corrupt(format!("nonce prefix of {}: {e}", record.arn())))?;
+        let wanted = match range {
+            Some(range) => range.first..range.last + 1,
+            None => 0..record.size,
+        };
+        let body = self
+            .blobs
+            .read_range(&record.blob_path, data_key, prefix, record.size, wanted)
+            .map(|item| item.map_err(ObjectError::from))
+            .boxed();
+        Ok(ObjectRead {
+            record,
+            range,
+            body: Some(body),
+        })
+    }
+
+    pub async fn delete_object(
+        &self,
+        requester: &Requester,
+        bucket_name: &str,
+        key: &str,
+    ) -> ObjectResult<()> {
+        check_key(key)?;
+        let bucket = self.bucket(bucket_name).await?;
+        access::write_objects(requester, &bucket)?;
+        if let Some(blob_path) = self.store.delete_object(bucket_name, key).await? {
+            self.discard_blob(&blob_path).await;
+        }
+        Ok(())
+    }
+
+    pub async fn list_objects(
+        &self,
+        requester: &Requester,
+        input: ListObjectsInput,
+    ) -> ObjectResult<ListObjectsOutput> {
+        let bucket = self.bucket(&input.bucket).await?;
+        access::list_objects(requester, &bucket)?;
+        let max_keys = match input.max_keys {
+            None => MAX_KEYS,
+            Some(n) if n < 0 => {
+                return Err(ObjectError::InvalidArgument {
+                    message: "Argument maxKeys must be an integer between 0 and 2147483647"
+                        .to_owned(),
+                    argument_name: Some("maxKeys".to_owned()),
+                    argument_value: Some(n.to_string()),
+                });
+            }
+            Some(n) => n.min(MAX_KEYS),
+        };
+        let after = if input.continuation_token.is_empty() {
+            (!input.start_after.is_empty()).then(|| input.start_after.clone())
+        } else {
+            Some(decode_token(&input.continuation_token)?)
+        };
+        let delimiter = (!input.delimiter.is_empty()).then_some(input.delimiter.as_str());
+        let listing = self
+            .store
+            .list_objects(
+                &input.bucket,
+                &input.prefix,
+                delimiter,
+                after.as_deref(),
+                max_keys as usize,
+            )
+            .await?;
+        let next_continuation_token = listing
+            .is_truncated
+            .then(|| listing.next_marker.as_deref().map(encode_token))
+            .flatten();
+        Ok(ListObjectsOutput {
+            listing,
+            max_keys,
+            next_continuation_token,
+            owner_id: bucket.account_id,
+        })
+    }
+
+    /// Decrypts the source (a Decrypt for this caller if it is SSE-KMS) and writes it
+    /// again under the destination's encryption: the request's, or the destination
+    /// bucket's default, as in S3.
+    pub async fn copy_object(
+        &self,
+        requester: &Requester,
+        input: CopyObjectInput,
+    ) -> ObjectResult<StoredObject> {
+        check_key(&input.key)?;
+        let (source_bucket, source_key) = parse_copy_source(&input.copy_source)?;
+        let replace = match input.metadata_directive.as_str() {
+            "" | "COPY" => false,
+            "REPLACE" => true,
+            other => {
+                return Err(ObjectError::InvalidArgument {
+                    message: format!("Unknown metadata directive: {other}"),
+                    argument_name: Some("x-amz-metadata-directive".to_owned()),
+                    argument_value: Some(other.to_owned()),
+                });
+            }
+        };
+        if source_bucket == input.bucket
+            && source_key == input.key
+            && !replace
+            && input.sse.server_side_encryption.is_empty()
+        {
+            return Err(ObjectError::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".to_owned()));
+        }
+        let destination = self.bucket(&input.bucket).await?;
+        access::write_objects(requester, &destination)?;
+        let source = self
+            .read_object(
+                requester,
+                GetObjectInput {
+                    bucket: source_bucket,
+                    key: source_key,
+                    ..Default::default()
+                },
+                true,
+            )
+            .await?;
+        let attributes = if replace {
+            input.attributes
+        } else {
+            ObjectAttributes {
+                content: source.record.content.clone(),
+                metadata: source.record.user_metadata.clone(),
+            }
+        };
+        let body = source
+            .body
+            .expect("a read with body")
+            .map(|item| item.map_err(|e| BlobError::Body(e.to_string())));
+        self.write_object(
+            requester,
+            &destination,
+            &input.key,
+            attributes,
+            &input.acl,
+            &input.sse,
+            Some(source.record.size),
+            body,
+        )
+        .await
+    }
+
+    pub async fn object_acl(
+        &self,
+        requester: &Requester,
+        bucket_name: &str,
+        key: &str,
+    ) -> ObjectResult<Acl> {
+        let bucket = self.bucket(bucket_name).await?;
+        access::manage_bucket(requester, &bucket)?;
+        let object = self
+            .store
+            .object(bucket_name, key)
+            .await?
+            .ok_or_else(|| ObjectError::NoSuchKey(key.to_owned()))?;
+        Ok(if bucket.ownership.acls_enabled() {
+            object.acl
+        } else {
+            Acl::private(&bucket.account_id)
+        })
+    }
+
+    pub async fn put_object_acl(
+        &self,
+        requester: &Requester,
+        bucket_name: &str,
+        key: &str,
+        acl: Acl,
+    ) -> ObjectResult<()> {
+        let bucket = self.bucket(bucket_name).await?;
+        access::manage_bucket(requester, &bucket)?;
+        access::check_acl_change(&bucket, &acl)?;
+        if self.store.update_object_acl(bucket_name, key, &acl).await? {
+            Ok(())
+        } else {
+            Err(ObjectError::NoSuchKey(key.to_owned()))
+        }
+    }
+}
+
+fn check_key(key: &str) -> ObjectResult<()> {
+    validate::object_key(key).map_err(|problem| match problem {
+        KeyProblem::TooLong => ObjectError::KeyTooLong,
+        KeyProblem::Empty => ObjectError::invalid_argument("Object key must not be empty"),
+        KeyProblem::Nul => {
+            ObjectError::invalid_argument("Object key must not contain the NUL character")
+        }
+    })
+}
+
+fn parse_copy_source(source: &str) -> ObjectResult<(String, String)> {
+    let source = source.strip_prefix('/').unwrap_or(source);
+    // The AWS CLI sends the source URL-encoded.
+    let decoded = percent_decode(source);
+    match decoded.split_once('/') {
+        Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+            check_key(key)?;
+            Ok((bucket.to_owned(), key.to_owned()))
+        }
+        _ => Err(ObjectError::InvalidArgument {
+            message: "Invalid copy source object key".to_owned(),
+            argument_name: Some("x-amz-copy-source".to_owned()),
+            argument_value: Some(source.to_owned()),
+        }),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2]))
+        {
+            out.push(high << 4 | low);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|v| v as u8)
+}
+
+fn encode_token(marker: &str) -> String {
+    URL_SAFE_NO_PAD.encode(marker.as_bytes())
+}
+
+fn decode_token(token: &str) -> ObjectResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ObjectError::InvalidArgument {
+            message: "The continuation token provided is incorrect".to_owned(),
+            argument_name: Some("continuation-token".to_owned()),
+            argument_value: Some(token.to_owned()),
+        })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rand_etag() -> [u8; 16] {
+    let mut etag = [0u8; 16];
+    keyhold_crypto::fill_random(&mut etag);
+    etag
+}
+
+/// Postgres keeps microseconds; S3 shows milliseconds. Storing what is shown keeps
+/// conditional requests exact.
+fn truncate_to_millis(time: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    chrono::DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or(time)
+}

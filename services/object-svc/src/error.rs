@@ -1,0 +1,217 @@
+//! Every way an object-svc call fails, as S3 names it. The one place that picks the
+//! S3 code, its HTTP status (for the S3 endpoint) and the gRPC status code.
+
+use std::collections::HashMap;
+
+use keyhold_platform::{db, error::INTERNAL_MESSAGE};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+pub const EVENT_SOURCE: &str = "s3.amazonaws.com";
+
+/// REFERENCE.md: an anonymous read of a public SSE-KMS object.
+pub const SIGV4_REQUIRED: &str = "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ObjectError {
+    #[error("The specified bucket does not exist")]
+    NoSuchBucket(String),
+    #[error("The specified key does not exist.")]
+    NoSuchKey(String),
+    #[error("Your previous request to create the named bucket succeeded and you already own it.")]
+    BucketAlreadyOwnedByYou(String),
+    #[error(
+        "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+    )]
+    BucketAlreadyExists(String),
+    #[error("The bucket you tried to delete is not empty")]
+    BucketNotEmpty(String),
+    #[error("The specified bucket is not valid.")]
+    InvalidBucketName(String),
+    #[error("Your key is too long")]
+    KeyTooLong,
+    #[error("{message}")]
+    InvalidArgument {
+        message: String,
+        argument_name: Option<String>,
+        argument_value: Option<String>,
+    },
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("The bucket does not allow ACLs")]
+    AccessControlListNotSupported,
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )]
+    MalformedAcl,
+    #[error("The server side encryption configuration was not found")]
+    NoSuchEncryptionConfiguration,
+    #[error("The public access block configuration was not found")]
+    NoSuchPublicAccessBlockConfiguration,
+    #[error("The bucket ownership controls were not found")]
+    OwnershipControlsNotFound,
+    /// A KMS refusal passed on: the code is `KMS.<exception>` (`KMS.DisabledException`...).
+    #[error("{message}")]
+    Kms { code: String, message: String },
+    #[error("The requested range is not satisfiable")]
+    InvalidRange,
+    #[error("At least one of the pre-conditions you specified did not hold")]
+    PreconditionFailed,
+    #[error("Not Modified")]
+    NotModified,
+    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
+    IncompleteBody,
+    #[error("Your proposed upload exceeds the maximum allowed size")]
+    EntityTooLarge,
+    /// The stored ciphertext failed authentication: never served.
+    #[error("We encountered an internal error. Please try again.")]
+    Corrupt(String),
+    #[error("Please reduce your request rate.")]
+    Unavailable,
+    #[error("We encountered an internal error. Please try again.")]
+    Internal(String),
+}
+
+pub type ObjectResult<T> = Result<T, ObjectError>;
+
+impl ObjectError {
+    pub fn access_denied() -> Self {
+        ObjectError::AccessDenied("Access Denied".to_owned())
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        ObjectError::InvalidArgument {
+            message: message.into(),
+            argument_name: None,
+            argument_value: None,
+        }
+    }
+
+    /// The S3 error code, the HTTP status the S3 endpoint answers, and the gRPC code.
+    pub fn s3_code(&self) -> (&str, u16, Code) {
+        use ObjectError::*;
+        match self {
+            NoSuchBucket(_) => ("NoSuchBucket", 404, Code::NotFound),
+            NoSuchKey(_) => ("NoSuchKey", 404, Code::NotFound),
+            BucketAlreadyOwnedByYou(_) => ("BucketAlreadyOwnedByYou", 409, Code::AlreadyExists),
+            BucketAlreadyExists(_) => ("BucketAlreadyExists", 409, Code::AlreadyExists),
+            BucketNotEmpty(_) => ("BucketNotEmpty", 409, Code::FailedPrecondition),
+            InvalidBucketName(_) => ("InvalidBucketName", 400, Code::InvalidArgument),
+            KeyTooLong => ("KeyTooLongError", 400, Code::InvalidArgument),
+            InvalidArgument { .. } => ("InvalidArgument", 400, Code::InvalidArgument),
+            InvalidRequest(_) => ("InvalidRequest", 400, Code::InvalidArgument),
+            AccessDenied(_) => ("AccessDenied", 403, Code::PermissionDenied),
+            AccessControlListNotSupported => {
+                ("AccessControlListNotSupported", 400, Code::InvalidArgument)
+            }
+            MalformedAcl => ("MalformedACLError", 400, Code::InvalidArgument),
+            NoSuchEncryptionConfiguration => (
+                "ServerSideEncryptionConfigurationNotFoundError",
+                404,
+                Code::NotFound,
+            ),
+            NoSuchPublicAccessBlockConfiguration => {
+                ("NoSuchPublicAccessBlockConfiguration", 404, Code::NotFound)
+            }
+            OwnershipControlsNotFound => ("OwnershipControlsNotFoundError", 404, Code::NotFound),
+            Kms { code, .. } => {
+                let grpc = match code.as_str() {
+                    "KMS.NotFoundException" => Code::NotFound,
+                    "KMS.DisabledException" | "KMS.KMSInvalidStateException" => {
+                        Code::FailedPrecondition
+                    }
+                    _ => Code::InvalidArgument,
+                };
+                (code.as_str(), 400, grpc)
+            }
+            InvalidRange => ("InvalidRange", 416, Code::OutOfRange),
+            PreconditionFailed => ("PreconditionFailed", 412, Code::FailedPrecondition),
+            NotModified => ("NotModified", 304, Code::FailedPrecondition),
+            IncompleteBody => ("IncompleteBody", 400, Code::InvalidArgument),
+            EntityTooLarge => ("EntityTooLarge", 400, Code::InvalidArgument),
+            Corrupt(_) | Internal(_) => ("InternalError", 500, Code::Internal),
+            Unavailable => ("ServiceUnavailable", 503, Code::Unavailable),
+        }
+    }
+
+    /// The message users see; internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            ObjectError::Internal(_) | ObjectError::Corrupt(_) => INTERNAL_MESSAGE.to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// S3's extra error fields (`ArgumentName`, `BucketName`, `Key` ...).
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        match self {
+            ObjectError::InvalidArgument {
+                argument_name,
+                argument_value,
+                ..
+            } => {
+                let mut fields = Vec::new();
+                if let Some(name) = argument_name {
+                    fields.push(("ArgumentName", name.clone()));
+                    fields.push((
+                        "ArgumentValue",
+                        argument_value.clone().unwrap_or_else(|| "null".to_owned()),
+                    ));
+                }
+                fields
+            }
+            ObjectError::NoSuchBucket(bucket)
+            | ObjectError::BucketAlreadyExists(bucket)
+            | ObjectError::BucketAlreadyOwnedByYou(bucket)
+            | ObjectError::BucketNotEmpty(bucket)
+            | ObjectError::InvalidBucketName(bucket) => vec![("BucketName", bucket.clone())],
+            ObjectError::NoSuchKey(key) => vec![("Key", key.clone())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ObjectError {
+    fn from(error: sqlx::Error) -> Self {
+        if db::is_unavailable(&error) {
+            tracing::warn!(error = %error, "database unavailable");
+            ObjectError::Unavailable
+        } else {
+            ObjectError::Internal(error.to_string())
+        }
+    }
+}
+
+impl From<crate::blobs::BlobError> for ObjectError {
+    fn from(error: crate::blobs::BlobError) -> Self {
+        use crate::blobs::BlobError;
+        match error {
+            BlobError::Body(message) => ObjectError::InvalidRequest(message),
+            BlobError::LengthMismatch { .. } => ObjectError::IncompleteBody,
+            BlobError::Corrupt(detail) => ObjectError::Corrupt(detail),
+            BlobError::Storage(detail) => ObjectError::Internal(detail),
+        }
+    }
+}
+
+impl From<ObjectError> for Status {
+    fn from(error: ObjectError) -> Status {
+        match &error {
+            ObjectError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            ObjectError::Corrupt(detail) => {
+                tracing::error!(error = %detail, "stored object failed authentication; not served")
+            }
+            _ => {}
+        }
+        let (code, _, grpc) = error.s3_code();
+        let metadata: HashMap<String, String> = error
+            .fields()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        let details = ErrorDetails::with_error_info(code, EVENT_SOURCE, metadata);
+        Status::with_error_details(grpc, error.public_message(), details)
+    }
+}
