@@ -4,11 +4,13 @@
 
 pub mod db;
 pub mod kms;
+pub mod object;
 pub mod proxy;
 pub mod rpcs;
 
 pub use db::TestDatabase;
 pub use kms::{KmsClient, KmsHarness, Who};
+pub use object::{ObjectClient, ObjectHarness};
 
 /// The repository's dev principals file, as `keyhold up` ships it.
 pub fn dev_principals_path() -> std::path::PathBuf {
