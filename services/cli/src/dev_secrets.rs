@@ -1,5 +1,5 @@
 //! The dev-only secrets in the data dir: the principals file the services
-//! authenticate against, and the KMS master key.
+//! authenticate against, and the master keys (kms-svc's, object-svc's).
 
 use std::fs;
 use std::io::{ErrorKind, Write as _};
@@ -21,20 +21,22 @@ const MASTER_KEY_LEN: usize = 32;
 
 pub struct DevSecrets {
     pub principals_file: PathBuf,
-    pub master_key_file: PathBuf,
 }
 
-pub fn prepare(data_dir: &Path) -> Result<DevSecrets> {
+/// Writes the principals file when missing and makes sure each of
+/// `master_key_files` holds a key (one per service that has one).
+pub fn prepare(data_dir: &Path, master_key_files: &[PathBuf]) -> Result<DevSecrets> {
     let secrets = DevSecrets {
         principals_file: data_dir.join("principals.json"),
-        master_key_file: data_dir.join("kms-master.key"),
     };
     write_principals(&secrets.principals_file)?;
-    if ensure_master_key(&secrets.master_key_file)? {
-        note(format_args!(
-            "generated a dev master key in {}",
-            secrets.master_key_file.display()
-        ));
+    for file in master_key_files {
+        if ensure_master_key(file)? {
+            note(format_args!(
+                "generated a dev master key in {}",
+                file.display()
+            ));
+        }
     }
     Ok(secrets)
 }
@@ -91,7 +93,7 @@ fn ensure_master_key(path: &Path) -> Result<bool> {
     }
 }
 
-/// Catches a damaged key here, with advice, rather than as a kms-svc crash.
+/// Catches a damaged key here, with advice, rather than as a service crash.
 fn check_master_key(path: &Path) -> Result<()> {
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let decoded = STANDARD.decode(text.trim());
@@ -152,6 +154,47 @@ mod tests {
                 .iter()
                 .any(|c| c.kind == "Root" && c.access_key_id.starts_with("AKIA"))
         );
+        // Every service principal the table names has credentials.
+        for service in crate::services::SERVICES {
+            for name in [service.audit_principal, service.kms_principal]
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    creds
+                        .iter()
+                        .any(|c| c.name == name && c.kind == "AWSService"),
+                    "{} names principal {name}, which is not a service principal in deploy/dev/principals.json",
+                    service.name
+                );
+            }
+        }
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn prepare_makes_every_master_key_once() {
+        let dir = test_dir("prepare");
+        let keys = [dir.join("kms-master.key"), dir.join("object-master.key")];
+        let secrets = prepare(&dir, &keys).unwrap();
+        assert_eq!(secrets.principals_file, dir.join("principals.json"));
+        let first: Vec<String> = keys
+            .iter()
+            .map(|k| fs::read_to_string(k).unwrap())
+            .collect();
+        assert_ne!(first[0], first[1], "each service has its own key");
+        for key in &keys {
+            assert_eq!(
+                fs::metadata(key).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        prepare(&dir, &keys).unwrap();
+        let again: Vec<String> = keys
+            .iter()
+            .map(|k| fs::read_to_string(k).unwrap())
+            .collect();
+        assert_eq!(first, again, "kept across runs");
         let _ = fs::remove_dir_all(dir);
     }
 

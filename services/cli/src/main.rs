@@ -6,7 +6,7 @@
 //! - [`supervisor`]  services as child processes: output, readiness, stopping
 //! - [`postgres`]    DATABASE_URL or a private cluster; one database per service
 //! - [`run_as`]      running Postgres tools unprivileged when we are root
-//! - [`dev_secrets`] principals.json and the dev master key in the data dir
+//! - [`dev_secrets`] principals.json and the dev master keys in the data dir
 //! - [`signals`]     SIGINT/SIGTERM as a value every phase can wait on
 //! - [`console`]     progress notes, prefixes, one-line errors
 //! - [`files`]       small file-system helpers

@@ -5,9 +5,10 @@ use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::console::note;
+use crate::dev_secrets::Credential;
 use crate::files::is_executable_file;
 
 /// One listening socket of a service, handed to it through `env`.
@@ -35,40 +36,74 @@ pub struct Service {
     /// Started in table order and each waited for, so a service may depend on
     /// any row above it (everything needs kms-svc).
     pub endpoints: &'static [Endpoint],
-    /// Only kms-svc holds the master key; nothing else should see its path.
-    pub master_key: bool,
+    /// The file in the data dir holding the service's own master key,
+    /// generated on the first run and kept. Each service has its own and
+    /// sees no other's path.
+    pub master_key: Option<&'static str>,
+    /// Directories in the data dir the service keeps data in, created before
+    /// it starts.
+    pub data_dirs: &'static [DataDir],
     /// Without a required service there is nothing worth starting.
     pub required: bool,
     /// The service principal (a name in principals.json) whose credentials the
     /// service uses to stream its audit records to audit-svc; None for audit-svc.
     pub audit_principal: Option<&'static str>,
+    /// The service principal with which the service calls kms-svc (for users,
+    /// on their behalf); None when it does not call kms-svc.
+    pub kms_principal: Option<&'static str>,
+}
+
+/// A directory under the data dir, handed to the service through `env`.
+pub struct DataDir {
+    pub env: &'static str,
+    pub name: &'static str,
 }
 
 /// Where services stream their audit records, when audit-svc runs.
 pub struct AuditTarget<'a> {
     pub endpoint: String,
     pub spool_dir: PathBuf,
-    pub credentials: &'a [crate::dev_secrets::Credential],
+    pub credentials: &'a [Credential],
+}
+
+/// Where the services that call kms-svc find it.
+pub struct KmsTarget<'a> {
+    pub endpoint: String,
+    pub credentials: &'a [Credential],
 }
 
 /// audit-svc's row, which every other service streams to.
 pub const AUDIT_SERVICE: &str = "audit-svc";
 
-// audit-svc starts first so the others' audit streams find it. Next row: object-svc
-// (grpc 127.0.0.1:50052 plus an S3 HTTP endpoint on 127.0.0.1:9000, database
-// keyhold_object, audit principal "object-svc").
+/// kms-svc's row, which services with a `kms_principal` call.
+pub const KMS_SERVICE: &str = "kms-svc";
+
+// audit-svc starts first so the others' audit streams find it; object-svc after
+// kms-svc, which it calls. object-svc's S3 HTTP endpoint (127.0.0.1:9000) becomes a
+// second entry in its endpoints once it serves one.
 #[rustfmt::skip]
 pub const SERVICES: &[Service] = &[
-    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: false, required: false, audit_principal: None },
-    Service { name: "kms-svc", database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: true, required: true, audit_principal: Some("kms-svc") },
+    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: None, data_dirs: &[], required: false, audit_principal: None, kms_principal: None },
+    Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None },
+    Service { name: "object-svc", database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc") },
 ];
+
+impl Service {
+    pub fn master_key_file(&self, data_dir: &Path) -> Option<PathBuf> {
+        self.master_key.map(|file| data_dir.join(file))
+    }
+}
+
+fn credential<'c>(credentials: &'c [Credential], name: &str) -> Option<&'c Credential> {
+    credentials.iter().find(|c| c.name == name)
+}
 
 impl AuditTarget<'_> {
     /// The environment that points `service` at audit-svc, when it has a principal.
     fn environment(&self, service: &Service) -> Vec<(&'static str, OsString)> {
         let Some(credential) = service
             .audit_principal
-            .and_then(|name| self.credentials.iter().find(|c| c.name == name))
+            .and_then(|name| credential(self.credentials, name))
         else {
             return Vec::new();
         };
@@ -84,6 +119,36 @@ impl AuditTarget<'_> {
                 credential.secret_access_key.clone().into(),
             ),
         ]
+    }
+}
+
+impl KmsTarget<'_> {
+    /// The environment that points `service` at kms-svc as `principal`. A
+    /// missing principal is an error here: the service would refuse to start.
+    fn environment(
+        &self,
+        service: &Service,
+        principal: &str,
+        principals_file: &Path,
+    ) -> Result<Vec<(&'static str, OsString)>> {
+        let Some(credential) = credential(self.credentials, principal) else {
+            bail!(
+                "{} calls kms-svc as principal \"{principal}\", which is not in {} (add it, or delete the file to get the repository's)",
+                service.name,
+                principals_file.display()
+            );
+        };
+        Ok(vec![
+            ("KEYHOLD_KMS_ENDPOINT", self.endpoint.clone().into()),
+            (
+                "KEYHOLD_KMS_ACCESS_KEY_ID",
+                credential.access_key_id.clone().into(),
+            ),
+            (
+                "KEYHOLD_KMS_SECRET_ACCESS_KEY",
+                credential.secret_access_key.clone().into(),
+            ),
+        ])
     }
 }
 
@@ -133,13 +198,25 @@ pub fn check_ports_free(located: &[Located]) -> Result<()> {
     Ok(())
 }
 
+/// Creates the data directories of the located services.
+pub fn create_data_dirs(located: &[Located], data_dir: &Path) -> Result<()> {
+    for dir in located.iter().flat_map(|l| l.service.data_dirs) {
+        let path = data_dir.join(dir.name);
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Everything a service is told at start, shared by all services.
 pub struct Settings<'a> {
+    /// Holds the master keys and data directories.
+    pub data_dir: &'a Path,
     pub principals_file: &'a Path,
-    pub master_key_file: &'a Path,
     pub account_id: &'a str,
     pub region: &'a str,
     pub log_format: &'a str,
+    /// Set when kms-svc is part of the stack (always: it is required).
+    pub kms: Option<KmsTarget<'a>>,
     /// Set when audit-svc is part of the stack.
     pub audit: Option<AuditTarget<'a>>,
 }
@@ -149,7 +226,7 @@ pub fn environment(
     service: &Service,
     database_url: &str,
     settings: &Settings<'_>,
-) -> Vec<(&'static str, OsString)> {
+) -> Result<Vec<(&'static str, OsString)>> {
     let mut env: Vec<(&'static str, OsString)> = service
         .endpoints
         .iter()
@@ -162,13 +239,25 @@ pub fn environment(
         ("KEYHOLD_REGION", settings.region.into()),
         ("KEYHOLD_LOG_FORMAT", settings.log_format.into()),
     ]);
-    if service.master_key {
-        env.push(("KEYHOLD_MASTER_KEY_FILE", settings.master_key_file.into()));
+    if let Some(file) = service.master_key_file(settings.data_dir) {
+        env.push(("KEYHOLD_MASTER_KEY_FILE", file.into()));
+    }
+    env.extend(
+        service
+            .data_dirs
+            .iter()
+            .map(|d| (d.env, settings.data_dir.join(d.name).into())),
+    );
+    if let Some(principal) = service.kms_principal {
+        let Some(kms) = &settings.kms else {
+            bail!("{} needs {KMS_SERVICE}, which is not running", service.name);
+        };
+        env.extend(kms.environment(service, principal, settings.principals_file)?);
     }
     if let Some(audit) = &settings.audit {
         env.extend(audit.environment(service));
     }
-    env
+    Ok(env)
 }
 
 #[cfg(test)]
@@ -181,19 +270,68 @@ mod tests {
             name: "kms-svc",
             database: "keyhold_kms",
             endpoints: &[Endpoint::grpc("127.0.0.1:1")],
-            master_key: true,
+            master_key: Some("kms-master.key"),
+            data_dirs: &[],
             required: true,
             audit_principal: Some("kms-svc"),
+            kms_principal: None,
         },
         Service {
             name: "object-svc",
             database: "keyhold_object",
             endpoints: &[],
-            master_key: false,
+            master_key: Some("object-master.key"),
+            data_dirs: &[DataDir {
+                env: "KEYHOLD_BLOB_STORE",
+                name: "object-blobs",
+            }],
             required: false,
             audit_principal: Some("object-svc"),
+            kms_principal: Some("object-svc"),
+        },
+        Service {
+            name: "audit-svc",
+            database: "keyhold_audit",
+            endpoints: &[],
+            master_key: None,
+            data_dirs: &[],
+            required: false,
+            audit_principal: None,
+            kms_principal: None,
         },
     ];
+
+    fn service_credential(name: &str) -> Credential {
+        Credential {
+            name: name.to_owned(),
+            kind: "AWSService".to_owned(),
+            access_key_id: format!("AKIA-{name}"),
+            secret_access_key: format!("secret-{name}"),
+        }
+    }
+
+    fn get(env: &[(&str, OsString)], key: &str) -> Option<OsString> {
+        env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+    }
+
+    fn settings(credentials: &[Credential]) -> Settings<'_> {
+        Settings {
+            data_dir: Path::new("/d"),
+            principals_file: Path::new("/d/principals.json"),
+            account_id: "000000000000",
+            region: "us-east-1",
+            log_format: "json",
+            kms: Some(KmsTarget {
+                endpoint: "http://127.0.0.1:1".to_owned(),
+                credentials,
+            }),
+            audit: Some(AuditTarget {
+                endpoint: "http://127.0.0.1:3".to_owned(),
+                spool_dir: PathBuf::from("/d/audit-spool"),
+                credentials,
+            }),
+        }
+    }
 
     #[test]
     fn finds_binaries_next_to_each_other_and_skips_optional_ones() {
@@ -214,24 +352,19 @@ mod tests {
         assert_eq!(found[0].binary, dir.join("kms-svc"));
 
         write_executable(&dir.join("object-svc"));
-        assert_eq!(locate(&dir, TABLE).unwrap().len(), 2);
+        write_executable(&dir.join("audit-svc"));
+        assert_eq!(locate(&dir, TABLE).unwrap().len(), 3);
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
-    fn only_kms_gets_the_master_key() {
-        let settings = Settings {
-            principals_file: Path::new("/d/principals.json"),
-            master_key_file: Path::new("/d/kms-master.key"),
-            account_id: "000000000000",
-            region: "us-east-1",
-            log_format: "json",
-            audit: None,
-        };
-        let kms = environment(&TABLE[0], "postgres://h/keyhold_kms", &settings);
-        let get = |env: &[(&str, OsString)], key: &str| {
-            env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
-        };
+    fn each_service_gets_its_own_master_key() {
+        let credentials = [
+            service_credential("kms-svc"),
+            service_credential("object-svc"),
+        ];
+        let settings = settings(&credentials);
+        let kms = environment(&TABLE[0], "postgres://h/keyhold_kms", &settings).unwrap();
         assert_eq!(get(&kms, "KEYHOLD_LISTEN"), Some("127.0.0.1:1".into()));
         assert_eq!(
             get(&kms, "KEYHOLD_DATABASE_URL"),
@@ -242,20 +375,133 @@ mod tests {
             Some("/d/kms-master.key".into())
         );
         assert_eq!(get(&kms, "KEYHOLD_LOG_FORMAT"), Some("json".into()));
-        let object = environment(&TABLE[1], "postgres://h/keyhold_object", &settings);
-        assert_eq!(get(&object, "KEYHOLD_MASTER_KEY_FILE"), None);
+        let object = environment(&TABLE[1], "postgres://h/keyhold_object", &settings).unwrap();
+        assert_eq!(
+            get(&object, "KEYHOLD_MASTER_KEY_FILE"),
+            Some("/d/object-master.key".into())
+        );
+        let audit = environment(&TABLE[2], "postgres://h/keyhold_audit", &settings).unwrap();
+        assert_eq!(get(&audit, "KEYHOLD_MASTER_KEY_FILE"), None);
+    }
+
+    #[test]
+    fn object_svc_calls_kms_as_its_own_principal() {
+        let credentials = [
+            service_credential("kms-svc"),
+            service_credential("object-svc"),
+        ];
+        let settings = settings(&credentials);
+        let object = environment(&TABLE[1], "postgres://h/keyhold_object", &settings).unwrap();
+        assert_eq!(
+            get(&object, "KEYHOLD_KMS_ENDPOINT"),
+            Some("http://127.0.0.1:1".into())
+        );
+        assert_eq!(
+            get(&object, "KEYHOLD_KMS_ACCESS_KEY_ID"),
+            Some("AKIA-object-svc".into())
+        );
+        assert_eq!(
+            get(&object, "KEYHOLD_KMS_SECRET_ACCESS_KEY"),
+            Some("secret-object-svc".into())
+        );
+        assert_eq!(
+            get(&object, "KEYHOLD_BLOB_STORE"),
+            Some("/d/object-blobs".into())
+        );
+        // Its audit stream uses the same principal; the spool dir is shared
+        // (each service spools into a subdirectory named after itself).
+        assert_eq!(
+            get(&object, "KEYHOLD_AUDIT_ACCESS_KEY_ID"),
+            Some("AKIA-object-svc".into())
+        );
+        assert_eq!(
+            get(&object, "KEYHOLD_AUDIT_SPOOL_DIR"),
+            Some("/d/audit-spool".into())
+        );
+
+        let kms = environment(&TABLE[0], "postgres://h/keyhold_kms", &settings).unwrap();
+        assert_eq!(get(&kms, "KEYHOLD_KMS_ENDPOINT"), None);
+        assert_eq!(get(&kms, "KEYHOLD_KMS_ACCESS_KEY_ID"), None);
+        assert_eq!(get(&kms, "KEYHOLD_BLOB_STORE"), None);
+        assert_eq!(
+            get(&kms, "KEYHOLD_AUDIT_ACCESS_KEY_ID"),
+            Some("AKIA-kms-svc".into())
+        );
+    }
+
+    #[test]
+    fn a_missing_kms_principal_is_an_error() {
+        let credentials = [service_credential("kms-svc")];
+        let err = environment(
+            &TABLE[1],
+            "postgres://h/keyhold_object",
+            &settings(&credentials),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("\"object-svc\"") && err.contains("/d/principals.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn creates_the_data_dirs() {
+        let dir = test_dir("data-dirs");
+        write_executable(&dir.join("kms-svc"));
+        write_executable(&dir.join("object-svc"));
+        let located = locate(&dir, TABLE).unwrap();
+        create_data_dirs(&located, &dir).unwrap();
+        create_data_dirs(&located, &dir).unwrap();
+        assert!(dir.join("object-blobs").is_dir());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn every_row_is_sane() {
-        for service in SERVICES {
+        for (i, service) in SERVICES.iter().enumerate() {
             assert!(
                 !service.endpoints.is_empty(),
                 "{} has nothing to wait for",
                 service.name
             );
             assert!(service.database.starts_with("keyhold_"));
+            if service.kms_principal.is_some() {
+                assert!(
+                    SERVICES[..i].iter().any(|s| s.name == KMS_SERVICE),
+                    "{} calls kms-svc but starts before it",
+                    service.name
+                );
+            }
         }
         assert!(SERVICES.iter().any(|s| s.required));
+        assert!(SERVICES.iter().any(|s| s.name == KMS_SERVICE && s.required));
+        let mut keys: Vec<_> = SERVICES.iter().filter_map(|s| s.master_key).collect();
+        let mut dirs: Vec<_> = SERVICES
+            .iter()
+            .flat_map(|s| s.data_dirs.iter().map(|d| d.name))
+            .collect();
+        let mut addrs: Vec<_> = SERVICES
+            .iter()
+            .flat_map(|s| s.endpoints.iter().map(|e| e.addr))
+            .collect();
+        for names in [&mut keys, &mut dirs, &mut addrs] {
+            let count = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), count, "shared: {names:?}");
+        }
+    }
+
+    #[test]
+    fn object_svc_follows_kms_svc() {
+        let names: Vec<_> = SERVICES.iter().map(|s| s.name).collect();
+        assert_eq!(names, [AUDIT_SERVICE, KMS_SERVICE, "object-svc"]);
+        let object = &SERVICES[2];
+        assert_eq!(object.database, "keyhold_object");
+        assert_eq!(object.endpoints[0].addr, "127.0.0.1:50052");
+        assert_eq!(object.master_key, Some("object-master.key"));
+        assert_eq!(object.kms_principal, Some("object-svc"));
+        assert_eq!(object.audit_principal, Some("object-svc"));
     }
 }

@@ -17,7 +17,7 @@ use crate::supervisor::{self, Ended};
 
 #[derive(Args)]
 pub struct UpArgs {
-    /// Directory kept between runs: principals, master key, Postgres cluster, logs.
+    /// Directory kept between runs: principals, master keys, object blobs, Postgres cluster, logs.
     #[arg(long, env = "KEYHOLD_DATA_DIR", default_value = ".keyhold")]
     data_dir: PathBuf,
 
@@ -111,7 +111,12 @@ pub async fn run(args: UpArgs) -> Result<()> {
 
     std::fs::create_dir_all(data_dir.join("logs"))
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let secrets = dev_secrets::prepare(&data_dir)?;
+    let master_keys: Vec<PathBuf> = located
+        .iter()
+        .filter_map(|l| l.service.master_key_file(&data_dir))
+        .collect();
+    let secrets = dev_secrets::prepare(&data_dir, &master_keys)?;
+    services::create_data_dirs(&located, &data_dir)?;
 
     match source {
         Source::External(server_url) => {
@@ -173,6 +178,14 @@ async fn run_stack(
     }
 
     let credentials = dev_secrets::credentials(&secrets.principals_file)?;
+    let kms = located
+        .iter()
+        .find(|l| l.service.name == services::KMS_SERVICE)
+        .and_then(|l| l.service.endpoints.first())
+        .map(|endpoint| services::KmsTarget {
+            endpoint: format!("http://{}", endpoint.addr),
+            credentials: &credentials,
+        });
     let audit = located
         .iter()
         .find(|l| l.service.name == services::AUDIT_SERVICE)
@@ -183,19 +196,27 @@ async fn run_stack(
             credentials: &credentials,
         });
     let settings = Settings {
+        data_dir,
         principals_file: &secrets.principals_file,
-        master_key_file: &secrets.master_key_file,
         account_id: &args.account_id,
         region: &args.region,
         log_format: args.log_format.as_str(),
+        kms,
         audit,
     };
+    // All before the first start: a service that cannot be configured (its
+    // principal missing from an edited principals file) stops nothing.
+    let envs = located
+        .iter()
+        .map(|l| {
+            let url = postgres::with_database(&database.server_url, l.service.database)?;
+            services::environment(l.service, &url, &settings)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut running = Vec::new();
     let result = async {
-        for Located { service, binary } in located {
+        for (Located { service, binary }, mut env) in located.iter().zip(envs) {
             note(format_args!("starting {}", service.name));
-            let url = postgres::with_database(&database.server_url, service.database)?;
-            let mut env = services::environment(service, &url, &settings);
             // The services drain for up to 20 s after SIGTERM by default; we
             // kill after 10 s. Unless the user chose, let them finish first.
             if std::env::var_os(SHUTDOWN_GRACE_ENV).is_none() {
