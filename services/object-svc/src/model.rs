@@ -231,7 +231,8 @@ impl Bucket {
 
     /// The BPA flags in force (all off when the configuration was deleted).
     pub fn effective_block(&self) -> PublicAccessBlock {
-        self.public_access_block.unwrap_or(PublicAccessBlock::ALL_OFF)
+        self.public_access_block
+            .unwrap_or(PublicAccessBlock::ALL_OFF)
     }
 }
 
