@@ -9,6 +9,8 @@
 //! - [`console_key_policy`], [`add_key_user`] and friends write the policies the AWS
 //!   console writes, so that keys created and edited through keyhold carry exactly
 //!   the policy users expect from AWS.
+//! - [`s3_managed_key_policy`] writes the policy of the AWS managed key
+//!   `alias/aws/s3`.
 
 mod condition;
 mod console;
@@ -17,6 +19,7 @@ mod document;
 mod error;
 mod evaluate;
 mod json;
+mod managed;
 mod matching;
 mod operator;
 mod principal;
@@ -32,3 +35,4 @@ pub use evaluate::{
     AccessRequest, Caller, Decision, LOCKOUT_MESSAGE, authorize, authorize_without_key,
     check_lockout_safety,
 };
+pub use managed::s3_managed_key_policy;

@@ -113,27 +113,7 @@ impl KmsStore {
         tags: &[(String, String)],
     ) -> KmsResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO keys (key_id, description, key_usage, key_spec, key_manager, state, policy, \
-             creation_date, current_material_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(key.key_id)
-        .bind(&key.description)
-        .bind(&key.key_usage)
-        .bind(&key.key_spec)
-        .bind(&key.key_manager)
-        .bind(key.state.as_str())
-        .bind(&*key.policy)
-        .bind(key.creation_date)
-        .bind(key.current_material_version)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO key_material (key_id, version, wrapped) VALUES ($1, $2, $3)")
-            .bind(key.key_id)
-            .bind(key.current_material_version)
-            .bind(wrapped_material)
-            .execute(&mut *tx)
-            .await?;
+        insert_key_rows(&mut tx, key, wrapped_material).await?;
         for (tag_key, tag_value) in tags {
             sqlx::query(
                 "INSERT INTO key_tags (key_id, tag_key, tag_value) VALUES ($1, $2, $3) \
@@ -147,6 +127,38 @@ impl KmsStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Inserts a key together with its alias, or nothing at all: false when the
+    /// alias name is taken, as when a concurrent call created the same AWS managed
+    /// key first (the alias's primary key decides who wins; the loser's key, never
+    /// seen by anyone, is rolled back with its material).
+    pub async fn insert_key_with_alias(
+        &self,
+        key: &Key,
+        wrapped_material: &[u8],
+        alias_name: &str,
+    ) -> KmsResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        insert_key_rows(&mut tx, key, wrapped_material).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO aliases (alias_name, key_id, creation_date, last_updated_date) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (alias_name) DO NOTHING",
+        )
+        .bind(alias_name)
+        .bind(key.key_id)
+        .bind(key.creation_date)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        self.aliases_changed().await?;
+        Ok(true)
     }
 
     pub async fn find_key(&self, key: &KeyRef) -> KmsResult<Option<Key>> {
@@ -350,6 +362,36 @@ impl KmsStore {
         .await?;
         rows.iter().map(alias_from_row).collect()
     }
+}
+
+/// A key's row and its first material version.
+async fn insert_key_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    key: &Key,
+    wrapped_material: &[u8],
+) -> KmsResult<()> {
+    sqlx::query(
+        "INSERT INTO keys (key_id, description, key_usage, key_spec, key_manager, state, policy, \
+         creation_date, current_material_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(key.key_id)
+    .bind(&key.description)
+    .bind(&key.key_usage)
+    .bind(&key.key_spec)
+    .bind(&key.key_manager)
+    .bind(key.state.as_str())
+    .bind(&*key.policy)
+    .bind(key.creation_date)
+    .bind(key.current_material_version)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO key_material (key_id, version, wrapped) VALUES ($1, $2, $3)")
+        .bind(key.key_id)
+        .bind(key.current_material_version)
+        .bind(wrapped_material)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn alias_from_row(row: &PgRow) -> KmsResult<Alias> {

@@ -43,7 +43,7 @@ impl Kms {
     ) -> KmsResult<(Vec<u8>, Key)> {
         validate::plaintext(plaintext)?;
         let found = self
-            .usable_key(call, key_id, "kms:Encrypt", context)
+            .usable_key_or_first_use(call, key_id, "kms:Encrypt", context)
             .await?;
         let blob = self.seal(&found, context, plaintext)?;
         Ok((blob, found.key))
@@ -103,7 +103,9 @@ impl Kms {
         action: &str,
     ) -> KmsResult<DataKey> {
         let size = validate::data_key_size(key_spec, number_of_bytes)?;
-        let found = self.usable_key(call, key_id, action, context).await?;
+        let found = self
+            .usable_key_or_first_use(call, key_id, action, context)
+            .await?;
         let plaintext = random_bytes(size);
         let ciphertext_blob = self.seal(&found, context, &plaintext)?;
         Ok(DataKey {
@@ -138,6 +140,32 @@ impl Kms {
             .load_key_with_material(call, &key_ref, None)
             .await?
             .ok_or_else(|| self.not_found(&key_ref))?;
+        self.check_usable(call, found, action, context)
+    }
+
+    /// Like [`Kms::usable_key`] for Encrypt and GenerateDataKey*, the calls with
+    /// which S3's first use of `alias/aws/s3` creates that AWS managed key.
+    async fn usable_key_or_first_use(
+        &self,
+        call: Call<'_>,
+        key_id: &str,
+        action: &str,
+        context: &EncryptionContext,
+    ) -> KmsResult<KeyWithMaterial> {
+        let key_ref = self.partition.parse_key_ref(key_id)?;
+        let found = self
+            .load_key_with_material_or_first_use(call, &key_ref)
+            .await?;
+        self.check_usable(call, found, action, context)
+    }
+
+    fn check_usable(
+        &self,
+        call: Call<'_>,
+        found: KeyWithMaterial,
+        action: &str,
+        context: &EncryptionContext,
+    ) -> KmsResult<KeyWithMaterial> {
         self.authorize_with_context(call, &found.key, action, context)?;
         require_enabled(&found.key)?;
         Ok(found)

@@ -66,6 +66,22 @@ impl Kms {
             console_key_policy(&self.partition.account_id, &administrators, &users)
         };
 
+        let (key, wrapped) = self.new_key(key_id, input.description, "CUSTOMER", policy);
+        self.store.insert_key(&key, &wrapped, &input.tags).await?;
+        self.note(call, &key);
+        Ok(key)
+    }
+
+    /// A new Enabled symmetric key with fresh material, and that material wrapped by
+    /// the master key (bound to the key's ARN and material version 1).
+    pub(super) fn new_key(
+        &self,
+        key_id: Uuid,
+        description: String,
+        key_manager: &str,
+        policy: String,
+    ) -> (Key, Vec<u8>) {
+        let arn = self.partition.key_arn(key_id);
         let material = SecretKey::generate();
         let wrapped = self
             .master_key
@@ -73,10 +89,10 @@ impl Kms {
         let key = Key {
             key_id,
             arn,
-            description: input.description,
+            description,
             key_usage: "ENCRYPT_DECRYPT".into(),
             key_spec: "SYMMETRIC_DEFAULT".into(),
-            key_manager: "CUSTOMER".into(),
+            key_manager: key_manager.into(),
             state: KeyState::Enabled,
             policy: policy.into(),
             // Postgres keeps microseconds: round so the returned date equals the stored one.
@@ -85,9 +101,7 @@ impl Kms {
             pending_window_days: None,
             current_material_version: 1,
         };
-        self.store.insert_key(&key, &wrapped, &input.tags).await?;
-        self.note(call, &key);
-        Ok(key)
+        (key, wrapped)
     }
 
     /// Principal ARNs from the console's choices: names or ARNs of the account's principals.
@@ -104,8 +118,9 @@ impl Kms {
             .collect()
     }
 
+    /// S3's first DescribeKey of `alias/aws/s3` creates that AWS managed key.
     pub async fn describe_key(&self, call: Call<'_>, key_id: &str) -> KmsResult<Key> {
-        let key = self.load_key(call, key_id).await?;
+        let key = self.load_key_or_first_use(call, key_id).await?;
         self.authorize(call, &key, "kms:DescribeKey")?;
         Ok(key)
     }

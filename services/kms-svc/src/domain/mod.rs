@@ -4,6 +4,7 @@
 mod aliases;
 mod crypto_ops;
 mod keys;
+mod managed;
 mod policies;
 
 use std::sync::Arc;
