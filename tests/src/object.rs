@@ -32,12 +32,20 @@ pub struct ObjectHarness {
     pub sink: MemorySink,
     pub database: TestDatabase,
     pub workdir: PathBuf,
+    /// Extra object-svc flags, kept across restarts.
+    flags: Vec<String>,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl ObjectHarness {
     pub async fn start() -> ObjectHarness {
+        Self::start_with_flags(&[]).await
+    }
+
+    /// Like [`Self::start`], with extra object-svc flags (e.g. `--blob-sweep-seconds 1`),
+    /// which a restart keeps.
+    pub async fn start_with_flags(flags: &[&str]) -> ObjectHarness {
         let kms = KmsHarness::start().await;
         let database = TestDatabase::create().await;
         let workdir = std::env::temp_dir().join(format!(
@@ -55,11 +63,18 @@ impl ObjectHarness {
             crate::kms::test_principals(),
         )
         .expect("write the principals");
-        Self::start_on(kms, database, workdir).await
+        let flags = flags.iter().map(|f| (*f).to_owned()).collect();
+        Self::start_on(kms, database, workdir, flags).await
     }
 
-    async fn start_on(kms: KmsHarness, database: TestDatabase, workdir: PathBuf) -> ObjectHarness {
-        let config = object_config(&database.url, &workdir, kms.address, &[]);
+    async fn start_on(
+        kms: KmsHarness,
+        database: TestDatabase,
+        workdir: PathBuf,
+        flags: Vec<String>,
+    ) -> ObjectHarness {
+        let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let config = object_config(&database.url, &workdir, kms.address, &extra);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind object-svc");
@@ -78,6 +93,7 @@ impl ObjectHarness {
             sink,
             database,
             workdir,
+            flags,
             shutdown,
             task,
         };
@@ -129,7 +145,7 @@ impl ObjectHarness {
             .await
             .expect("object-svc task")
             .expect("object-svc stops cleanly");
-        Self::start_on(self.kms, self.database, self.workdir).await
+        Self::start_on(self.kms, self.database, self.workdir, self.flags).await
     }
 
     /// The records so far, once there are at least `count`.
