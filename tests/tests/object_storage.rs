@@ -572,10 +572,6 @@ async fn an_sse_s3_key_opens_only_its_own_object() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: SSE-KMS objects are not bound to their bucket/key: object-svc \
-            (domain/encryption.rs Objects::data_key) sends the stored encryption_context \
-            to kms Decrypt verbatim, never checking aws:s3:arn against the object read, so \
-            a row spliced onto another key serves the first object's plaintext"]
 async fn an_sse_kms_key_opens_only_its_own_object() {
     let harness = ObjectHarness::start().await;
     let mut kms = harness.kms.client(Who::User1);

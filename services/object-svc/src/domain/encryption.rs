@@ -161,6 +161,19 @@ impl Objects {
             }
             SseAlgorithm::AwsKms => {
                 let user = requester.kms_user()?;
+                // The context is what binds the data key to its object; a row whose
+                // context names another object was moved, and must not open.
+                let expected = if encryption.bucket_key_enabled {
+                    format!("arn:aws:s3:::{}", object.bucket)
+                } else {
+                    object.arn()
+                };
+                if encryption.encryption_context.get(S3_ARN_CONTEXT) != Some(&expected) {
+                    return Err(ObjectError::Corrupt(format!(
+                        "the SSE-KMS encryption context of {} names another object",
+                        object.arn()
+                    )));
+                }
                 let key_arn = encryption.kms_key_arn.as_deref().unwrap_or_default();
                 self.kms
                     .decrypt(
