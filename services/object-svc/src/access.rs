@@ -113,11 +113,12 @@ pub fn check_acl_change(bucket: &Bucket, acl: &Acl) -> ObjectResult<()> {
 }
 
 /// An ACL sent along with PutObject / CopyObject / CreateBucket: with ACLs disabled
-/// only `bucket-owner-full-control` (or none) is accepted, as in S3.
+/// only the owner's full control is accepted (`bucket-owner-full-control`, or
+/// `private`, the same grant in a one-account installation), as in S3.
 pub fn check_acl_on_write(bucket: &Bucket, canned: &str, acl: &Acl) -> ObjectResult<()> {
     if !bucket.ownership.acls_enabled() {
         return match canned {
-            "" | "bucket-owner-full-control" => Ok(()),
+            "" | "private" | "bucket-owner-full-control" => Ok(()),
             _ => Err(ObjectError::AccessControlListNotSupported),
         };
     }

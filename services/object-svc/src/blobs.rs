@@ -1,0 +1,949 @@
+//! Encrypted blob I/O: object bodies go through [`keyhold_crypto::segments`] on their
+//! way to and from an `object_store` backend (a local directory by default, or any S3
+//! compatible bucket), so only ciphertext ever reaches storage.
+//!
+//! Writes and reads stream in constant memory: a write holds at most one multipart
+//! chunk being filled plus [`MAX_PARTS_IN_FLIGHT`] chunks being uploaded, a read one
+//! read chunk and one segment. A range read fetches only the ciphertext of the segments
+//! it touches.
+//!
+//! Blob paths are random (`blobs/<2 hex>/<uuid>`), never derived from bucket or key
+//! names, so the layout of the store reveals nothing about the objects in it.
+
+use std::collections::VecDeque;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use keyhold_crypto::{
+    CryptoError, NoncePrefix, SecretKey, SegmentDecryptor, SegmentEncryptor, SegmentLayout,
+};
+use md5::{Digest, Md5};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
+};
+
+/// Where every blob lives inside the store; `list` looks nowhere else.
+const BLOB_DIR: &str = "blobs";
+/// Multipart chunk size, and the largest ciphertext written with a single `put`. S3
+/// wants parts of at least 5 MiB.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Multipart chunks uploading at once for one write.
+pub const MAX_PARTS_IN_FLIGHT: usize = 2;
+/// Ciphertext bytes per read from a local file. Large reads keep the blocking-pool
+/// round trips (one per read) off the profile.
+const LOCAL_READ_CHUNK: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The client's body stream failed; the message is the caller's.
+    #[error("request body failed: {0}")]
+    Body(String),
+    /// The body was shorter or longer than the declared content length. When it was
+    /// longer, `actual` counts the bytes received up to the point it was refused.
+    #[error("request body has {actual} bytes, declared content length is {expected}")]
+    LengthMismatch { expected: u64, actual: u64 },
+    /// The stored ciphertext is tampered with, truncated or missing. Never serve it.
+    #[error("stored object is corrupt: {0}")]
+    Corrupt(String),
+    /// The storage backend failed.
+    #[error("blob storage error: {0}")]
+    Storage(String),
+}
+
+/// The outcome of [`BlobStore::write_sealed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Plaintext bytes.
+    pub size: u64,
+    /// MD5 of the plaintext, when asked for.
+    pub md5: Option<[u8; 16]>,
+}
+
+/// The ciphertext store.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    /// The directory of a local store.
+    local_root: Option<PathBuf>,
+}
+
+fn storage(e: object_store::Error) -> BlobError {
+    BlobError::Storage(e.to_string())
+}
+
+fn corrupt(e: CryptoError) -> BlobError {
+    BlobError::Corrupt(e.to_string())
+}
+
+fn parse_path(path: &str) -> Result<Path, BlobError> {
+    Path::parse(path).map_err(|e| BlobError::Storage(format!("invalid blob path: {e}")))
+}
+
+impl BlobStore {
+    /// Blobs under the local directory `root` (created if missing). Every write is
+    /// fsynced, file and directories, before it returns.
+    pub fn local(root: &FsPath) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let fs = LocalFileSystem::new_with_prefix(root)?.with_fsync(true);
+        Ok(Self {
+            store: Arc::new(fs),
+            local_root: Some(std::fs::canonicalize(root)?),
+        })
+    }
+
+    /// `file:///absolute/dir`, `s3://bucket[/prefix]` (configured from the `AWS_*`
+    /// environment: `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, ...) or `memory://` (tests only: lost
+    /// on exit).
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if let Some(path) = url.strip_prefix("file://") {
+            anyhow::ensure!(
+                path.starts_with('/'),
+                "blob store URL {url:?}: a file URL needs an absolute path (file:///dir)"
+            );
+            return Self::local(FsPath::new(path));
+        }
+        if url == "memory://" || url == "memory:///" {
+            return Ok(Self {
+                store: Arc::new(InMemory::new()),
+                local_root: None,
+            });
+        }
+        let rest = url
+            .strip_prefix("s3://")
+            .or_else(|| url.strip_prefix("s3a://"))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "blob store URL {url:?}: expected file:///dir, s3://bucket/prefix or memory://"
+                )
+            })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        anyhow::ensure!(!bucket.is_empty(), "blob store URL {url:?} names no bucket");
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, Path::parse(prefix)?))
+        };
+        Ok(Self {
+            store,
+            local_root: None,
+        })
+    }
+
+    /// A fresh random blob path. Spread over 256 directories so no local directory grows
+    /// huge.
+    pub fn new_blob_path() -> String {
+        let id = uuid::Uuid::new_v4();
+        let hex = id.simple().to_string();
+        format!("{BLOB_DIR}/{}/{id}", &hex[..2])
+    }
+
+    /// The file holding blob `path` in a local store (for tests and diagnostics).
+    pub fn local_path(&self, path: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        Some(path.split('/').fold(root.clone(), |p, part| p.join(part)))
+    }
+
+    /// Encrypts the plaintext chunks of `body` and writes the ciphertext at `path`, in
+    /// constant memory.
+    ///
+    /// When `expected_len` is `Some`, a body of another length is refused
+    /// ([`BlobError::LengthMismatch`], as soon as it runs over) and nothing is left at
+    /// `path`; the same holds for any other error. When `md5` is true the MD5 of the
+    /// plaintext comes back too (for SSE-S3 ETags). Returns once the bytes are durable.
+    ///
+    /// Ciphertext up to [`PART_SIZE`] goes in one `put`; more goes through a multipart
+    /// upload in [`PART_SIZE`] parts. If the future is dropped midway, a local upload's
+    /// staging file is removed; an S3 multipart upload is left for the bucket's
+    /// abort-incomplete-multipart-upload lifecycle rule.
+    pub async fn write_sealed<S>(
+        &self,
+        path: &str,
+        key: &SecretKey,
+        prefix: NoncePrefix,
+        mut body: S,
+        expected_len: Option<u64>,
+        md5: bool,
+    ) -> Result<Written, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+    {
+        let location = parse_path(path)?;
+        let mut sink = Sink::Buffered {
+            segments: Vec::new(),
+            len: 0,
+        };
+        let mut encryptor = SegmentEncryptor::new(key, prefix);
+        let mut hasher = md5.then(Md5::new);
+        let mut size = 0u64;
+
+        let outcome: Result<(), BlobError> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                size += chunk.len() as u64;
+                if let Some(expected) = expected_len
+                    && size > expected
+                {
+                    return Err(BlobError::LengthMismatch {
+                        expected,
+                        actual: size,
+                    });
+                }
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(&chunk);
+                }
+                let segments = encryptor.push(&chunk).map_err(|_| {
+                    BlobError::Body("object exceeds the largest size keyhold can store".into())
+                })?;
+                for segment in segments {
+                    sink.push(&*self.store, &location, segment).await?;
+                }
+            }
+            if let Some(expected) = expected_len
+                && size != expected
+            {
+                return Err(BlobError::LengthMismatch {
+                    expected,
+                    actual: size,
+                });
+            }
+            Ok(())
+        }
+        .await;
+
+        let outcome = match outcome {
+            Ok(()) => {
+                let last = encryptor.finish();
+                match sink.push(&*self.store, &location, last).await {
+                    Ok(()) => sink.finish(&*self.store, &location).await,
+                    Err(e) => {
+                        sink.abort().await;
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => {
+                sink.abort().await;
+                Err(e)
+            }
+        };
+        outcome?;
+        Ok(Written {
+            size,
+            md5: hasher.map(|h| h.finalize().into()),
+        })
+    }
+
+    /// Plaintext bytes `range` of the object of plaintext `size` stored at `path` with
+    /// the default segment size. See [`Self::read_range_with_layout`].
+    pub fn read_range(
+        &self,
+        path: &str,
+        key: SecretKey,
+        prefix: NoncePrefix,
+        size: u64,
+        range: Range<u64>,
+    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
+        self.read_range_with_layout(path, key, prefix, SegmentLayout::new(size), range)
+    }
+
+    /// Plaintext bytes `range` (see [`SegmentLayout::plan`]) of the object laid out as
+    /// `layout` at `path`. Fetches only the ciphertext of the segments the range
+    /// touches, and yields only authenticated bytes: the stream ends with a
+    /// [`BlobError::Corrupt`] item as soon as tampering or truncation shows (so a client
+    /// may have received a correct prefix of the range before that), or when the blob
+    /// is missing or not the size the layout says.
+    pub fn read_range_with_layout(
+        &self,
+        path: &str,
+        key: SecretKey,
+        prefix: NoncePrefix,
+        layout: SegmentLayout,
+        range: Range<u64>,
+    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
+        let plan = layout.plan(range);
+        let decryptor = SegmentDecryptor::new(&key, prefix, layout, &plan);
+        drop(key);
+        let reader = Reader {
+            store: Arc::clone(&self.store),
+            location: parse_path(path),
+            ciphertext_range: plan.ciphertext_range,
+            ciphertext_size: layout.ciphertext_size(),
+            ciphertext: None,
+            decryptor: Some(decryptor),
+            pending: VecDeque::new(),
+            done: false,
+        };
+        futures::stream::unfold(reader, Reader::step)
+    }
+
+    /// Removes a blob; one that is already gone is fine.
+    pub async fn delete(&self, path: &str) -> Result<(), BlobError> {
+        match self.store.delete(&parse_path(path)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    /// Every blob with its last-modified time, for sweeping orphans.
+    pub async fn list(&self) -> Result<Vec<(String, DateTime<Utc>)>, BlobError> {
+        self.store
+            .list(Some(&Path::from(BLOB_DIR)))
+            .map_ok(|meta| (meta.location.to_string(), meta.last_modified))
+            .try_collect()
+            .await
+            .map_err(storage)
+    }
+}
+
+/// Where ciphertext segments go during a write: kept in memory while the whole object
+/// might still fit one `put`, then a multipart upload.
+enum Sink {
+    Buffered { segments: Vec<Bytes>, len: usize },
+    Multipart(WriteMultipart),
+}
+
+impl Sink {
+    async fn push(
+        &mut self,
+        store: &dyn ObjectStore,
+        location: &Path,
+        segment: Bytes,
+    ) -> Result<(), BlobError> {
+        match self {
+            Sink::Buffered { segments, len } => {
+                *len += segment.len();
+                segments.push(segment);
+                if *len > PART_SIZE {
+                    let upload = store.put_multipart(location).await.map_err(storage)?;
+                    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    for segment in segments.drain(..) {
+                        writer.put(segment);
+                    }
+                    *self = Sink::Multipart(writer);
+                }
+            }
+            Sink::Multipart(writer) => {
+                writer
+                    .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(storage)?;
+                writer.put(segment);
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(self, store: &dyn ObjectStore, location: &Path) -> Result<(), BlobError> {
+        match self {
+            Sink::Buffered { segments, .. } => {
+                let payload: PutPayload = segments.into_iter().collect();
+                store.put(location, payload).await.map_err(storage)?;
+            }
+            // Aborts the upload itself when a part or the completion fails.
+            Sink::Multipart(writer) => {
+                writer.finish().await.map_err(storage)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops what was uploaded so far; a failure to do so only leaves an invisible
+    /// staging file or incomplete multipart upload behind, never an object at the path.
+    async fn abort(self) {
+        if let Sink::Multipart(writer) = self
+            && let Err(e) = writer.abort().await
+        {
+            tracing::warn!(error = %e, "aborting a blob upload failed");
+        }
+    }
+}
+
+/// The state of a [`BlobStore::read_range_with_layout`] stream.
+struct Reader {
+    store: Arc<dyn ObjectStore>,
+    location: Result<Path, BlobError>,
+    ciphertext_range: Range<u64>,
+    ciphertext_size: u64,
+    ciphertext: Option<BoxStream<'static, Result<Bytes, BlobError>>>,
+    decryptor: Option<SegmentDecryptor>,
+    /// Plaintext pieces decrypted but not yet yielded.
+    pending: VecDeque<Bytes>,
+    done: bool,
+}
+
+impl Reader {
+    async fn step(mut self) -> Option<(Result<Bytes, BlobError>, Self)> {
+        loop {
+            if let Some(piece) = self.pending.pop_front() {
+                return Some((Ok(piece), self));
+            }
+            if self.done {
+                return None;
+            }
+            if self.ciphertext.is_none() {
+                match self.open().await {
+                    Ok(stream) => self.ciphertext = Some(stream),
+                    Err(e) => return self.fail(e),
+                }
+            }
+            let ciphertext = self.ciphertext.as_mut()?;
+            match ciphertext.next().await {
+                Some(Ok(chunk)) => {
+                    let decryptor = self.decryptor.as_mut()?;
+                    match decryptor.feed(&chunk) {
+                        Ok(pieces) => self.pending.extend(pieces),
+                        Err(e) => return self.fail(corrupt(e)),
+                    }
+                }
+                Some(Err(e)) => return self.fail(e),
+                None => {
+                    self.done = true;
+                    self.ciphertext = None;
+                    if let Some(decryptor) = self.decryptor.take()
+                        && let Err(e) = decryptor.finish()
+                    {
+                        return Some((Err(corrupt(e)), self));
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail(mut self, e: BlobError) -> Option<(Result<Bytes, BlobError>, Self)> {
+        self.done = true;
+        self.pending.clear();
+        self.ciphertext = None;
+        self.decryptor = None;
+        Some((Err(e), self))
+    }
+
+    /// Starts the ranged GET, after checking the blob is exactly as long as the layout
+    /// says (a blob that is shorter was truncated; one that is longer was tampered with).
+    async fn open(&mut self) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        let location = match &self.location {
+            Ok(location) => location.clone(),
+            Err(e) => return Err(BlobError::Storage(e.to_string())),
+        };
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(self.ciphertext_range.clone())),
+            ..Default::default()
+        };
+        let result = match self.store.get_opts(&location, options).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(BlobError::Corrupt("the stored blob is missing".into()));
+            }
+            Err(e) => {
+                // A range past the end of a truncated blob fails the GET itself.
+                return Err(match self.store.head(&location).await {
+                    Ok(meta) if meta.size != self.ciphertext_size => self.size_mismatch(meta.size),
+                    Err(object_store::Error::NotFound { .. }) => {
+                        BlobError::Corrupt("the stored blob is missing".into())
+                    }
+                    _ => storage(e),
+                });
+            }
+        };
+        if result.meta.size != self.ciphertext_size {
+            return Err(self.size_mismatch(result.meta.size));
+        }
+        Ok(match result.payload {
+            GetResultPayload::File(file, _) => local_chunks(file, result.range),
+            GetResultPayload::Stream(stream) => stream.map_err(storage).boxed(),
+        })
+    }
+
+    fn size_mismatch(&self, actual: u64) -> BlobError {
+        BlobError::Corrupt(format!(
+            "the stored blob has {actual} bytes, its metadata calls for {}",
+            self.ciphertext_size
+        ))
+    }
+}
+
+/// Reads `range` of a local file in [`LOCAL_READ_CHUNK`] pieces on the blocking pool
+/// (object_store's own reader uses 8 KiB pieces, one blocking-pool trip each).
+fn local_chunks(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, BlobError>> {
+    futures::stream::try_unfold(
+        (file, range.start, range.end),
+        |(mut file, pos, end)| async move {
+            if pos >= end {
+                return Ok(None);
+            }
+            let want = (end - pos).min(LOCAL_READ_CHUNK as u64);
+            let (file, buf) = tokio::task::spawn_blocking(move || {
+                file.seek(SeekFrom::Start(pos))?;
+                let mut buf = Vec::with_capacity(want as usize);
+                (&mut file).take(want).read_to_end(&mut buf)?;
+                Ok::<_, std::io::Error>((file, buf))
+            })
+            .await
+            .map_err(|e| BlobError::Storage(format!("blob read task failed: {e}")))?
+            .map_err(|e| BlobError::Storage(format!("reading blob: {e}")))?;
+            if buf.is_empty() {
+                // The file shrank since it was opened; the decryptor reports it.
+                return Ok(None);
+            }
+            let next = pos + buf.len() as u64;
+            Ok(Some((Bytes::from(buf), (file, next, end))))
+        },
+    )
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use keyhold_crypto::{SEGMENT_SIZE, random_bytes};
+
+    use super::*;
+
+    /// A store in a fresh directory under the system temp dir, removed on drop.
+    struct TempStore {
+        root: PathBuf,
+        blobs: BlobStore,
+    }
+
+    impl TempStore {
+        fn new() -> Self {
+            let root = std::env::temp_dir().join(format!("keyhold-blobs-{}", uuid::Uuid::new_v4()));
+            let blobs = BlobStore::local(&root).unwrap();
+            Self { root, blobs }
+        }
+    }
+
+    impl Drop for TempStore {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn body(
+        data: &[u8],
+        chunk: usize,
+    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + Unpin + use<> {
+        let chunks: Vec<_> = data
+            .chunks(chunk.max(1))
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures::stream::iter(chunks)
+    }
+
+    struct Sealed {
+        path: String,
+        key: SecretKey,
+        prefix: NoncePrefix,
+        size: u64,
+    }
+
+    async fn write(store: &BlobStore, data: &[u8], chunk: usize) -> Sealed {
+        let path = BlobStore::new_blob_path();
+        let key = SecretKey::generate();
+        let prefix = NoncePrefix::generate();
+        let written = store
+            .write_sealed(
+                &path,
+                &key,
+                prefix,
+                body(data, chunk),
+                Some(data.len() as u64),
+                true,
+            )
+            .await
+            .unwrap();
+        assert_eq!(written.size, data.len() as u64);
+        let md5: [u8; 16] = Md5::digest(data).into();
+        assert_eq!(written.md5, Some(md5));
+        Sealed {
+            path,
+            key,
+            prefix,
+            size: data.len() as u64,
+        }
+    }
+
+    async fn read(store: &BlobStore, s: &Sealed, range: Range<u64>) -> Result<Vec<u8>, BlobError> {
+        let pieces: Vec<Bytes> = store
+            .read_range(&s.path, s.key.clone(), s.prefix, s.size, range)
+            .try_collect()
+            .await?;
+        Ok(pieces.concat())
+    }
+
+    fn assert_corrupt(result: Result<Vec<u8>, BlobError>) {
+        assert!(matches!(result, Err(BlobError::Corrupt(_))), "{result:?}");
+    }
+
+    /// Files in the blob's directory whose name starts with the blob's (staging files
+    /// are `<name>#<n>`).
+    fn leftovers(store: &BlobStore, path: &str) -> Vec<String> {
+        let file = store.local_path(path).unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(dir) = std::fs::read_dir(file.parent().unwrap()) else {
+            return vec![];
+        };
+        dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&name))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn round_trips_single_put_and_multipart() {
+        let t = TempStore::new();
+        let s = SEGMENT_SIZE;
+        let sizes = [
+            0,
+            1,
+            s - 1,
+            s,
+            s + 1,
+            3 * s + 5,
+            PART_SIZE + 7,
+            2 * PART_SIZE + s + 3,
+        ];
+        for (i, size) in sizes.into_iter().enumerate() {
+            let data = random_bytes(size);
+            let chunk = [1000, s, 3 * s + 1, 1 << 20][i % 4];
+            let sealed = write(&t.blobs, &data, chunk).await;
+            let on_disk = std::fs::metadata(t.blobs.local_path(&sealed.path).unwrap()).unwrap();
+            assert_eq!(
+                on_disk.len(),
+                SegmentLayout::new(size as u64).ciphertext_size()
+            );
+            assert!(
+                read(&t.blobs, &sealed, 0..size as u64).await.unwrap() == *data,
+                "size {size}"
+            );
+            let n = size as u64;
+            if n > 0 {
+                for range in [0..1, n - 1..n, n / 3..n / 2 + 1, n / 2..n] {
+                    if range.start < range.end {
+                        let got = read(&t.blobs, &sealed, range.clone()).await.unwrap();
+                        assert!(
+                            got == data[range.start as usize..range.end as usize],
+                            "{range:?}"
+                        );
+                    }
+                }
+            }
+            assert!(leftovers(&t.blobs, &sealed.path).len() == 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn range_reads_cross_segment_and_part_boundaries() {
+        let t = TempStore::new();
+        let data = random_bytes(PART_SIZE + 3 * SEGMENT_SIZE);
+        let sealed = write(&t.blobs, &data, 777_777).await;
+        let seg = SEGMENT_SIZE as u64;
+        let part = PART_SIZE as u64;
+        for range in [
+            seg - 1..seg + 1,
+            5..3 * seg,
+            part - 10..part + 10,
+            part - seg..part + 2 * seg + 1,
+            1..data.len() as u64 - 1,
+        ] {
+            let got = read(&t.blobs, &sealed, range.clone()).await.unwrap();
+            assert!(
+                got == data[range.start as usize..range.end as usize],
+                "{range:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_expected_len_or_md5() {
+        let t = TempStore::new();
+        let data = random_bytes(2 * SEGMENT_SIZE);
+        let path = BlobStore::new_blob_path();
+        let key = SecretKey::generate();
+        let prefix = NoncePrefix::generate();
+        let written = t
+            .blobs
+            .write_sealed(&path, &key, prefix, body(&data, 5000), None, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            written,
+            Written {
+                size: data.len() as u64,
+                md5: None
+            }
+        );
+        let sealed = Sealed {
+            path,
+            key,
+            prefix,
+            size: written.size,
+        };
+        assert!(read(&t.blobs, &sealed, 0..written.size).await.unwrap() == *data);
+    }
+
+    #[tokio::test]
+    async fn length_mismatch_leaves_nothing_behind() {
+        let t = TempStore::new();
+        let key = SecretKey::generate();
+        for (declared, actual) in [
+            (100, 50),
+            (50, 100),
+            (0, 1),
+            (1, 0),
+            (3 * PART_SIZE as u64, 2 * PART_SIZE + 1), // short, after the multipart upload began
+            (PART_SIZE as u64 + 1, 2 * PART_SIZE),     // long, likewise
+        ] {
+            let data = random_bytes(actual);
+            let path = BlobStore::new_blob_path();
+            let err = t
+                .blobs
+                .write_sealed(
+                    &path,
+                    &key,
+                    NoncePrefix::generate(),
+                    body(&data, 1 << 20),
+                    Some(declared),
+                    true,
+                )
+                .await
+                .unwrap_err();
+            match err {
+                BlobError::LengthMismatch {
+                    expected,
+                    actual: got,
+                } => {
+                    assert_eq!(expected, declared);
+                    if (actual as u64) < declared {
+                        assert_eq!(got, actual as u64);
+                    } else {
+                        assert!(got > declared && got <= actual as u64);
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(!t.blobs.local_path(&path).unwrap().exists());
+            assert_eq!(leftovers(&t.blobs, &path), Vec::<String>::new());
+        }
+    }
+
+    #[tokio::test]
+    async fn body_errors_leave_nothing_behind() {
+        let t = TempStore::new();
+        for good in [10, 2 * PART_SIZE] {
+            let data = random_bytes(good);
+            let failing = body(&data, 1 << 20).chain(futures::stream::iter([Err(
+                BlobError::Body("client went away".into()),
+            )]));
+            let path = BlobStore::new_blob_path();
+            let err = t
+                .blobs
+                .write_sealed(
+                    &path,
+                    &SecretKey::generate(),
+                    NoncePrefix::generate(),
+                    failing,
+                    None,
+                    false,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, BlobError::Body(ref m) if m == "client went away"),
+                "{err:?}"
+            );
+            assert!(!t.blobs.local_path(&path).unwrap().exists());
+            assert_eq!(leftovers(&t.blobs, &path), Vec::<String>::new());
+        }
+    }
+
+    #[tokio::test]
+    async fn stored_bytes_are_ciphertext() {
+        let t = TempStore::new();
+        let marker = b"KEYHOLD-PLAINTEXT-MARKER-0123456789";
+        let data: Vec<u8> = marker
+            .iter()
+            .copied()
+            .cycle()
+            .take(3 * SEGMENT_SIZE + 99)
+            .collect();
+        let sealed = write(&t.blobs, &data, 4096).await;
+        let stored = std::fs::read(t.blobs.local_path(&sealed.path).unwrap()).unwrap();
+        assert!(!stored.windows(marker.len()).any(|w| w == marker));
+        assert!(!stored.windows(8).any(|w| w == &marker[..8]));
+        assert!(read(&t.blobs, &sealed, 0..sealed.size).await.unwrap() == data);
+    }
+
+    #[tokio::test]
+    async fn flipped_bytes_are_never_served() {
+        let t = TempStore::new();
+        let data = random_bytes(3 * SEGMENT_SIZE + 5);
+        let sealed = write(&t.blobs, &data, 10_000).await;
+        let file = t.blobs.local_path(&sealed.path).unwrap();
+        let original = std::fs::read(&file).unwrap();
+        let stride = SEGMENT_SIZE + 16;
+        for at in [
+            0,
+            100,
+            stride - 1,
+            stride,
+            2 * stride + 7,
+            original.len() - 1,
+        ] {
+            let mut bad = original.clone();
+            bad[at] ^= 0x04;
+            std::fs::write(&file, &bad).unwrap();
+            let segment = (at / stride) as u64;
+            assert_corrupt(read(&t.blobs, &sealed, 0..sealed.size).await);
+            // A read of just that segment fails; the stream stops at the first bad one.
+            let range = segment * SEGMENT_SIZE as u64..(segment * SEGMENT_SIZE as u64 + 1);
+            assert_corrupt(read(&t.blobs, &sealed, range).await);
+            let items: Vec<_> = t
+                .blobs
+                .read_range(
+                    &sealed.path,
+                    sealed.key.clone(),
+                    sealed.prefix,
+                    sealed.size,
+                    0..sealed.size,
+                )
+                .collect()
+                .await;
+            assert!(items.last().unwrap().is_err());
+            assert_eq!(items.iter().filter(|i| i.is_err()).count(), 1);
+            let served: usize = items
+                .iter()
+                .filter_map(|i| i.as_ref().ok())
+                .map(Bytes::len)
+                .sum();
+            assert!(served <= segment as usize * SEGMENT_SIZE, "at {at}");
+        }
+        std::fs::write(&file, &original).unwrap();
+        assert!(read(&t.blobs, &sealed, 0..sealed.size).await.unwrap() == *data);
+    }
+
+    #[tokio::test]
+    async fn truncated_extended_or_missing_blobs_are_corrupt() {
+        let t = TempStore::new();
+        let data = random_bytes(3 * SEGMENT_SIZE + 5);
+        let sealed = write(&t.blobs, &data, 65_536).await;
+        let file = t.blobs.local_path(&sealed.path).unwrap();
+        let original = std::fs::read(&file).unwrap();
+        let stride = SEGMENT_SIZE + 16;
+        for len in [original.len() - 1, 3 * stride, stride, 10, 0] {
+            std::fs::write(&file, &original[..len]).unwrap();
+            assert_corrupt(read(&t.blobs, &sealed, 0..sealed.size).await);
+            // Also a range whose segments lie past the cut.
+            assert_corrupt(read(&t.blobs, &sealed, sealed.size - 1..sealed.size).await);
+        }
+        let mut longer = original.clone();
+        longer.push(0);
+        std::fs::write(&file, &longer).unwrap();
+        assert_corrupt(read(&t.blobs, &sealed, 0..sealed.size).await);
+
+        std::fs::remove_file(&file).unwrap();
+        assert_corrupt(read(&t.blobs, &sealed, 0..sealed.size).await);
+
+        // An empty object truncated to nothing.
+        let empty = write(&t.blobs, b"", 1).await;
+        assert_eq!(
+            read(&t.blobs, &empty, 0..0).await.unwrap(),
+            Vec::<u8>::new()
+        );
+        std::fs::write(t.blobs.local_path(&empty.path).unwrap(), b"").unwrap();
+        assert_corrupt(read(&t.blobs, &empty, 0..0).await);
+    }
+
+    #[tokio::test]
+    async fn wrong_key_is_corrupt() {
+        let t = TempStore::new();
+        let mut sealed = write(&t.blobs, b"hello", 2).await;
+        sealed.key = SecretKey::generate();
+        assert_corrupt(read(&t.blobs, &sealed, 0..5).await);
+    }
+
+    #[tokio::test]
+    async fn delete_and_list() {
+        let t = TempStore::new();
+        assert!(t.blobs.list().await.unwrap().is_empty());
+        let a = write(&t.blobs, b"a", 1).await;
+        let b = write(&t.blobs, &random_bytes(PART_SIZE + 1), 1 << 20).await;
+        let mut listed: Vec<String> = t
+            .blobs
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        listed.sort();
+        let mut expected = vec![a.path.clone(), b.path.clone()];
+        expected.sort();
+        assert_eq!(listed, expected);
+        let (_, modified) = t.blobs.list().await.unwrap()[0];
+        assert!((Utc::now() - modified).num_seconds().abs() < 60);
+
+        t.blobs.delete(&a.path).await.unwrap();
+        t.blobs.delete(&a.path).await.unwrap();
+        t.blobs.delete(&BlobStore::new_blob_path()).await.unwrap();
+        let listed: Vec<String> = t
+            .blobs
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(listed, vec![b.path.clone()]);
+        assert!(!t.blobs.local_path(&a.path).unwrap().exists());
+    }
+
+    #[test]
+    fn blob_paths_are_random_and_spread() {
+        let p = BlobStore::new_blob_path();
+        let parts: Vec<&str> = p.split('/').collect();
+        assert_eq!(parts.len(), 3, "{p}");
+        assert_eq!(parts[0], "blobs");
+        assert_eq!(parts[1].len(), 2);
+        assert!(parts[1].bytes().all(|b| b.is_ascii_hexdigit()));
+        let id = uuid::Uuid::parse_str(parts[2]).unwrap();
+        assert!(id.simple().to_string().starts_with(parts[1]));
+        assert_ne!(p, BlobStore::new_blob_path());
+    }
+
+    #[tokio::test]
+    async fn from_url_schemes() {
+        let root = std::env::temp_dir().join(format!("keyhold-blobs-{}", uuid::Uuid::new_v4()));
+        let store = BlobStore::from_url(&format!("file://{}", root.display())).unwrap();
+        assert!(root.is_dir());
+        let sealed = write(&store, b"via url", 3).await;
+        assert_eq!(read(&store, &sealed, 0..7).await.unwrap(), b"via url");
+        std::fs::remove_dir_all(&root).unwrap();
+
+        let memory = BlobStore::from_url("memory://").unwrap();
+        let data = random_bytes(PART_SIZE + 5);
+        let sealed = write(&memory, &data, 1 << 20).await;
+        assert!(read(&memory, &sealed, 0..sealed.size).await.unwrap() == *data);
+        assert!(memory.local_path(&sealed.path).is_none());
+
+        for bad in ["ftp://x/y", "file://relative/dir", "s3://", "/tmp/x"] {
+            assert!(BlobStore::from_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -42,6 +42,8 @@ pub const SERVICE_NAME: &str = "object-svc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
 pub const DEFAULT_DATABASE: &str = "keyhold_object";
 pub const DEFAULT_KMS_ENDPOINT: &str = "http://127.0.0.1:50051";
+/// The largest PutObject chunk accepted (tonic's default is 4 MiB).
+pub const MAX_MESSAGE: usize = 16 * 1024 * 1024 + 1024;
 const GRPC_SERVICES: &[&str] = &[
     "keyhold.object.v1.ObjectService",
     "keyhold.object.v1.TransportProbeService",
@@ -194,8 +196,13 @@ pub async fn run_with_sink(
         shutdown.clone(),
     ));
 
-    let routes = Routes::new(ObjectServiceServer::new(ObjectGrpc::new(objects)))
-        .add_service(TransportProbeServiceServer::new(probe::TransportProbe));
+    let routes = Routes::new(
+        ObjectServiceServer::new(ObjectGrpc::new(objects)).max_decoding_message_size(MAX_MESSAGE),
+    )
+    .add_service(
+        TransportProbeServiceServer::new(probe::TransportProbe)
+            .max_decoding_message_size(MAX_MESSAGE),
+    );
     let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink)
         .allowing_anonymous();
     let served = server::serve(

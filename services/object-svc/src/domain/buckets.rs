@@ -139,6 +139,10 @@ impl Objects {
     }
 
     pub(super) async fn bucket(&self, name: &str) -> ObjectResult<Bucket> {
+        // No valid name holds a NUL (and Postgres text cannot): there is no such bucket.
+        if name.contains('\0') {
+            return Err(ObjectError::NoSuchBucket(name.to_owned()));
+        }
         self.store
             .bucket(name)
             .await?

@@ -221,6 +221,7 @@ impl Objects {
         input: GetObjectInput,
         with_body: bool,
     ) -> ObjectResult<ObjectRead> {
+        check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
         let object = self.store.object(&input.bucket, &input.key).await?;
         access::read_object(requester, &bucket, object.as_ref(), &input.key)?;
@@ -288,12 +289,24 @@ impl Objects {
             }
             Some(n) => n.min(MAX_KEYS),
         };
+        // No key holds a NUL: a prefix with one matches nothing, a delimiter with one
+        // groups nothing, and "after x\0..." is "after x".
+        if input.prefix.contains('\0') {
+            return Ok(ListObjectsOutput {
+                listing: ObjectListing::default(),
+                max_keys,
+                next_continuation_token: None,
+                owner_id: bucket.account_id,
+            });
+        }
         let after = if input.continuation_token.is_empty() {
-            (!input.start_after.is_empty()).then(|| input.start_after.clone())
+            let start_after = input.start_after.split('\0').next().unwrap_or_default();
+            (!input.start_after.is_empty()).then(|| start_after.to_owned())
         } else {
             Some(decode_token(&input.continuation_token)?)
         };
-        let delimiter = (!input.delimiter.is_empty()).then_some(input.delimiter.as_str());
+        let delimiter = (!input.delimiter.is_empty() && !input.delimiter.contains('\0'))
+            .then_some(input.delimiter.as_str());
         let listing = self
             .store
             .list_objects(
@@ -388,6 +401,7 @@ impl Objects {
         bucket_name: &str,
         key: &str,
     ) -> ObjectResult<Acl> {
+        check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
         access::manage_bucket(requester, &bucket)?;
         let object = self
@@ -409,6 +423,7 @@ impl Objects {
         key: &str,
         acl: Acl,
     ) -> ObjectResult<()> {
+        check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
         access::manage_bucket(requester, &bucket)?;
         access::check_acl_change(&bucket, &acl)?;
@@ -479,6 +494,7 @@ fn decode_token(token: &str) -> ObjectResult<String> {
         .decode(token)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|marker| !marker.contains('\0'))
         .ok_or_else(|| ObjectError::InvalidArgument {
             message: "The continuation token provided is incorrect".to_owned(),
             argument_name: Some("continuation-token".to_owned()),
