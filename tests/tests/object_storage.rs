@@ -756,10 +756,6 @@ async fn the_sweeper_removes_what_a_cut_off_put_left() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: the sweeper never removes the staging file (`<blob>#<n>`) of a local \
-            multipart upload whose writer crashed: sweeper.rs / domain/mod.rs \
-            Objects::sweep_blobs deletes only the final path via BlobStore::delete \
-            (blobs.rs), so an abandoned >8 MiB upload's bytes stay on disk forever"]
 async fn the_sweeper_removes_the_staging_file_of_a_crashed_upload() {
     // The state a process killed during a large (multipart) local upload leaves: the
     // upload's pending row and its staging file with the ciphertext written so far.

@@ -295,9 +295,52 @@ impl BlobStore {
     /// Removes a blob; one that is already gone is fine.
     pub async fn delete(&self, path: &str) -> Result<(), BlobError> {
         match self.store.delete(&parse_path(path)?).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(storage(e)),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(storage(e)),
         }
+        self.delete_local_staging(path).await
+    }
+
+    /// A local multipart upload writes `<path>#<n>` and renames it when complete; a
+    /// process that died mid-upload leaves that file behind, invisible to
+    /// object_store's listing, so the sweep removes it by name.
+    async fn delete_local_staging(&self, path: &str) -> Result<(), BlobError> {
+        let Some(file) = self.local_path(path) else {
+            return Ok(());
+        };
+        let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+            return Ok(());
+        };
+        let staging_prefix = format!("{}#", name.to_string_lossy());
+        let mut entries = match tokio::fs::read_dir(dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(BlobError::Storage(format!("{}: {e}", dir.display()))),
+        };
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| BlobError::Storage(format!("{}: {e}", dir.display())))?
+        {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_staging = name
+                .strip_prefix(&staging_prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if is_staging {
+                match tokio::fs::remove_file(entry.path()).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(BlobError::Storage(format!(
+                            "{}: {e}",
+                            entry.path().display()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every blob with its last-modified time, for sweeping orphans.

@@ -6,7 +6,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use chrono::Utc;
 use futures::{Stream, StreamExt, stream::BoxStream};
-use keyhold_crypto::segments::NoncePrefix;
+use keyhold_crypto::segments::{NoncePrefix, SegmentLayout};
 
 use super::{
     ObjectAttributes, Objects,
@@ -243,9 +243,13 @@ impl Objects {
             Some(range) => range.first..range.last + 1,
             None => 0..record.size,
         };
+        let layout = SegmentLayout::with_segment_size(record.size, record.encryption.segment_size)
+            .map_err(|e| {
+                ObjectError::Corrupt(format!("segment layout of {}: {e}", record.arn()))
+            })?;
         let body = self
             .blobs
-            .read_range(&record.blob_path, data_key, prefix, record.size, wanted)
+            .read_range_with_layout(&record.blob_path, data_key, prefix, layout, wanted)
             .map(|item| item.map_err(ObjectError::from))
             .boxed();
         Ok(ObjectRead {
