@@ -111,6 +111,9 @@ impl Report {
                 verdict(m.pass)
             ));
         }
+        if lines.is_empty() {
+            lines.push("no targeted phase was run".to_owned());
+        }
         let _ = writeln!(
             out,
             "Result: {} ({})",
