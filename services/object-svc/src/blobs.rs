@@ -526,6 +526,14 @@ fn local_chunks(
     file: std::fs::File,
     range: Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, BlobError>> {
+    // The next chunk is read while this one is decrypted.
+    crate::read_ahead::read_ahead(local_chunks_in_turn(file, range), 1)
+}
+
+fn local_chunks_in_turn(
+    file: std::fs::File,
+    range: Range<u64>,
+) -> BoxStream<'static, Result<Bytes, BlobError>> {
     futures::stream::try_unfold(
         (file, range.start, range.end),
         |(mut file, pos, end)| async move {

@@ -599,6 +599,8 @@ impl ObjectService for ObjectGrpc {
             )),
             Err(status) => Err(BlobError::Body(status.message().to_owned())),
         });
+        // Decoding the next messages overlaps sealing and writing this one.
+        let body = crate::read_ahead::read_ahead(body, 4);
         let input = PutObjectInput {
             bucket: header.bucket,
             key: header.key,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod grpc;
 pub mod kms_client;
 pub mod model;
+pub mod read_ahead;
 pub mod store;
 pub mod validate;
 
