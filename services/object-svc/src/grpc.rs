@@ -101,6 +101,33 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
+/// GetObject's and HeadObject's fields as the domain's read; the conditions in the
+/// order If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since.
+fn read_input(
+    bucket: String,
+    key: String,
+    range: String,
+    conditions: [String; 4],
+) -> GetObjectInput {
+    let [
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    ] = conditions;
+    GetObjectInput {
+        bucket,
+        key,
+        range,
+        conditions: Conditions {
+            if_match: non_empty(if_match),
+            if_none_match: non_empty(if_none_match),
+            if_modified_since: parse_time(&if_modified_since),
+            if_unmodified_since: parse_time(&if_unmodified_since),
+        },
+    }
+}
+
 fn owner(id: &str) -> pb::Owner {
     pb::Owner {
         id: id.to_owned(),
@@ -650,17 +677,17 @@ impl ObjectService for ObjectGrpc {
     ) -> GrpcResult<GetObjectStream> {
         let (requester, notes, message) = open(request);
         self.note_object(&notes, &message.bucket, &message.key);
-        let input = GetObjectInput {
-            bucket: message.bucket,
-            key: message.key,
-            range: message.range,
-            conditions: Conditions {
-                if_match: non_empty(message.if_match),
-                if_none_match: non_empty(message.if_none_match),
-                if_modified_since: parse_time(&message.if_modified_since),
-                if_unmodified_since: parse_time(&message.if_unmodified_since),
-            },
-        };
+        let input = read_input(
+            message.bucket,
+            message.key,
+            message.range,
+            [
+                message.if_match,
+                message.if_none_match,
+                message.if_modified_since,
+                message.if_unmodified_since,
+            ],
+        );
         let mut read = self.objects.read_object(&requester, input, true).await?;
         let head = pb::GetObjectResponse {
             part: Some(get_object_response::Part::Head(object_head(&read))),
@@ -690,17 +717,17 @@ impl ObjectService for ObjectGrpc {
     ) -> GrpcResult<pb::HeadObjectResponse> {
         let (requester, notes, message) = open(request);
         self.note_object(&notes, &message.bucket, &message.key);
-        let input = GetObjectInput {
-            bucket: message.bucket,
-            key: message.key,
-            range: message.range,
-            conditions: Conditions {
-                if_match: non_empty(message.if_match),
-                if_none_match: non_empty(message.if_none_match),
-                if_modified_since: parse_time(&message.if_modified_since),
-                if_unmodified_since: parse_time(&message.if_unmodified_since),
-            },
-        };
+        let input = read_input(
+            message.bucket,
+            message.key,
+            message.range,
+            [
+                message.if_match,
+                message.if_none_match,
+                message.if_modified_since,
+                message.if_unmodified_since,
+            ],
+        );
         let read = self.objects.read_object(&requester, input, false).await?;
         ok(pb::HeadObjectResponse {
             head: Some(object_head(&read)),
