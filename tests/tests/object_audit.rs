@@ -213,7 +213,10 @@ async fn bucket_settings_are_management_events() {
     .unwrap();
     let event = next_s3(&harness, "CreateBucket", 0).await;
     assert_management(&event, BUCKET, false);
-    assert_eq!(event["requestParameters"]["bucket"], BUCKET, "{event:#}");
+    assert_eq!(
+        event["requestParameters"]["bucketName"], BUCKET,
+        "{event:#}"
+    );
     assert_eq!(
         event["responseElements"],
         json!({"location": format!("/{BUCKET}")}),
@@ -236,7 +239,10 @@ async fn bucket_settings_are_management_events() {
     .unwrap();
     let event = next_s3(&harness, "PutBucketEncryption", 0).await;
     assert_management(&event, BUCKET, false);
-    assert_eq!(event["requestParameters"]["bucket"], BUCKET, "{event:#}");
+    assert_eq!(
+        event["requestParameters"]["bucketName"], BUCKET,
+        "{event:#}"
+    );
     assert_eq!(
         event["requestParameters"]["serverSideEncryptionConfiguration"],
         json!({"rules": [{"applyServerSideEncryptionByDefault": {
@@ -274,7 +280,7 @@ async fn bucket_settings_are_management_events() {
     assert!(got.server_side_encryption_configuration.is_some());
     let event = next_s3(&harness, "GetBucketEncryption", 0).await;
     assert_management(&event, BUCKET, true);
-    assert_eq!(event["requestParameters"], json!({"bucket": BUCKET}));
+    assert_eq!(event["requestParameters"], json!({"bucketName": BUCKET}));
     // Reads are recorded without their answer, as CloudTrail does.
     assert_eq!(event["responseElements"], Value::Null, "{event:#}");
 
@@ -353,7 +359,7 @@ async fn sse_kms_put_and_get_are_data_events_with_their_kms_calls() {
     assert!(event.get("errorCode").is_none(), "{event:#}");
     assert_eq!(
         event["requestParameters"],
-        json!({"bucket": BUCKET, "key": object_key}),
+        json!({"bucketName": BUCKET, "key": object_key}),
         "{event:#}"
     );
     assert_eq!(

@@ -71,6 +71,8 @@ fn open<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
         .get::<AuditNotes>()
         .cloned()
         .unwrap_or_default();
+    // CloudTrail's S3 records call the bucket `bucketName`.
+    notes.rename_request_parameter("bucket", "bucketName");
     (requester, notes, request.into_inner())
 }
 

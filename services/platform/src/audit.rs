@@ -125,6 +125,7 @@ pub(crate) struct Notes {
     pub(crate) resources: Vec<EventResource>,
     pub(crate) additional_event_data: Option<Value>,
     pub(crate) request_parameters: Option<Value>,
+    pub(crate) parameter_names: Vec<(&'static str, &'static str)>,
 }
 
 impl AuditNotes {
@@ -150,6 +151,16 @@ impl AuditNotes {
     /// handler says what the call asked for (secrets left out).
     pub fn set_request_parameters(&self, parameters: Value) {
         self.0.lock().expect("audit notes lock").request_parameters = Some(parameters);
+    }
+
+    /// Shows the request field `field` as `shown` in requestParameters: CloudTrail's
+    /// names for S3 are not the API's (`bucketName` for `Bucket`).
+    pub fn rename_request_parameter(&self, field: &'static str, shown: &'static str) {
+        self.0
+            .lock()
+            .expect("audit notes lock")
+            .parameter_names
+            .push((field, shown));
     }
 
     pub(crate) fn take(&self) -> Notes {

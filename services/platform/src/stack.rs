@@ -391,7 +391,10 @@ impl PendingEvent {
             user_agent: self.user_agent,
             error_code,
             error_message,
-            request_parameters: notes.request_parameters.unwrap_or(self.request_parameters),
+            request_parameters: renamed(
+                notes.request_parameters.unwrap_or(self.request_parameters),
+                &notes.parameter_names,
+            ),
             response_elements,
             additional_event_data: notes.additional_event_data,
             request_id: self.request_id,
@@ -442,6 +445,18 @@ impl PendingEvent {
             },
         }
     }
+}
+
+/// Top-level request fields under the names CloudTrail shows them by.
+fn renamed(mut parameters: Value, names: &[(&'static str, &'static str)]) -> Value {
+    if let Value::Object(fields) = &mut parameters {
+        for (field, shown) in names {
+            if let Some(value) = fields.remove(*field) {
+                fields.insert((*shown).to_owned(), value);
+            }
+        }
+    }
+    parameters
 }
 
 /// CloudTrail names errors by the exception, except refusals, which it records as
