@@ -63,6 +63,11 @@ pub enum ObjectError {
     NotModified,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody,
+    /// An upload slower than the abandoned-upload cutoff; retrying succeeds.
+    #[error(
+        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
+    )]
+    RequestTimeout,
     #[error("Your proposed upload exceeds the maximum allowed size")]
     EntityTooLarge,
     /// The stored ciphertext failed authentication: never served.
@@ -131,6 +136,7 @@ impl ObjectError {
             NotModified => ("NotModified", 304, Code::FailedPrecondition),
             IncompleteBody => ("IncompleteBody", 400, Code::InvalidArgument),
             EntityTooLarge => ("EntityTooLarge", 400, Code::InvalidArgument),
+            RequestTimeout => ("RequestTimeout", 400, Code::Aborted),
             Corrupt(_) | Internal(_) => ("InternalError", 500, Code::Internal),
             Unavailable => ("ServiceUnavailable", 503, Code::Unavailable),
         }

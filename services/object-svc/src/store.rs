@@ -43,6 +43,9 @@ pub enum PutObjectOutcome {
     Stored { replaced_blob: Option<String> },
     /// Nothing stored; the new blob was recorded as garbage.
     NoSuchBucket,
+    /// Nothing stored: the upload ran past the abandoned-upload cutoff and the
+    /// sweeper claimed its blob (which may be gone already).
+    UploadExpired,
 }
 
 // Query fragments are macros so that every query stays a `&'static str` (sqlx
@@ -444,6 +447,18 @@ impl MetadataStore {
             tx.commit().await?;
             return Ok(PutObjectOutcome::NoSuchBucket);
         }
+        // The upload must still be ours: a sweep that claimed it (marked it garbage)
+        // may be deleting its blob. The row lock orders this against the claim.
+        let claimed = sqlx::query("DELETE FROM pending_blobs WHERE blob_path = $1 AND NOT garbage")
+            .bind(&record.blob_path)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 0;
+        if claimed {
+            tx.rollback().await?;
+            return Ok(PutObjectOutcome::UploadExpired);
+        }
         // Replace the row if there is one (locked, so its blob path is the one this
         // transaction replaces), else insert. An insert that meets a row another
         // transaction inserted meanwhile (waiting for it to commit) does nothing, and
@@ -464,10 +479,6 @@ impl MetadataStore {
                 break None;
             }
         };
-        sqlx::query("DELETE FROM pending_blobs WHERE blob_path = $1")
-            .bind(&record.blob_path)
-            .execute(&mut *tx)
-            .await?;
         if let Some(replaced) = &replaced {
             sqlx::query(MARK_GARBAGE)
                 .bind(replaced)
@@ -640,20 +651,27 @@ impl MetadataStore {
 
     /// Blobs the sweeper may delete: garbage (replaced or deleted objects) and
     /// uploads registered before `uploads_older_than` that never became an object
-    /// (abandoned by a crash). Oldest first.
+    /// (abandoned by a crash). Oldest first. Claims them (marks them garbage), so an
+    /// upload that was only slow can no longer become an object whose blob the
+    /// sweep is deleting.
     pub async fn collectable_blobs(
         &self,
         uploads_older_than: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT blob_path FROM pending_blobs WHERE garbage OR since < $1 \
-             ORDER BY since, blob_path LIMIT $2",
+        let mut claimed: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
+            "UPDATE pending_blobs SET garbage = true WHERE blob_path IN ( \
+               SELECT blob_path FROM pending_blobs WHERE garbage OR since < $1 \
+               ORDER BY since, blob_path LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING since, blob_path",
         )
         .bind(uploads_older_than)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
+        .await?;
+        // RETURNING keeps no order.
+        claimed.sort();
+        Ok(claimed.into_iter().map(|(_, path)| path).collect())
     }
 
     /// Forgets a blob after it was deleted from the blob store.

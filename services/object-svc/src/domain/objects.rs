@@ -206,6 +206,7 @@ impl Objects {
                 }
                 Ok(StoredObject { record })
             }
+            Ok(PutObjectOutcome::UploadExpired) => Err(ObjectError::RequestTimeout),
             Ok(PutObjectOutcome::NoSuchBucket) => {
                 self.discard_blob(&blob_path).await;
                 Err(ObjectError::NoSuchBucket(bucket.name.clone()))

@@ -74,7 +74,7 @@ async fn put(store: &MetadataStore, record: &ObjectRecord) -> Option<String> {
     store.register_upload(&record.blob_path).await.unwrap();
     match store.put_object(record).await.unwrap() {
         PutObjectOutcome::Stored { replaced_blob } => replaced_blob,
-        PutObjectOutcome::NoSuchBucket => panic!("no bucket {}", record.bucket),
+        other => panic!("{} not stored: {other:?}", record.key),
     }
 }
 
@@ -226,7 +226,10 @@ async fn bucket_delete_and_puts_do_not_race() {
             .map(|i| {
                 let store = f.store.clone();
                 let record = record(&name, &format!("k{i}"), &format!("{name}-blob-{i}"));
-                tokio::spawn(async move { store.put_object(&record).await.unwrap() })
+                tokio::spawn(async move {
+                    store.register_upload(&record.blob_path).await.unwrap();
+                    store.put_object(&record).await.unwrap()
+                })
             })
             .collect();
         let delete = {
@@ -322,6 +325,7 @@ async fn objects_round_trip_replace_and_delete() {
     // A blob the encoding cannot hold is refused before anything is written.
     let mut too_big = record("b", "big", "blob-big");
     too_big.size = u64::MAX;
+    f.store.register_upload(&too_big.blob_path).await.unwrap();
     assert!(matches!(
         f.store.put_object(&too_big).await,
         Err(sqlx::Error::Encode(_))
@@ -381,7 +385,10 @@ async fn concurrent_puts_of_one_key_report_every_replaced_blob() {
         .map(|blob| {
             let store = f.store.clone();
             let record = record("b", "same", blob);
-            tokio::spawn(async move { store.put_object(&record).await.unwrap() })
+            tokio::spawn(async move {
+                store.register_upload(&record.blob_path).await.unwrap();
+                store.put_object(&record).await.unwrap()
+            })
         })
         .collect();
     let mut replaced = BTreeSet::new();
@@ -393,7 +400,7 @@ async fn concurrent_puts_of_one_key_report_every_replaced_blob() {
             PutObjectOutcome::Stored {
                 replaced_blob: None,
             } => {}
-            PutObjectOutcome::NoSuchBucket => panic!("no bucket"),
+            other => panic!("not stored: {other:?}"),
         }
     }
     let current = f
@@ -432,12 +439,13 @@ async fn collectable_blobs_and_forget() {
     f.store.insert_bucket(&bucket("b")).await.unwrap();
     put(&f.store, &record("b", "k", "blob-1")).await;
     f.store.delete_object("b", "k").await.unwrap();
+    // upload-1 stays claimed whatever the cutoff: its writer may not commit it now.
     assert_eq!(
         f.store
             .collectable_blobs(before - Duration::minutes(5), 10)
             .await
             .unwrap(),
-        ["blob-1"]
+        ["upload-1", "blob-1"]
     );
     assert_eq!(
         f.store.collectable_blobs(later, 10).await.unwrap(),
@@ -723,4 +731,45 @@ async fn prefix_successor_in_sql_matches_rust() {
     assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
     assert_eq!(prefix_successor("\u{10FFFF}"), None);
     assert_eq!(prefix_successor(""), None);
+}
+
+#[tokio::test]
+async fn an_upload_the_sweep_claimed_does_not_become_an_object() {
+    let f = fixture().await;
+    f.store.insert_bucket(&bucket("b")).await.unwrap();
+    let slow = record("b", "slow", "blob-slow");
+    f.store.register_upload(&slow.blob_path).await.unwrap();
+    // The sweep takes it as abandoned (the cutoff is in the future) ...
+    let claimed = f
+        .store
+        .collectable_blobs(now() + chrono::Duration::hours(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed, ["blob-slow"]);
+    // ... so the slow writer's commit is refused, and no row points at the blob.
+    assert_eq!(
+        f.store.put_object(&slow).await.unwrap(),
+        PutObjectOutcome::UploadExpired
+    );
+    assert_eq!(f.store.object("b", "slow").await.unwrap(), None);
+    // The claim stands: the blob is still listed for deletion.
+    assert_eq!(
+        f.store.collectable_blobs(now(), 10).await.unwrap(),
+        ["blob-slow"]
+    );
+
+    // An upload that commits first is no longer pending: the sweep does not see it.
+    let quick = record("b", "quick", "blob-quick");
+    f.store.register_upload(&quick.blob_path).await.unwrap();
+    assert!(matches!(
+        f.store.put_object(&quick).await.unwrap(),
+        PutObjectOutcome::Stored { .. }
+    ));
+    assert_eq!(
+        f.store
+            .collectable_blobs(now() + chrono::Duration::hours(1), 10)
+            .await
+            .unwrap(),
+        ["blob-slow"]
+    );
 }
