@@ -3,7 +3,7 @@
 //! compatible bucket), so only ciphertext ever reaches storage.
 //!
 //! Writes and reads stream in constant memory: a write holds at most one multipart
-//! chunk being filled plus [`MAX_PARTS_IN_FLIGHT`] chunks being uploaded, a read one
+//! chunk being filled plus [`MAX_BYTES_IN_FLIGHT`] of chunks being uploaded, a read one
 //! read chunk and one segment. A range read fetches only the ciphertext of the segments
 //! it touches.
 //!
@@ -38,8 +38,12 @@ const BLOB_DIR: &str = "blobs";
 /// Multipart chunk size, and the largest ciphertext written with a single `put`. S3
 /// wants parts of at least 5 MiB.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
-/// Multipart chunks uploading at once for one write.
-pub const MAX_PARTS_IN_FLIGHT: usize = 2;
+/// The same for the local filesystem, which has no minimum: smaller parts overlap
+/// sealing and writing better and hold less memory (measured: 64 MiB PUT 29-31% ->
+/// 32% of the ceiling, 1 GiB PUT peak 35 -> 25 MiB above idle).
+pub const LOCAL_PART_SIZE: usize = 4 * 1024 * 1024;
+/// Ciphertext uploading at once for one write (in parts of the store's part size).
+pub const MAX_BYTES_IN_FLIGHT: usize = 16 * 1024 * 1024;
 /// Ciphertext bytes per read from a local file. Large reads keep the blocking-pool
 /// round trips (one per read) off the profile.
 const LOCAL_READ_CHUNK: usize = 1024 * 1024;
@@ -184,9 +188,15 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
     {
         let location = parse_path(path)?;
+        let part_size = if self.local_root.is_some() {
+            LOCAL_PART_SIZE
+        } else {
+            PART_SIZE
+        };
         let mut sink = Sink::Buffered {
             segments: Vec::new(),
             len: 0,
+            part_size,
         };
         let mut encryptor = SegmentEncryptor::new(key, prefix);
         let mut hasher = md5.then(Md5::new);
@@ -357,8 +367,13 @@ impl BlobStore {
 /// Where ciphertext segments go during a write: kept in memory while the whole object
 /// might still fit one `put`, then a multipart upload.
 enum Sink {
-    Buffered { segments: Vec<Bytes>, len: usize },
-    Multipart(WriteMultipart),
+    Buffered {
+        segments: Vec<Bytes>,
+        len: usize,
+        part_size: usize,
+    },
+    /// The upload, and how many parts may upload at once.
+    Multipart(WriteMultipart, usize),
 }
 
 impl Sink {
@@ -369,21 +384,25 @@ impl Sink {
         segment: Bytes,
     ) -> Result<(), BlobError> {
         match self {
-            Sink::Buffered { segments, len } => {
+            Sink::Buffered {
+                segments,
+                len,
+                part_size,
+            } => {
                 *len += segment.len();
                 segments.push(segment);
-                if *len > PART_SIZE {
+                if *len > *part_size {
                     let upload = store.put_multipart(location).await.map_err(storage)?;
-                    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    let mut writer = WriteMultipart::new_with_chunk_size(upload, *part_size);
                     for segment in segments.drain(..) {
                         writer.put(segment);
                     }
-                    *self = Sink::Multipart(writer);
+                    *self = Sink::Multipart(writer, (MAX_BYTES_IN_FLIGHT / *part_size).max(1));
                 }
             }
-            Sink::Multipart(writer) => {
+            Sink::Multipart(writer, parts_in_flight) => {
                 writer
-                    .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+                    .wait_for_capacity(*parts_in_flight)
                     .await
                     .map_err(storage)?;
                 writer.put(segment);
@@ -399,7 +418,7 @@ impl Sink {
                 store.put(location, payload).await.map_err(storage)?;
             }
             // Aborts the upload itself when a part or the completion fails.
-            Sink::Multipart(writer) => {
+            Sink::Multipart(writer, _) => {
                 writer.finish().await.map_err(storage)?;
             }
         }
@@ -409,7 +428,7 @@ impl Sink {
     /// Drops what was uploaded so far; a failure to do so only leaves an invisible
     /// staging file or incomplete multipart upload behind, never an object at the path.
     async fn abort(self) {
-        if let Sink::Multipart(writer) = self
+        if let Sink::Multipart(writer, _) = self
             && let Err(e) = writer.abort().await
         {
             tracing::warn!(error = %e, "aborting a blob upload failed");
