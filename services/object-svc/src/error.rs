@@ -46,12 +46,8 @@ pub enum ObjectError {
         "The XML you provided was not well-formed or did not validate against our published schema"
     )]
     MalformedAcl,
-    #[error("The server side encryption configuration was not found")]
-    NoSuchEncryptionConfiguration,
     #[error("The public access block configuration was not found")]
     NoSuchPublicAccessBlockConfiguration,
-    #[error("The bucket ownership controls were not found")]
-    OwnershipControlsNotFound,
     /// A KMS refusal passed on: the code is `KMS.<exception>` (`KMS.DisabledException`...).
     #[error("{message}")]
     Kms { code: String, message: String },
@@ -68,8 +64,6 @@ pub enum ObjectError {
         "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
     )]
     RequestTimeout,
-    #[error("Your proposed upload exceeds the maximum allowed size")]
-    EntityTooLarge,
     /// The stored ciphertext failed authentication: never served.
     #[error("We encountered an internal error. Please try again.")]
     Corrupt(String),
@@ -112,15 +106,9 @@ impl ObjectError {
                 ("AccessControlListNotSupported", 400, Code::InvalidArgument)
             }
             MalformedAcl => ("MalformedACLError", 400, Code::InvalidArgument),
-            NoSuchEncryptionConfiguration => (
-                "ServerSideEncryptionConfigurationNotFoundError",
-                404,
-                Code::NotFound,
-            ),
             NoSuchPublicAccessBlockConfiguration => {
                 ("NoSuchPublicAccessBlockConfiguration", 404, Code::NotFound)
             }
-            OwnershipControlsNotFound => ("OwnershipControlsNotFoundError", 404, Code::NotFound),
             Kms { code, .. } => {
                 let grpc = match code.as_str() {
                     "KMS.NotFoundException" => Code::NotFound,
@@ -135,7 +123,6 @@ impl ObjectError {
             PreconditionFailed => ("PreconditionFailed", 412, Code::FailedPrecondition),
             NotModified => ("NotModified", 304, Code::FailedPrecondition),
             IncompleteBody => ("IncompleteBody", 400, Code::InvalidArgument),
-            EntityTooLarge => ("EntityTooLarge", 400, Code::InvalidArgument),
             RequestTimeout => ("RequestTimeout", 400, Code::Aborted),
             Corrupt(_) | Internal(_) => ("InternalError", 500, Code::Internal),
             Unavailable => ("ServiceUnavailable", 503, Code::Unavailable),
