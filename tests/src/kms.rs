@@ -165,23 +165,7 @@ impl KmsHarness {
     }
 
     async fn wait_until_serving(&self) {
-        let channel = Endpoint::from_shared(format!("http://{}", self.address))
-            .expect("endpoint")
-            .connect_lazy();
-        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-        for _ in 0..200 {
-            assert!(!self.task.is_finished(), "kms-svc stopped while starting");
-            let check = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await;
-            if check.is_ok_and(|r| r.into_inner().status == 1) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("kms-svc did not become SERVING");
+        crate::wait_until_serving(self.channel(), "kms-svc", || self.task.is_finished()).await;
     }
 
     /// The records so far, once there are at least `count`: a record is completed when

@@ -37,3 +37,27 @@ pub fn assert_error<T: std::fmt::Debug>(
         "unexpected status {status:?}"
     );
 }
+
+/// Waits until the server on `channel` answers grpc.health.v1 Check with SERVING;
+/// panics if it does not within 20 s or if `stopped()` says it died meanwhile.
+pub async fn wait_until_serving(
+    channel: tonic::transport::Channel,
+    name: &str,
+    stopped: impl Fn() -> bool,
+) {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        assert!(!stopped(), "{name} stopped while starting");
+        let check = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await;
+        if check.is_ok_and(|r| r.into_inner().status == 1) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{name} did not become SERVING");
+}

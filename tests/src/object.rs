@@ -102,23 +102,7 @@ impl ObjectHarness {
     }
 
     async fn wait_until_serving(&self) {
-        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel());
-        for _ in 0..200 {
-            assert!(
-                !self.task.is_finished(),
-                "object-svc stopped while starting"
-            );
-            let check = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await;
-            if check.is_ok_and(|r| r.into_inner().status == 1) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("object-svc did not become SERVING");
+        crate::wait_until_serving(self.channel(), "object-svc", || self.task.is_finished()).await;
     }
 
     pub fn channel(&self) -> Channel {

@@ -6,7 +6,6 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use keyhold_proto::object::v1::object_service_client::ObjectServiceClient;
@@ -120,23 +119,7 @@ async fn start_object_svc(
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
         .connect_lazy();
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let started = Instant::now();
-    loop {
-        let check = health
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: String::new(),
-            })
-            .await;
-        if check.is_ok_and(|r| r.into_inner().status == 1) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "object-svc did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    keyhold_tests::wait_until_serving(channel.clone(), "object-svc", || false).await;
     let client = ObjectServiceClient::with_interceptor(channel, credentials(Who::User1))
         .max_decoding_message_size(64 * 1024 * 1024);
     (process, client)
