@@ -455,7 +455,9 @@ fn check_key(key: &str) -> ObjectResult<()> {
 fn parse_copy_source(source: &str) -> ObjectResult<(String, String)> {
     let source = source.strip_prefix('/').unwrap_or(source);
     // The AWS CLI sends the source URL-encoded.
-    let decoded = percent_decode(source);
+    let decoded = percent_encoding::percent_decode_str(source)
+        .decode_utf8()
+        .map_or_else(|_| source.into(), |text| text.into_owned());
     match decoded.split_once('/') {
         Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
             check_key(key)?;
@@ -467,29 +469,6 @@ fn parse_copy_source(source: &str) -> ObjectResult<(String, String)> {
             argument_value: Some(source.to_owned()),
         }),
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2]))
-        {
-            out.push(high << 4 | low);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
-}
-
-fn hex_value(byte: u8) -> Option<u8> {
-    (byte as char).to_digit(16).map(|v| v as u8)
 }
 
 fn encode_token(marker: &str) -> String {
