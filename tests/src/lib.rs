@@ -61,3 +61,31 @@ pub async fn wait_until_serving(
     }
     panic!("{name} did not become SERVING");
 }
+
+/// Sends SIGTERM to a service binary and waits (10 s at most) for it to exit; returns
+/// its exit status and what it wrote to stderr (which must be piped).
+pub async fn terminate(
+    child: &mut std::process::Child,
+    name: &str,
+) -> (std::process::ExitStatus, String) {
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < std::time::Duration::from_secs(10),
+            "{name} did not stop on SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut logs = String::new();
+    if let Some(stderr) = child.stderr.as_mut() {
+        std::io::Read::read_to_string(stderr, &mut logs).expect("read stderr");
+    }
+    (status, logs)
+}

@@ -103,24 +103,8 @@ async fn sigterm_drains_and_exits_cleanly() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(10),
-            "kms-svc did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (status, logs) = keyhold_tests::terminate(&mut child, "kms-svc").await;
     assert!(status.success(), "exit status {status}");
-    let mut logs = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
     assert!(logs.contains("shutdown signal received"), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
 }
