@@ -7,6 +7,7 @@ pub mod kms;
 pub mod object;
 pub mod proxy;
 pub mod rpcs;
+pub mod s3;
 
 pub use db::TestDatabase;
 pub use kms::{KmsClient, KmsHarness, Who};

@@ -29,6 +29,8 @@ pub type ObjectClient = ObjectServiceClient<InterceptedService<Channel, ClientCr
 pub struct ObjectHarness {
     pub kms: KmsHarness,
     pub address: SocketAddr,
+    /// The S3 REST endpoint.
+    pub s3_address: SocketAddr,
     pub sink: MemorySink,
     pub database: TestDatabase,
     pub workdir: PathBuf,
@@ -75,21 +77,29 @@ impl ObjectHarness {
     ) -> ObjectHarness {
         let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
         let config = object_config(&database.url, &workdir, kms.address, &extra);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind object-svc");
-        let address = listener.local_addr().expect("object-svc address");
+        let bind = || async {
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind object-svc")
+        };
+        let listeners = object_svc::Listeners {
+            grpc: bind().await,
+            s3: bind().await,
+        };
+        let address = listeners.grpc.local_addr().expect("object-svc address");
+        let s3_address = listeners.s3.local_addr().expect("S3 endpoint address");
         let sink = MemorySink::default();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(object_svc::run_with_sink(
             config,
-            listener,
+            listeners,
             shutdown.clone(),
             std::sync::Arc::new(sink.clone()),
         ));
         let harness = ObjectHarness {
             kms,
             address,
+            s3_address,
             sink,
             database,
             workdir,

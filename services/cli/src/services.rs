@@ -27,6 +27,14 @@ impl Endpoint {
             addr,
         }
     }
+
+    pub const fn s3(addr: &'static str) -> Endpoint {
+        Endpoint {
+            protocol: "s3 http",
+            env: "KEYHOLD_S3_LISTEN",
+            addr,
+        }
+    }
 }
 
 pub struct Service {
@@ -79,13 +87,12 @@ pub const AUDIT_SERVICE: &str = "audit-svc";
 pub const KMS_SERVICE: &str = "kms-svc";
 
 // audit-svc starts first so the others' audit streams find it; object-svc after
-// kms-svc, which it calls. object-svc's S3 HTTP endpoint (127.0.0.1:9000) becomes a
-// second entry in its endpoints once it serves one.
+// kms-svc, which it calls.
 #[rustfmt::skip]
 pub const SERVICES: &[Service] = &[
     Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: None, data_dirs: &[], required: false, audit_principal: None, kms_principal: None },
     Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None },
-    Service { name: "object-svc", database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc") },
+    Service { name: "object-svc", database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052"), Endpoint::s3("127.0.0.1:9000")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc") },
 ];
 
 impl Service {

@@ -285,7 +285,7 @@ impl BlobStore {
         prefix: NoncePrefix,
         layout: SegmentLayout,
         range: Range<u64>,
-    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static + use<> {
         let plan = layout.plan(range);
         let decryptor = SegmentDecryptor::new(&key, prefix, layout, &plan);
         drop(key);

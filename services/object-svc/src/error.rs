@@ -48,6 +48,36 @@ pub enum ObjectError {
     MalformedAcl,
     #[error("The public access block configuration was not found")]
     NoSuchPublicAccessBlockConfiguration,
+    /// A request body (CompleteMultipartUpload's part list) that is not what the
+    /// schema allows, such as an empty part list.
+    #[error(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )]
+    MalformedXml,
+    /// The upload id is unknown, or names an upload of another bucket or key.
+    #[error(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )]
+    NoSuchUpload(String),
+    /// CompleteMultipartUpload named a part that was not uploaded, or with another ETag.
+    #[error(
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+    )]
+    InvalidPart {
+        upload_id: String,
+        part_number: i32,
+        etag: String,
+    },
+    #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
+    InvalidPartOrder { upload_id: String },
+    /// A part other than the last one of a CompleteMultipartUpload is under 5 MiB.
+    #[error("Your proposed upload is smaller than the minimum allowed object size.")]
+    EntityTooSmall {
+        part_number: i32,
+        etag: String,
+        proposed_size: u64,
+        min_size_allowed: u64,
+    },
     /// A KMS refusal passed on: the code is `KMS.<exception>` (`KMS.DisabledException`...).
     #[error("{message}")]
     Kms { code: String, message: String },
@@ -59,6 +89,8 @@ pub enum ObjectError {
     NotModified,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody,
+    #[error("The Content-MD5 you specified was invalid.")]
+    InvalidDigest,
     /// An upload slower than the abandoned-upload cutoff; retrying succeeds.
     #[error(
         "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed."
@@ -109,6 +141,11 @@ impl ObjectError {
             NoSuchPublicAccessBlockConfiguration => {
                 ("NoSuchPublicAccessBlockConfiguration", 404, Code::NotFound)
             }
+            MalformedXml => ("MalformedXML", 400, Code::InvalidArgument),
+            NoSuchUpload(_) => ("NoSuchUpload", 404, Code::NotFound),
+            InvalidPart { .. } => ("InvalidPart", 400, Code::InvalidArgument),
+            InvalidPartOrder { .. } => ("InvalidPartOrder", 400, Code::InvalidArgument),
+            EntityTooSmall { .. } => ("EntityTooSmall", 400, Code::InvalidArgument),
             Kms { code, .. } => {
                 let grpc = match code.as_str() {
                     "KMS.NotFoundException" => Code::NotFound,
@@ -123,6 +160,7 @@ impl ObjectError {
             PreconditionFailed => ("PreconditionFailed", 412, Code::FailedPrecondition),
             NotModified => ("NotModified", 304, Code::FailedPrecondition),
             IncompleteBody => ("IncompleteBody", 400, Code::InvalidArgument),
+            InvalidDigest => ("InvalidDigest", 400, Code::InvalidArgument),
             RequestTimeout => ("RequestTimeout", 400, Code::Aborted),
             Corrupt(_) | Internal(_) => ("InternalError", 500, Code::Internal),
             Unavailable => ("ServiceUnavailable", 503, Code::Unavailable),
@@ -161,6 +199,29 @@ impl ObjectError {
             | ObjectError::BucketNotEmpty(bucket)
             | ObjectError::InvalidBucketName(bucket) => vec![("BucketName", bucket.clone())],
             ObjectError::NoSuchKey(key) => vec![("Key", key.clone())],
+            ObjectError::NoSuchUpload(upload_id) | ObjectError::InvalidPartOrder { upload_id } => {
+                vec![("UploadId", upload_id.clone())]
+            }
+            ObjectError::InvalidPart {
+                upload_id,
+                part_number,
+                etag,
+            } => vec![
+                ("UploadId", upload_id.clone()),
+                ("PartNumber", part_number.to_string()),
+                ("ETag", etag.clone()),
+            ],
+            ObjectError::EntityTooSmall {
+                part_number,
+                etag,
+                proposed_size,
+                min_size_allowed,
+            } => vec![
+                ("ProposedSize", proposed_size.to_string()),
+                ("MinSizeAllowed", min_size_allowed.to_string()),
+                ("PartNumber", part_number.to_string()),
+                ("ETag", etag.clone()),
+            ],
             _ => Vec::new(),
         }
     }

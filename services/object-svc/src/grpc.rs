@@ -25,12 +25,13 @@ use crate::{
     blobs::BlobError,
     domain::{
         BucketSettingsChange, Conditions, CopyObjectInput, GetObjectInput, ListObjectsInput,
-        ObjectAttributes, ObjectRead, Objects, PutObjectInput, SseRequest, StoredObject, canned,
+        ObjectAttributes, ObjectRead, Objects, PutObjectInput, SseRequest, StoredObject, grant,
+        requested_acl,
     },
     error::ObjectError,
     model::{
-        Acl, Bucket, ContentHeaders, DefaultEncryption, Grant, Grantee, ObjectOwnership,
-        ObjectRecord, Permission, PublicAccessBlock, SseAlgorithm,
+        Acl, Bucket, ContentHeaders, DefaultEncryption, Grantee, ObjectOwnership, ObjectRecord,
+        PublicAccessBlock, SseAlgorithm,
     },
 };
 
@@ -167,39 +168,17 @@ fn acl_from_request(
     policy: Option<pb::AccessControlPolicy>,
     owner_id: &str,
 ) -> Result<Acl, ObjectError> {
-    match (canned_acl.is_empty(), policy) {
-        (false, Some(_)) => Err(ObjectError::InvalidRequest(
-            "Specifying both Canned ACLs and Header Grants is not allowed".to_owned(),
-        )),
-        (false, None) => canned(canned_acl, owner_id),
-        (true, None) => Err(ObjectError::MalformedAcl),
-        (true, Some(policy)) => {
-            let grants = policy
-                .grants
-                .into_iter()
-                .map(|grant| {
-                    let grantee = grant.grantee.ok_or(ObjectError::MalformedAcl)?;
-                    let grantee = match grantee.r#type.as_str() {
-                        "CanonicalUser" if !grantee.id.is_empty() => {
-                            Grantee::CanonicalUser { id: grantee.id }
-                        }
-                        "Group" if !grantee.uri.is_empty() => Grantee::Group { uri: grantee.uri },
-                        _ => return Err(ObjectError::MalformedAcl),
-                    };
-                    let permission =
-                        Permission::parse(&grant.permission).ok_or(ObjectError::MalformedAcl)?;
-                    Ok(Grant {
-                        grantee,
-                        permission,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Acl {
-                owner_id: owner_id.to_owned(),
-                grants,
+    let grants = policy.map(|policy| {
+        policy
+            .grants
+            .into_iter()
+            .map(|g| {
+                let grantee = g.grantee.ok_or(ObjectError::MalformedAcl)?;
+                grant(&grantee.r#type, &grantee.id, &grantee.uri, &g.permission)
             })
-        }
-    }
+            .collect()
+    });
+    requested_acl(canned_acl, grants, owner_id)
 }
 
 fn encryption_to_pb(encryption: &DefaultEncryption) -> pb::ServerSideEncryptionConfiguration {

@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod kms_client;
 pub mod model;
 pub mod read_ahead;
+pub mod s3;
 pub mod store;
 pub mod validate;
 
@@ -95,6 +96,16 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_ABANDONED_UPLOAD_SECONDS", default_value_t = 6 * 3600)]
     pub abandoned_upload_seconds: u64,
 
+    /// Where the S3-compatible REST endpoint listens (path-style URLs
+    /// `http://<address>/<bucket>/<key>`).
+    #[arg(long, env = "KEYHOLD_S3_LISTEN", default_value = s3::DEFAULT_S3_LISTEN)]
+    pub s3_listen: SocketAddr,
+
+    /// Also serve virtual-hosted-style requests, `<bucket>.<domain>` (e.g.
+    /// `s3.keyhold.local`); path-style requests keep working.
+    #[arg(long, env = "KEYHOLD_S3_BASE_DOMAIN")]
+    pub s3_base_domain: Option<String>,
+
     /// How often deleted, replaced and abandoned blobs are removed from the store.
     #[arg(long, env = "KEYHOLD_BLOB_SWEEP_SECONDS", default_value_t = 60)]
     pub blob_sweep_seconds: u64,
@@ -149,16 +160,37 @@ impl Config {
     }
 }
 
-/// Runs object-svc on `listener` until `shutdown` is cancelled. Audit records stream
+/// The two ports object-svc serves: gRPC and the S3 REST endpoint.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub s3: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses `config` names; one line says which failed.
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let bind = |address: SocketAddr| async move {
+            TcpListener::bind(address)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))
+        };
+        Ok(Listeners {
+            grpc: bind(config.listen_address()).await?,
+            s3: bind(config.s3_listen).await?,
+        })
+    }
+}
+
+/// Runs object-svc on `listeners` until `shutdown` is cancelled. Audit records stream
 /// to audit-svc when `KEYHOLD_AUDIT_ENDPOINT` is set, else they go to the log.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (sink, emitter) =
         emitter::sink_from_args(&config.audit, SERVICE_NAME, shutdown.clone()).await?;
-    let served = run_with_sink(config, listener, shutdown, sink).await;
+    let served = run_with_sink(config, listeners, shutdown, sink).await;
     if let Some(emitter) = emitter {
         emitter.finish().await;
     }
@@ -168,7 +200,7 @@ pub async fn run(
 /// Like [`run`], with the audit records going to `sink`.
 pub async fn run_with_sink(
     config: Config,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
     sink: Arc<dyn AuditSink>,
 ) -> anyhow::Result<()> {
@@ -197,6 +229,24 @@ pub async fn run_with_sink(
         shutdown.clone(),
     ));
 
+    let s3_endpoint = s3::endpoint(
+        objects.clone(),
+        s3::S3Settings {
+            principals: principals.clone(),
+            sink: sink.clone(),
+            requests_per_second: Some(config.common.requests_per_second),
+            account_id: config.common.account_id.clone(),
+            region: config.common.region.clone(),
+            base_domain: config.s3_base_domain.clone(),
+        },
+    )?;
+    let s3_served = tokio::spawn(s3::serve(
+        s3_endpoint,
+        listeners.s3,
+        shutdown.clone(),
+        config.common.shutdown_grace(),
+    ));
+
     let routes = Routes::new(
         ObjectServiceServer::new(ObjectGrpc::new(objects)).max_decoding_message_size(MAX_MESSAGE),
     )
@@ -210,12 +260,15 @@ pub async fn run_with_sink(
         stack,
         routes,
         GRPC_SERVICES,
-        listener,
+        listeners.grpc,
         shutdown.clone(),
         config.common.shutdown_grace(),
     )
     .await;
     shutdown.cancel();
     let _ = sweeper.await;
-    served
+    let s3_served = s3_served
+        .await
+        .map_err(|e| anyhow::anyhow!("the S3 endpoint task failed: {e}"))?;
+    served.and(s3_served)
 }

@@ -16,11 +16,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let _telemetry = telemetry::init(object_svc::SERVICE_NAME, config.common.log_format);
-        let address = config.listen_address();
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
-        object_svc::run(config, listener, shutdown::on_signal()).await
+        let listeners = object_svc::Listeners::bind(&config).await?;
+        object_svc::run(config, listeners, shutdown::on_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,8 @@
 //! `put_object` takes the new blob out of pending and puts the blob it replaced in
 //! as garbage, in the same transaction; `delete_object` does the same with the
 //! deleted object's blob; the sweeper deletes what `collectable_blobs` lists from the
-//! blob store and then calls `forget_blob`.
+//! blob store and then calls `forget_blob`. Multipart uploads and objects made of
+//! several part blobs: [`multipart`].
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
@@ -18,6 +19,8 @@ use crate::model::{
     ObjectOwnership, ObjectRecord, PublicAccessBlock, SseAlgorithm,
 };
 
+#[cfg(test)]
+mod multipart_tests;
 #[cfg(test)]
 mod tests;
 
@@ -39,7 +42,8 @@ pub enum DeleteBucketOutcome {
 pub enum PutObjectOutcome {
     /// The object row now points at the new blob. `replaced_blob`: the blob of the
     /// object it replaced, already recorded as garbage (delete it, then
-    /// `forget_blob`; the sweeper does it otherwise).
+    /// `forget_blob`; the sweeper does it otherwise). The other parts of a replaced
+    /// multipart object are recorded as garbage too, for the sweeper.
     Stored { replaced_blob: Option<String> },
     /// Nothing stored; the new blob was recorded as garbage.
     NoSuchBucket,
@@ -161,6 +165,8 @@ const LIST_PLAIN_BOUNDED: &str = list_plain!(" AND o.key < $7");
 const LIST_WALK: &str = list_walk!("");
 const LIST_WALK_BOUNDED: &str = list_walk!(" AND o.key < $7");
 
+pub mod multipart;
+
 fn decode_error(message: String) -> sqlx::Error {
     sqlx::Error::Decode(message.into())
 }
@@ -270,6 +276,44 @@ async fn write_object(
         .execute(&mut **tx)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Inserts the object row or replaces the one at its key, in `tx` (which holds the
+/// bucket FOR SHARE), and returns the replaced blob, already put into pending as
+/// garbage with the rest of the replaced object's parts if it had several.
+async fn store_object_row(
+    tx: &mut Transaction<'static, Postgres>,
+    record: &ObjectRecord,
+) -> Result<Option<String>, sqlx::Error> {
+    // Replace the row if there is one (locked, so its blob path is the one this
+    // transaction replaces), else insert. An insert that meets a row another
+    // transaction inserted meanwhile (waiting for it to commit) does nothing, and
+    // the next round replaces that row: no replaced blob goes unreported.
+    let replaced = loop {
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT blob_path FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
+        )
+        .bind(&record.bucket)
+        .bind(&record.key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(current) = current {
+            write_object(tx, UPDATE_OBJECT, record).await?;
+            break Some(current).filter(|current| *current != record.blob_path);
+        }
+        if write_object(tx, INSERT_OBJECT, record).await? == 1 {
+            break None;
+        }
+    };
+    if let Some(replaced) = &replaced {
+        sqlx::query(MARK_GARBAGE)
+            .bind(replaced)
+            .bind(Utc::now())
+            .execute(&mut **tx)
+            .await?;
+        multipart::mark_parts_garbage(tx, replaced).await?;
+    }
+    Ok(replaced)
 }
 
 /// The least string greater than every string that starts with `prefix`, in byte
@@ -384,9 +428,10 @@ impl MetadataStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deletes the bucket unless it holds objects. The bucket row is locked FOR
-    /// UPDATE first, which waits for every `put_object` holding it FOR SHARE (so
-    /// their objects are seen) and makes later ones find no bucket.
+    /// Deletes the bucket unless it holds objects; its multipart uploads in progress
+    /// go with it (their parts become garbage). The bucket row is locked FOR UPDATE
+    /// first, which waits for every `put_object` holding it FOR SHARE (so their
+    /// objects are seen) and makes later ones find no bucket.
     pub async fn delete_bucket_if_empty(
         &self,
         name: &str,
@@ -407,6 +452,8 @@ impl MetadataStore {
         if not_empty {
             return Ok(DeleteBucketOutcome::NotEmpty);
         }
+        // Multipart uploads in progress do not keep a bucket: they go with it.
+        multipart::drop_bucket_uploads(&mut tx, name).await?;
         sqlx::query("DELETE FROM buckets WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -459,33 +506,7 @@ impl MetadataStore {
             tx.rollback().await?;
             return Ok(PutObjectOutcome::UploadExpired);
         }
-        // Replace the row if there is one (locked, so its blob path is the one this
-        // transaction replaces), else insert. An insert that meets a row another
-        // transaction inserted meanwhile (waiting for it to commit) does nothing, and
-        // the next round replaces that row: no replaced blob goes unreported.
-        let replaced = loop {
-            let current: Option<String> = sqlx::query_scalar(
-                "SELECT blob_path FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
-            )
-            .bind(&record.bucket)
-            .bind(&record.key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(current) = current {
-                write_object(&mut tx, UPDATE_OBJECT, record).await?;
-                break Some(current).filter(|current| *current != record.blob_path);
-            }
-            if write_object(&mut tx, INSERT_OBJECT, record).await? == 1 {
-                break None;
-            }
-        };
-        if let Some(replaced) = &replaced {
-            sqlx::query(MARK_GARBAGE)
-                .bind(replaced)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
-        }
+        let replaced = store_object_row(&mut tx, record).await?;
         tx.commit().await?;
         Ok(PutObjectOutcome::Stored {
             replaced_blob: replaced,
@@ -526,7 +547,8 @@ impl MetadataStore {
     }
 
     /// Deletes the object row and returns its blob path, which goes into pending as
-    /// garbage in the same transaction. None when there was no such object.
+    /// garbage in the same transaction (with its other parts, for a multipart
+    /// object). None when there was no such object.
     pub async fn delete_object(
         &self,
         bucket: &str,
@@ -546,6 +568,7 @@ impl MetadataStore {
                 .bind(Utc::now())
                 .execute(&mut *tx)
                 .await?;
+            multipart::mark_parts_garbage(&mut tx, blob_path).await?;
         }
         tx.commit().await?;
         Ok(deleted)

@@ -99,6 +99,7 @@ async fn start_object_svc(
     let child = Command::new(env!("CARGO_BIN_EXE_object-svc"))
         .env_clear()
         .env("KEYHOLD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KEYHOLD_S3_LISTEN", "127.0.0.1:0")
         .env("KEYHOLD_DATABASE_URL", &database.url)
         .env("KEYHOLD_PRINCIPALS_FILE", dir.join("principals.json"))
         .env("KEYHOLD_MASTER_KEY_FILE", dir.join("master.key"))

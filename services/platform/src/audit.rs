@@ -75,6 +75,41 @@ pub struct EventResource {
     pub kind: String,
 }
 
+/// The record's `userIdentity`: the caller, or CloudTrail's anonymous requester. One
+/// that presented credentials which failed is still shown against `account_id`.
+pub fn user_identity(
+    caller: Option<&crate::auth::Caller>,
+    presented_access_key: Option<&str>,
+    account_id: &str,
+) -> UserIdentity {
+    match caller {
+        Some(caller) => {
+            let principal = &caller.principal;
+            UserIdentity {
+                kind: principal.kind.cloudtrail_type().to_owned(),
+                principal_id: Some(principal.principal_id()),
+                arn: Some(principal.arn.clone()),
+                account_id: principal.account_id.clone(),
+                access_key_id: Some(principal.access_key_id.clone()),
+                user_name: (!principal.is_root()).then(|| principal.name.clone()),
+                invoked_by: caller.via_service().map(str::to_owned),
+            }
+        }
+        None => UserIdentity {
+            kind: "Unknown".to_owned(),
+            principal_id: None,
+            arn: None,
+            account_id: match presented_access_key {
+                Some(_) => account_id.to_owned(),
+                None => "anonymous".to_owned(),
+            },
+            access_key_id: presented_access_key.map(str::to_owned),
+            user_name: None,
+            invoked_by: None,
+        },
+    }
+}
+
 /// Where finished records go. `record` must not block the request path.
 pub trait AuditSink: Send + Sync + 'static {
     fn record(&self, event: CloudTrailEvent);

@@ -66,6 +66,12 @@ impl Principal {
         self.kind == PrincipalKind::Root
     }
 
+    /// The secret itself, for protocols that sign with it (S3's SigV4): the verifier
+    /// must derive the same signing key. Never log or return it.
+    pub fn signing_secret(&self) -> &str {
+        &self.secret_access_key
+    }
+
     /// Constant-time comparison, so response timing says nothing about the secret.
     pub fn secret_matches(&self, candidate: &str) -> bool {
         self.secret_access_key

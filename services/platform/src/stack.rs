@@ -415,35 +415,11 @@ impl PendingEvent {
     }
 
     fn user_identity(&self) -> UserIdentity {
-        let config = &self.shared.config;
-        match &self.caller {
-            Some(caller) => {
-                let principal = &caller.principal;
-                UserIdentity {
-                    kind: principal.kind.cloudtrail_type().to_owned(),
-                    principal_id: Some(principal.principal_id()),
-                    arn: Some(principal.arn.clone()),
-                    account_id: principal.account_id.clone(),
-                    access_key_id: Some(principal.access_key_id.clone()),
-                    user_name: (!principal.is_root()).then(|| principal.name.clone()),
-                    invoked_by: caller.via_service().map(str::to_owned),
-                }
-            }
-            // CloudTrail's anonymous caller; one that presented credentials which
-            // failed is still shown against this account.
-            None => UserIdentity {
-                kind: "Unknown".to_owned(),
-                principal_id: None,
-                arn: None,
-                account_id: match self.presented_access_key {
-                    Some(_) => config.account_id.clone(),
-                    None => "anonymous".to_owned(),
-                },
-                access_key_id: self.presented_access_key.clone(),
-                user_name: None,
-                invoked_by: None,
-            },
-        }
+        crate::audit::user_identity(
+            self.caller.as_ref(),
+            self.presented_access_key.as_deref(),
+            &self.shared.config.account_id,
+        )
     }
 }
 

@@ -7,7 +7,10 @@ use super::Objects;
 use crate::{
     access::{self, Requester},
     error::{ObjectError, ObjectResult},
-    model::{Acl, Bucket, DefaultEncryption, ObjectOwnership, PublicAccessBlock, SseAlgorithm},
+    model::{
+        Acl, Bucket, DefaultEncryption, Grant, Grantee, ObjectOwnership, Permission,
+        PublicAccessBlock, SseAlgorithm,
+    },
     store::DeleteBucketOutcome,
     validate,
 };
@@ -156,5 +159,41 @@ pub fn canned(name: &str, owner_id: &str) -> ObjectResult<Acl> {
         message: format!("{name} is not a valid canned ACL"),
         argument_name: Some("x-amz-acl".to_owned()),
         argument_value: Some(name.to_owned()),
+    })
+}
+
+/// The ACL a PutBucketAcl / PutObjectAcl asks for: a canned ACL or an explicit
+/// policy, exactly one of them (as S3 requires).
+pub fn requested_acl(
+    canned_acl: &str,
+    grants: Option<ObjectResult<Vec<Grant>>>,
+    owner_id: &str,
+) -> ObjectResult<Acl> {
+    match (canned_acl.is_empty(), grants) {
+        (false, Some(_)) => Err(ObjectError::InvalidRequest(
+            "Specifying both Canned ACLs and Header Grants is not allowed".to_owned(),
+        )),
+        (false, None) => canned(canned_acl, owner_id),
+        (true, None) => Err(ObjectError::MalformedAcl),
+        (true, Some(grants)) => Ok(Acl {
+            owner_id: owner_id.to_owned(),
+            grants: grants?,
+        }),
+    }
+}
+
+/// One grant of an explicit policy: a canonical user by id or a group by URI.
+pub fn grant(kind: &str, id: &str, uri: &str, permission: &str) -> ObjectResult<Grant> {
+    let grantee = match kind {
+        "CanonicalUser" if !id.is_empty() => Grantee::CanonicalUser { id: id.to_owned() },
+        "Group" if !uri.is_empty() => Grantee::Group {
+            uri: uri.to_owned(),
+        },
+        _ => return Err(ObjectError::MalformedAcl),
+    };
+    let permission = Permission::parse(permission).ok_or(ObjectError::MalformedAcl)?;
+    Ok(Grant {
+        grantee,
+        permission,
     })
 }

@@ -143,35 +143,41 @@ impl Objects {
         requester: &Requester,
         object: &ObjectRecord,
     ) -> ObjectResult<SecretKey> {
-        let encryption = &object.encryption;
+        self.unwrap_data_key(requester, &object.bucket, &object.key, &object.encryption)
+            .await
+    }
+
+    /// The plaintext data key of `encryption`, the encryption of the object (or
+    /// multipart upload) `bucket/key`; see [`Self::data_key`].
+    pub(super) async fn unwrap_data_key(
+        &self,
+        requester: &Requester,
+        bucket: &str,
+        key: &str,
+        encryption: &ObjectEncryption,
+    ) -> ObjectResult<SecretKey> {
+        let arn = format!("arn:aws:s3:::{bucket}/{key}");
         match encryption.algorithm {
             SseAlgorithm::Aes256 => {
                 let plaintext = self
                     .master_key
-                    .unwrap(
-                        &encryption.wrapped_key,
-                        &sse_s3_aad(&object.bucket, &object.key),
-                    )
-                    .map_err(|e| {
-                        ObjectError::Corrupt(format!("SSE-S3 key of {}: {e}", object.arn()))
-                    })?;
-                SecretKey::from_bytes(&plaintext).map_err(|e| {
-                    ObjectError::Corrupt(format!("SSE-S3 key of {}: {e}", object.arn()))
-                })
+                    .unwrap(&encryption.wrapped_key, &sse_s3_aad(bucket, key))
+                    .map_err(|e| ObjectError::Corrupt(format!("SSE-S3 key of {arn}: {e}")))?;
+                SecretKey::from_bytes(&plaintext)
+                    .map_err(|e| ObjectError::Corrupt(format!("SSE-S3 key of {arn}: {e}")))
             }
             SseAlgorithm::AwsKms => {
                 let user = requester.kms_user()?;
                 // The context is what binds the data key to its object; a row whose
                 // context names another object was moved, and must not open.
                 let expected = if encryption.bucket_key_enabled {
-                    format!("arn:aws:s3:::{}", object.bucket)
+                    format!("arn:aws:s3:::{bucket}")
                 } else {
-                    object.arn()
+                    arn.clone()
                 };
                 if encryption.encryption_context.get(S3_ARN_CONTEXT) != Some(&expected) {
                     return Err(ObjectError::Corrupt(format!(
-                        "the SSE-KMS encryption context of {} names another object",
-                        object.arn()
+                        "the SSE-KMS encryption context of {arn} names another object"
                     )));
                 }
                 let key_arn = encryption.kms_key_arn.as_deref().unwrap_or_default();

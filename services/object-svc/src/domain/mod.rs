@@ -4,15 +4,22 @@
 mod buckets;
 mod conditions;
 mod encryption;
+mod multipart;
+#[cfg(test)]
+mod multipart_tests;
 mod objects;
 
 use std::collections::BTreeMap;
 
 use keyhold_crypto::MasterKey;
 
-pub use buckets::{BucketSettingsChange, canned};
+pub use buckets::{BucketSettingsChange, canned, grant, requested_acl};
 pub use conditions::{ByteRange, Conditions, parse_range};
 pub use encryption::SseRequest;
+pub use multipart::{
+    CreateMultipartUploadInput, EncryptionSummary, MIN_PART_SIZE, MULTIPART_UPLOAD_IDLE_LIMIT,
+    MultipartUpload, PartInfo, PartListing, UploadListing, UploadPartInput, UploadedPart,
+};
 pub use objects::{
     CopyObjectInput, GetObjectInput, ListObjectsInput, ListObjectsOutput, ObjectBody, ObjectRead,
     PutObjectInput, StoredObject,
@@ -59,11 +66,18 @@ impl Objects {
     }
 
     /// Deletes blobs that no object references any more: replaced and deleted ones,
-    /// and uploads abandoned before `abandoned_before` (their writer crashed).
+    /// and uploads abandoned before `abandoned_before` (their writer crashed). First
+    /// it aborts the multipart uploads idle since then, and at least for
+    /// [`MULTIPART_UPLOAD_IDLE_LIMIT`], so their parts go too.
     pub async fn sweep_blobs(
         &self,
         abandoned_before: chrono::DateTime<chrono::Utc>,
     ) -> crate::error::ObjectResult<usize> {
+        let idle_before = abandoned_before.min(chrono::Utc::now() - MULTIPART_UPLOAD_IDLE_LIMIT);
+        let expired = self.expire_multipart_uploads(idle_before).await?;
+        if expired > 0 {
+            tracing::info!(expired, "aborted idle multipart uploads");
+        }
         let mut removed = 0;
         loop {
             let paths = self.store.collectable_blobs(abandoned_before, 500).await?;

@@ -6,7 +6,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use chrono::Utc;
 use futures::{Stream, StreamExt, stream::BoxStream};
-use keyhold_crypto::segments::{NoncePrefix, SegmentLayout};
+use keyhold_crypto::segments::NoncePrefix;
 
 use super::{
     ObjectAttributes, Objects,
@@ -143,20 +143,7 @@ impl Objects {
     where
         S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
     {
-        for name in attributes.metadata.keys() {
-            if !validate::metadata_key(name) {
-                return Err(ObjectError::invalid_argument(format!(
-                    "Invalid user metadata key: {name:?}"
-                )));
-            }
-        }
-        let acl = if canned_acl.is_empty() {
-            Acl::private(&bucket.account_id)
-        } else {
-            let acl = canned(canned_acl, &bucket.account_id)?;
-            access::check_acl_on_write(bucket, canned_acl, &acl)?;
-            acl
-        };
+        let acl = write_attributes(bucket, &attributes, canned_acl)?;
         let (data_key, encryption) = self.new_data_key(requester, bucket, key, sse).await?;
         let prefix = NoncePrefix::from_slice(&encryption.nonce_prefix)
             .map_err(|e| ObjectError::Internal(format!("nonce prefix: {e}")))?;
@@ -225,7 +212,20 @@ impl Objects {
     ) -> ObjectResult<ObjectRead> {
         check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
-        let object = self.store.object(&input.bucket, &input.key).await?;
+        // A GET reads a multipart object's part list with it (HEAD needs none).
+        let (object, parts) = if with_body {
+            match self
+                .store
+                .object_with_parts(&input.bucket, &input.key)
+                .await?
+            {
+                Some((record, parts)) => (Some(record), parts),
+                None => (None, Vec::new()),
+            }
+        } else {
+            let object = self.store.object(&input.bucket, &input.key).await?;
+            (object, Vec::new())
+        };
         access::read_object(requester, &bucket, object.as_ref(), &input.key)?;
         let record = object.ok_or_else(|| ObjectError::NoSuchKey(input.key.clone()))?;
         input.conditions.check(&record.etag, record.last_modified)?;
@@ -239,19 +239,12 @@ impl Objects {
             });
         }
         let data_key = self.data_key(requester, &record).await?;
-        let prefix = NoncePrefix::from_slice(&record.encryption.nonce_prefix)
-            .map_err(|e| ObjectError::Corrupt(format!("nonce prefix of {}: {e}", record.arn())))?;
         let wanted = match range {
             Some(range) => range.first..range.last + 1,
             None => 0..record.size,
         };
-        let layout = SegmentLayout::with_segment_size(record.size, record.encryption.segment_size)
-            .map_err(|e| {
-                ObjectError::Corrupt(format!("segment layout of {}: {e}", record.arn()))
-            })?;
         let body = self
-            .blobs
-            .read_range_with_layout(&record.blob_path, data_key, prefix, layout, wanted)
+            .read_plaintext(&record, &parts, data_key, wanted)?
             .map(|item| item.map_err(ObjectError::from));
         // Decrypting runs ahead of the sender, on another core: a few segments.
         let body = read_ahead(body, 8);
@@ -442,7 +435,7 @@ impl Objects {
     }
 }
 
-fn check_key(key: &str) -> ObjectResult<()> {
+pub(super) fn check_key(key: &str) -> ObjectResult<()> {
     validate::object_key(key).map_err(|problem| match problem {
         KeyProblem::TooLong => ObjectError::KeyTooLong,
         KeyProblem::Empty => ObjectError::invalid_argument("Object key must not be empty"),
@@ -450,6 +443,29 @@ fn check_key(key: &str) -> ObjectResult<()> {
             ObjectError::invalid_argument("Object key must not contain the NUL character")
         }
     })
+}
+
+/// The ACL of a new object (or upload) of `bucket`, after checking its user metadata
+/// keys and the canned ACL asked for (empty: `private`).
+pub(super) fn write_attributes(
+    bucket: &Bucket,
+    attributes: &ObjectAttributes,
+    canned_acl: &str,
+) -> ObjectResult<Acl> {
+    for name in attributes.metadata.keys() {
+        if !validate::metadata_key(name) {
+            return Err(ObjectError::invalid_argument(format!(
+                "Invalid user metadata key: {name:?}"
+            )));
+        }
+    }
+    if canned_acl.is_empty() {
+        Ok(Acl::private(&bucket.account_id))
+    } else {
+        let acl = canned(canned_acl, &bucket.account_id)?;
+        access::check_acl_on_write(bucket, canned_acl, &acl)?;
+        Ok(acl)
+    }
 }
 
 fn parse_copy_source(source: &str) -> ObjectResult<(String, String)> {
@@ -488,11 +504,11 @@ fn decode_token(token: &str) -> ObjectResult<String> {
         })
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn rand_etag() -> [u8; 16] {
+pub(super) fn rand_etag() -> [u8; 16] {
     let mut etag = [0u8; 16];
     keyhold_crypto::fill_random(&mut etag);
     etag
@@ -500,6 +516,6 @@ fn rand_etag() -> [u8; 16] {
 
 /// Postgres keeps microseconds; S3 shows milliseconds. Storing what is shown keeps
 /// conditional requests exact.
-fn truncate_to_millis(time: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+pub(super) fn truncate_to_millis(time: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     chrono::DateTime::from_timestamp_millis(time.timestamp_millis()).unwrap_or(time)
 }

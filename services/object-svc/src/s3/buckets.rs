@@ -1,0 +1,316 @@
+//! Bucket operations and bucket settings over S3's REST API.
+
+use s3s::{S3Request, dto::*};
+
+use super::{
+    api::{Handled, open},
+    convert::{acl_request, acl_to_dto, owner, refuse_grant_headers, timestamp},
+};
+use crate::{
+    domain::{BucketSettingsChange, Objects},
+    error::ObjectError,
+    model::{DefaultEncryption, PublicAccessBlock, SseAlgorithm},
+};
+
+pub async fn create_bucket(
+    objects: &Objects,
+    req: S3Request<CreateBucketInput>,
+) -> Handled<CreateBucketOutput> {
+    let (call, requester) = open(&req);
+    let result = async {
+        refuse_grant_headers(&req.headers)?;
+        let input = req.input;
+        let ownership = input
+            .object_ownership
+            .as_ref()
+            .map(|o| o.as_str())
+            .unwrap_or_default();
+        let acl = input.acl.as_ref().map(|a| a.as_str()).unwrap_or_default();
+        let bucket = objects
+            .create_bucket(&requester, &input.bucket, ownership, acl)
+            .await?;
+        Ok(CreateBucketOutput {
+            location: Some(format!("/{}", bucket.name)),
+        })
+    }
+    .await;
+    call.respond(result)
+}
+
+pub async fn delete_bucket(
+    objects: &Objects,
+    req: S3Request<DeleteBucketInput>,
+) -> Handled<DeleteBucketOutput> {
+    let (call, requester) = open(&req);
+    let result = objects.delete_bucket(&requester, &req.input.bucket).await;
+    call.respond(result.map(|()| DeleteBucketOutput::default()))
+}
+
+pub async fn head_bucket(
+    objects: &Objects,
+    req: S3Request<HeadBucketInput>,
+) -> Handled<HeadBucketOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .bucket_for_owner(&requester, &req.input.bucket)
+        .await
+        .map(|_| HeadBucketOutput {
+            bucket_region: Some(objects.region().to_owned()),
+            ..Default::default()
+        });
+    call.respond(result)
+}
+
+pub async fn list_buckets(
+    objects: &Objects,
+    req: S3Request<ListBucketsInput>,
+) -> Handled<ListBucketsOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .list_buckets(&requester)
+        .await
+        .map(|buckets| ListBucketsOutput {
+            buckets: Some(
+                buckets
+                    .iter()
+                    .map(|bucket| Bucket {
+                        bucket_region: Some(objects.region().to_owned()),
+                        creation_date: Some(timestamp(bucket.created_at)),
+                        name: Some(bucket.name.clone()),
+                    })
+                    .collect(),
+            ),
+            owner: Some(owner(objects.account_id())),
+            ..Default::default()
+        });
+    call.respond(result)
+}
+
+pub async fn get_bucket_encryption(
+    objects: &Objects,
+    req: S3Request<GetBucketEncryptionInput>,
+) -> Handled<GetBucketEncryptionOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .bucket_for_owner(&requester, &req.input.bucket)
+        .await
+        .map(|bucket| GetBucketEncryptionOutput {
+            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
+                rules: vec![ServerSideEncryptionRule {
+                    apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+                        kms_master_key_id: bucket.encryption.kms_master_key_id.clone(),
+                        sse_algorithm: ServerSideEncryption::from(
+                            bucket.encryption.algorithm.as_str().to_owned(),
+                        ),
+                    }),
+                    bucket_key_enabled: Some(bucket.encryption.bucket_key_enabled),
+                }],
+            }),
+        });
+    call.respond(result)
+}
+
+pub async fn put_bucket_encryption(
+    objects: &Objects,
+    req: S3Request<PutBucketEncryptionInput>,
+) -> Handled<PutBucketEncryptionOutput> {
+    let (call, requester) = open(&req);
+    let result = async {
+        let input = req.input;
+        let malformed = || {
+            ObjectError::invalid_argument(
+                "The server side encryption configuration needs exactly one rule with ApplyServerSideEncryptionByDefault",
+            )
+        };
+        let [rule] = input.server_side_encryption_configuration.rules.as_slice() else {
+            return Err(malformed());
+        };
+        let default = rule
+            .apply_server_side_encryption_by_default
+            .as_ref()
+            .ok_or_else(malformed)?;
+        let algorithm = SseAlgorithm::parse(default.sse_algorithm.as_str()).ok_or_else(|| {
+            ObjectError::invalid_argument("The encryption method specified is not supported")
+        })?;
+        let encryption = DefaultEncryption {
+            algorithm,
+            kms_master_key_id: default.kms_master_key_id.clone().filter(|k| !k.is_empty()),
+            bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+        };
+        objects
+            .change_bucket(
+                &requester,
+                &input.bucket,
+                BucketSettingsChange::Encryption(Some(encryption)),
+            )
+            .await?;
+        Ok(PutBucketEncryptionOutput::default())
+    }
+    .await;
+    call.respond(result)
+}
+
+pub async fn delete_bucket_encryption(
+    objects: &Objects,
+    req: S3Request<DeleteBucketEncryptionInput>,
+) -> Handled<DeleteBucketEncryptionOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .change_bucket(
+            &requester,
+            &req.input.bucket,
+            BucketSettingsChange::Encryption(None),
+        )
+        .await;
+    call.respond(result.map(|_| DeleteBucketEncryptionOutput::default()))
+}
+
+pub async fn get_public_access_block(
+    objects: &Objects,
+    req: S3Request<GetPublicAccessBlockInput>,
+) -> Handled<GetPublicAccessBlockOutput> {
+    let (call, requester) = open(&req);
+    let result = async {
+        let bucket = objects
+            .bucket_for_owner(&requester, &req.input.bucket)
+            .await?;
+        let block = bucket
+            .public_access_block
+            .ok_or(ObjectError::NoSuchPublicAccessBlockConfiguration)?;
+        Ok(GetPublicAccessBlockOutput {
+            public_access_block_configuration: Some(PublicAccessBlockConfiguration {
+                block_public_acls: Some(block.block_public_acls),
+                block_public_policy: Some(block.block_public_policy),
+                ignore_public_acls: Some(block.ignore_public_acls),
+                restrict_public_buckets: Some(block.restrict_public_buckets),
+            }),
+        })
+    }
+    .await;
+    call.respond(result)
+}
+
+pub async fn put_public_access_block(
+    objects: &Objects,
+    req: S3Request<PutPublicAccessBlockInput>,
+) -> Handled<PutPublicAccessBlockOutput> {
+    let (call, requester) = open(&req);
+    let configuration = &req.input.public_access_block_configuration;
+    // S3 takes a missing flag as false.
+    let block = PublicAccessBlock {
+        block_public_acls: configuration.block_public_acls.unwrap_or(false),
+        ignore_public_acls: configuration.ignore_public_acls.unwrap_or(false),
+        block_public_policy: configuration.block_public_policy.unwrap_or(false),
+        restrict_public_buckets: configuration.restrict_public_buckets.unwrap_or(false),
+    };
+    let result = objects
+        .change_bucket(
+            &requester,
+            &req.input.bucket,
+            BucketSettingsChange::PublicAccessBlock(Some(block)),
+        )
+        .await;
+    call.respond(result.map(|_| PutPublicAccessBlockOutput::default()))
+}
+
+pub async fn delete_public_access_block(
+    objects: &Objects,
+    req: S3Request<DeletePublicAccessBlockInput>,
+) -> Handled<DeletePublicAccessBlockOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .change_bucket(
+            &requester,
+            &req.input.bucket,
+            BucketSettingsChange::PublicAccessBlock(None),
+        )
+        .await;
+    call.respond(result.map(|_| DeletePublicAccessBlockOutput::default()))
+}
+
+pub async fn get_bucket_ownership_controls(
+    objects: &Objects,
+    req: S3Request<GetBucketOwnershipControlsInput>,
+) -> Handled<GetBucketOwnershipControlsOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .bucket_for_owner(&requester, &req.input.bucket)
+        .await
+        .map(|bucket| GetBucketOwnershipControlsOutput {
+            ownership_controls: Some(OwnershipControls {
+                rules: vec![OwnershipControlsRule {
+                    object_ownership: ObjectOwnership::from(bucket.ownership.as_str().to_owned()),
+                }],
+            }),
+        });
+    call.respond(result)
+}
+
+pub async fn put_bucket_ownership_controls(
+    objects: &Objects,
+    req: S3Request<PutBucketOwnershipControlsInput>,
+) -> Handled<PutBucketOwnershipControlsOutput> {
+    let (call, requester) = open(&req);
+    let result = async {
+        let rules = &req.input.ownership_controls.rules;
+        let ownership = match rules.as_slice() {
+            [rule] => crate::model::ObjectOwnership::parse(rule.object_ownership.as_str()),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            ObjectError::invalid_argument(
+                "OwnershipControls needs exactly one rule: BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter",
+            )
+        })?;
+        objects
+            .change_bucket(
+                &requester,
+                &req.input.bucket,
+                BucketSettingsChange::Ownership(ownership),
+            )
+            .await?;
+        Ok(PutBucketOwnershipControlsOutput::default())
+    }
+    .await;
+    call.respond(result)
+}
+
+pub async fn get_bucket_acl(
+    objects: &Objects,
+    req: S3Request<GetBucketAclInput>,
+) -> Handled<GetBucketAclOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .bucket_for_owner(&requester, &req.input.bucket)
+        .await
+        .map(|bucket| {
+            let (owner, grants) = acl_to_dto(&Objects::effective_bucket_acl(&bucket));
+            GetBucketAclOutput {
+                grants: Some(grants),
+                owner: Some(owner),
+            }
+        });
+    call.respond(result)
+}
+
+pub async fn put_bucket_acl(
+    objects: &Objects,
+    req: S3Request<PutBucketAclInput>,
+) -> Handled<PutBucketAclOutput> {
+    let (call, requester) = open(&req);
+    let result = async {
+        let input = req.input;
+        let acl = acl_request(
+            objects,
+            &req.headers,
+            input.acl.as_ref().map(|a| a.as_str()),
+            input.access_control_policy,
+        )?;
+        objects
+            .change_bucket(&requester, &input.bucket, BucketSettingsChange::Acl(acl))
+            .await?;
+        Ok(PutBucketAclOutput::default())
+    }
+    .await;
+    call.respond(result)
+}

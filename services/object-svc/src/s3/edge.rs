@@ -1,0 +1,290 @@
+//! The HTTP edge in front of s3s: what every S3 request gets once, whatever its
+//! operation. It assigns the request id, refuses what keyhold does not serve (SigV2,
+//! presigned URLs valid for more than 7 days), applies the audit sink's admission and
+//! the per-caller quota, renders every error body as S3 does, and turns the request
+//! into exactly one CloudTrail record when its response body is done.
+
+use std::{
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use keyhold_platform::{AuditSink, throttle::Throttle};
+use s3s::service::S3Service;
+
+use super::{
+    audit::PendingRecord,
+    call::S3Call,
+    errors::{MAX_PRESIGN_SECONDS, RenderedError, SIGV2_REFUSED},
+};
+
+/// Error bodies are small XML documents; anything bigger is not one of ours.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct Edge(Arc<EdgeShared>);
+
+pub(super) struct EdgeShared {
+    pub service: S3Service,
+    pub sink: Arc<dyn AuditSink>,
+    pub throttle: Option<Throttle>,
+    pub account_id: String,
+    pub region: String,
+}
+
+/// How a request proves who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    Anonymous,
+    /// SigV4 in the Authorization header.
+    AuthHeader,
+    /// SigV4 in the query string (a presigned URL).
+    QueryString,
+    /// Signature Version 2, which keyhold refuses (as AWS does in newer regions).
+    SigV2,
+}
+
+impl Authentication {
+    fn of(headers: &HeaderMap, query: &str) -> Self {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match authorization {
+            Some(value) if value.starts_with("AWS4-") => return Authentication::AuthHeader,
+            Some(value) if value.starts_with("AWS ") => return Authentication::SigV2,
+            Some(_) => return Authentication::AuthHeader,
+            None => {}
+        }
+        let names = query_pairs(query).map(|(name, _)| name);
+        let mut authentication = Authentication::Anonymous;
+        for name in names {
+            match name.as_str() {
+                "X-Amz-Signature" | "X-Amz-Credential" => {
+                    return Authentication::QueryString;
+                }
+                "Signature" | "AWSAccessKeyId" => authentication = Authentication::SigV2,
+                _ => {}
+            }
+        }
+        authentication
+    }
+}
+
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(name), decode(value))
+    })
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The access key id a request presents, valid or not (for the record of a refusal).
+fn presented_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let credential = value.split("Credential=").nth(1)?;
+        return credential.split('/').next().map(str::to_owned);
+    }
+    query_pairs(query)
+        .find(|(name, _)| name == "X-Amz-Credential")
+        .and_then(|(_, value)| value.split('/').next().map(str::to_owned))
+}
+
+impl Edge {
+    pub(super) fn new(shared: EdgeShared) -> Self {
+        Edge(Arc::new(shared))
+    }
+
+    pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<EdgeBody> {
+        let shared = &self.0;
+        let query = request.uri().query().unwrap_or_default().to_owned();
+        let authentication = Authentication::of(request.headers(), &query);
+        let call = S3Call::default();
+        let pending = PendingRecord::new(
+            shared.clone(),
+            &request,
+            peer,
+            authentication,
+            presented_access_key(request.headers(), &query),
+            call.clone(),
+        );
+
+        if let Some(refusal) = refusal(&request, &query, authentication) {
+            return pending.respond_with_error(refusal, StatusCode::BAD_REQUEST);
+        }
+        if let Err(refused) = shared.sink.admit() {
+            let error = RenderedError::new("ServiceUnavailable", &refused.message);
+            return pending.respond_with_error(error, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        // Anonymous callers share one quota per source address.
+        let quota_key = pending
+            .presented_access_key()
+            .map(str::to_owned)
+            .unwrap_or_else(|| peer.ip().to_string());
+        if let Some(Err(_)) = shared.throttle.as_ref().map(|t| t.admit(&quota_key)) {
+            let error = RenderedError::new("SlowDown", "Please reduce your request rate.");
+            return pending.respond_with_error(error, StatusCode::SERVICE_UNAVAILABLE);
+        }
+
+        let (mut parts, body) = request.into_parts();
+        parts.extensions.insert(call.clone());
+        let body = s3s::Body::http_body_unsync(CountingBody { inner: body, call });
+        let response = match shared.service.call(Request::from_parts(parts, body)).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(error = ?error, "the S3 service failed");
+                let error = RenderedError::new(
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                );
+                return pending.respond_with_error(error, StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        };
+        let (parts, body) = response.into_parts();
+        if parts.status.is_client_error() || parts.status.is_server_error() {
+            let bytes = match Limited::new(body, MAX_ERROR_BODY).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            let error = RenderedError::from_s3s_body(&bytes, pending.handler_error().as_ref());
+            return pending.respond_with_error_parts(error, parts);
+        }
+        pending.respond(parts, body)
+    }
+}
+
+/// What the edge refuses before s3s sees the request.
+fn refusal(
+    request: &Request<Incoming>,
+    query: &str,
+    authentication: Authentication,
+) -> Option<RenderedError> {
+    if authentication == Authentication::SigV2 {
+        return Some(RenderedError::new("InvalidRequest", SIGV2_REFUSED));
+    }
+    if authentication == Authentication::QueryString {
+        let expires = query_pairs(query).find(|(name, _)| name == "X-Amz-Expires");
+        if let Some((_, value)) = expires {
+            let too_long = value
+                .parse::<u64>()
+                .map_or(true, |seconds| seconds > MAX_PRESIGN_SECONDS);
+            if too_long {
+                return Some(RenderedError::new(
+                    "AuthorizationQueryParametersError",
+                    "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+                ));
+            }
+        }
+    }
+    if request.method() == Method::POST && request.uri().query().is_none() {
+        // Browser-form uploads (POST Object) are not part of keyhold's S3 API.
+        return Some(RenderedError::new(
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+        ));
+    }
+    None
+}
+
+/// The request body, counted as it is read (CloudTrail's bytesTransferredIn).
+struct CountingBody {
+    inner: Incoming,
+    call: S3Call,
+}
+
+impl HttpBody for CountingBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.call.add_bytes_in(data.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The response body; its record is sent when it is done (or dropped: the client
+/// went away), with the bytes that actually left.
+pub struct EdgeBody {
+    inner: s3s::Body,
+    pending: Option<Box<PendingRecord>>,
+}
+
+impl EdgeBody {
+    pub(super) fn new(inner: s3s::Body, pending: PendingRecord) -> Self {
+        EdgeBody {
+            inner,
+            pending: Some(Box::new(pending)),
+        }
+    }
+}
+
+impl HttpBody for EdgeBody {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, s3s::StdError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let (Poll::Ready(Some(Ok(frame))), Some(pending)) = (&polled, this.pending.as_mut())
+            && let Some(data) = frame.data_ref()
+        {
+            pending.bytes_out += data.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for EdgeBody {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            pending.finish();
+        }
+    }
+}
+
+pub(super) fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}

@@ -1,0 +1,213 @@
+//! Clients of object-svc's S3 REST endpoint: the official AWS SDK for Rust, signed as
+//! a principal of the test principals file, and a plain HTTP client for what a
+//! browser or curl does (anonymous URLs, presigned URLs, hand-made requests).
+
+use std::time::Duration;
+
+use aws_sdk_s3::{
+    Client,
+    config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation},
+};
+
+use crate::{ObjectHarness, Who};
+
+impl ObjectHarness {
+    pub fn s3_endpoint(&self) -> String {
+        format!("http://{}", self.s3_address)
+    }
+
+    /// The AWS SDK for Rust against keyhold, path-style, as `who`.
+    pub fn s3(&self, who: Who) -> Client {
+        s3_client(
+            &self.s3_endpoint(),
+            who,
+            RequestChecksumCalculation::WhenSupported,
+        )
+    }
+
+    /// Like [`Self::s3`], sending checksums only where S3 requires them.
+    pub fn s3_without_checksums(&self, who: Who) -> Client {
+        s3_client(
+            &self.s3_endpoint(),
+            who,
+            RequestChecksumCalculation::WhenRequired,
+        )
+    }
+
+    /// `http://<endpoint>/<bucket>/<key>`, the object URL the console shows.
+    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+        format!("{}/{bucket}/{key}", self.s3_endpoint())
+    }
+}
+
+pub fn s3_client(endpoint: &str, who: Who, checksums: RequestChecksumCalculation) -> Client {
+    let (access_key, secret) = who.credentials().expect("a principal with credentials");
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            access_key,
+            secret,
+            None,
+            None,
+            "keyhold-tests",
+        ))
+        .force_path_style(true)
+        .request_checksum_calculation(checksums)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A plain HTTP client: no credentials, no retries.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// The text of `<name>` in an S3 error document.
+pub fn xml_field(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..end].to_owned())
+}
+
+/// The code and message of an SDK error, as S3 sent them.
+pub fn sdk_error<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> (String, String)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => (
+            service.code().unwrap_or_default().to_owned(),
+            service.message().unwrap_or_default().to_owned(),
+        ),
+        None => (format!("{error:?}"), String::new()),
+    }
+}
+
+/// A request signed by hand with SigV4 (aws-sigv4), for what the SDK never sends:
+/// a skewed clock, aws-chunked bodies with bad chunk signatures, wrong lengths.
+pub struct RawSigner {
+    identity: aws_smithy_runtime_api::client::identity::Identity,
+    pub time: std::time::SystemTime,
+}
+
+/// The hash keyhold sees in `x-amz-content-sha256`.
+pub enum Payload<'a> {
+    Bytes(&'a [u8]),
+    Unsigned,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: aws-chunked, every chunk signed.
+    StreamingSigned,
+}
+
+impl RawSigner {
+    pub fn new(who: Who) -> Self {
+        let (access_key, secret) = who.credentials().expect("credentials");
+        Self::with_keys(access_key, secret)
+    }
+
+    pub fn with_keys(access_key: &str, secret: &str) -> Self {
+        let credentials =
+            aws_credential_types::Credentials::new(access_key, secret, None, None, "keyhold-tests");
+        RawSigner {
+            identity: credentials.into(),
+            time: std::time::SystemTime::now(),
+        }
+    }
+
+    fn params(
+        &self,
+    ) -> aws_sigv4::sign::v4::SigningParams<'_, aws_sigv4::http_request::SigningSettings> {
+        let mut settings = aws_sigv4::http_request::SigningSettings::default();
+        settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+        aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(self.time)
+            .settings(settings)
+            .build()
+            .expect("signing params")
+    }
+
+    /// The headers to send (the given ones, plus x-amz-date, x-amz-content-sha256
+    /// and Authorization) and the seed signature.
+    pub fn sign(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        payload: Payload<'_>,
+    ) -> (Vec<(String, String)>, String) {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
+        let uri: http::Uri = url.parse().expect("a URL");
+        let host = uri.authority().expect("a host").to_string();
+        let mut all: Vec<(&str, &str)> = vec![("host", host.as_str())];
+        all.extend_from_slice(headers);
+        let body = match payload {
+            Payload::Bytes(bytes) => SignableBody::Bytes(bytes),
+            Payload::Unsigned => SignableBody::UnsignedPayload,
+            Payload::StreamingSigned => {
+                SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".to_owned())
+            }
+        };
+        let request =
+            SignableRequest::new(method, url, all.iter().copied(), body).expect("signable");
+        let params = self.params().into();
+        let (instructions, signature) = sign(request, &params).expect("signed").into_parts();
+        let mut signed: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let (added, _) = instructions.into_parts();
+        for header in added {
+            signed.push((header.name().to_owned(), header.value().to_owned()));
+        }
+        (signed, signature)
+    }
+
+    /// An aws-chunked body of `chunks`, each signed after `seed` (the last, empty
+    /// chunk included), as `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` wants it.
+    pub fn chunked_body(&self, seed: &str, chunks: &[&[u8]]) -> Vec<u8> {
+        let params = self.params();
+        let mut previous = seed.to_owned();
+        let mut body = Vec::new();
+        let mut all: Vec<&[u8]> = chunks.to_vec();
+        all.push(&[]);
+        for chunk in all {
+            let bytes = bytes::Bytes::copy_from_slice(chunk);
+            let signature = aws_sigv4::sign::v4::sign_chunk(&bytes, &previous, &params)
+                .expect("chunk signature")
+                .signature()
+                .to_owned();
+            body.extend_from_slice(
+                format!("{:x};chunk-signature={signature}\r\n", chunk.len()).as_bytes(),
+            );
+            body.extend_from_slice(chunk);
+            body.extend_from_slice(b"\r\n");
+            previous = signature;
+        }
+        body
+    }
+}
+
+/// Sends a hand-made request with the plain client.
+pub async fn send_raw(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> (u16, String) {
+    let mut request = http().request(method.parse().expect("a method"), url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.body(body).send().await.expect("a response");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("a body"))
+}

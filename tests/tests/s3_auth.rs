@@ -1,0 +1,440 @@
+//! How the S3 endpoint authenticates, with the AWS SDK for Rust and hand-signed
+//! requests: REFERENCE.md's errors and texts (unknown key, bad signature, skewed
+//! clock, expired presigned URL), SigV2 refused, presigned URLs capped at 7 days,
+//! and every body encoding the CLI and SDKs use (single chunk, UNSIGNED-PAYLOAD,
+//! aws-chunked with and without trailer), with wrong bodies refused and nothing
+//! written.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::{presigning::PresigningConfig, primitives::ByteStream};
+use keyhold_tests::{
+    ObjectHarness, Who,
+    s3::{Payload, RawSigner, http, sdk_error, send_raw, xml_field},
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BAD_SIGNATURE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+
+async fn harness_with_bucket(bucket: &str) -> ObjectHarness {
+    let harness = ObjectHarness::start().await;
+    harness
+        .s3(Who::User1)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    harness
+}
+
+fn code_and_message(xml: &str) -> (String, String) {
+    (
+        xml_field(xml, "Code").unwrap_or_default(),
+        xml_field(xml, "Message").unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn credential_errors_have_the_aws_codes_and_texts() {
+    let harness = ObjectHarness::start().await;
+    let root = format!("{}/", harness.s3_endpoint());
+
+    let error = harness
+        .s3(Who::WrongSecret)
+        .list_buckets()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(&error),
+        ("SignatureDoesNotMatch".to_owned(), BAD_SIGNATURE.to_owned())
+    );
+
+    let unknown = RawSigner::with_keys("AKIAKEYHOLDNOSUCHKEY", "whatever");
+    let (headers, _) = unknown.sign("GET", &root, &[], Payload::Bytes(b""));
+    let (status, xml) = send_raw("GET", &root, &headers, Vec::new()).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        code_and_message(&xml),
+        (
+            "InvalidAccessKeyId".to_owned(),
+            "The AWS Access Key Id you provided does not exist in our records.".to_owned()
+        )
+    );
+
+    let mut skewed = RawSigner::new(Who::User1);
+    skewed.time = SystemTime::now() - Duration::from_secs(16 * 60);
+    let (headers, _) = skewed.sign("GET", &root, &[], Payload::Bytes(b""));
+    let (status, xml) = send_raw("GET", &root, &headers, Vec::new()).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        code_and_message(&xml),
+        (
+            "RequestTimeTooSkewed".to_owned(),
+            "The difference between the request time and the current time is too large.".to_owned()
+        )
+    );
+    // 14 minutes off is within S3's 15.
+    skewed.time = SystemTime::now() - Duration::from_secs(14 * 60);
+    let (headers, _) = skewed.sign("GET", &root, &[], Payload::Bytes(b""));
+    assert_eq!(send_raw("GET", &root, &headers, Vec::new()).await.0, 200);
+
+    // Signature Version 2, in the header or the query: refused, whatever it signs.
+    let sigv2 = [(
+        "authorization".to_owned(),
+        "AWS AKIAKEYHOLDDEVUSER01:bm90IGEgc2lnbmF0dXJl".to_owned(),
+    )];
+    let (status, xml) = send_raw("GET", &root, &sigv2, Vec::new()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        code_and_message(&xml),
+        (
+            "InvalidRequest".to_owned(),
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".to_owned()
+        )
+    );
+    let query =
+        format!("{root}?AWSAccessKeyId=AKIAKEYHOLDDEVUSER01&Expires=9999999999&Signature=abc");
+    let (status, xml) = send_raw("GET", &query, &[], Vec::new()).await;
+    assert_eq!(
+        (status, code_and_message(&xml).0.as_str()),
+        (400, "InvalidRequest")
+    );
+
+    // Every refusal is recorded, against the key that was presented.
+    let events = harness.events_at_least(6).await;
+    let refused = events
+        .iter()
+        .find(|e| e.error_code.as_deref() == Some("SignatureDoesNotMatch"))
+        .unwrap();
+    assert_eq!(refused.event_name, "ListBuckets");
+    assert_eq!(refused.user_identity.account_id, "000000000000");
+    assert_eq!(
+        refused.user_identity.access_key_id.as_deref(),
+        Some("AKIAKEYHOLDDEVUSER01")
+    );
+}
+
+#[tokio::test]
+async fn presigned_urls_work_until_they_expire_and_last_at_most_a_week() {
+    let harness = harness_with_bucket("presigned").await;
+    let s3 = harness.s3(Who::User1);
+
+    // A presigned PUT, then a presigned GET of what it stored.
+    let put = s3
+        .put_object()
+        .bucket("presigned")
+        .key("note.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let stored = http()
+        .put(put.uri())
+        .body(b"sent with a presigned URL".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    let get = s3
+        .get_object()
+        .bucket("presigned")
+        .key("note.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let opened = http().get(get.uri()).send().await.unwrap();
+    assert_eq!(
+        opened.bytes().await.unwrap().as_ref(),
+        b"sent with a presigned URL"
+    );
+
+    let expired = s3
+        .get_object()
+        .bucket("presigned")
+        .key("note.txt")
+        .presigned(
+            PresigningConfig::builder()
+                .start_time(SystemTime::now() - Duration::from_secs(2 * 3600))
+                .expires_in(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let refused = http().get(expired.uri()).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let xml = refused.text().await.unwrap();
+    assert_eq!(
+        code_and_message(&xml),
+        ("AccessDenied".to_owned(), "Request has expired".to_owned())
+    );
+
+    // The SDK will not sign for more than a week; a hand-edited URL is refused.
+    let too_long = get
+        .uri()
+        .replace("X-Amz-Expires=60", "X-Amz-Expires=604801");
+    assert_ne!(too_long, get.uri());
+    let (status, xml) = send_raw("GET", &too_long, &[], Vec::new()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        code_and_message(&xml),
+        (
+            "AuthorizationQueryParametersError".to_owned(),
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn every_body_encoding_of_the_sdks_stores_the_same_bytes() {
+    let harness = harness_with_bucket("bodies").await;
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let file = harness.workdir.join("upload.bin");
+    std::fs::write(&file, &data).unwrap();
+
+    // A file body over http: signed aws-chunked with a checksum trailer.
+    let s3 = harness.s3(Who::User1);
+    s3.put_object()
+        .bucket("bodies")
+        .key("from-file")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    // The same without checksums: no trailer.
+    harness
+        .s3_without_checksums(Who::User1)
+        .put_object()
+        .bucket("bodies")
+        .key("from-file-no-trailer")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    for key in ["from-file", "from-file-no-trailer"] {
+        let got = s3
+            .get_object()
+            .bucket("bodies")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = got.body.collect().await.unwrap().into_bytes();
+        assert!(bytes.as_ref() == data.as_slice(), "{key} round trip");
+    }
+
+    // Hand-made: every chunk signed, no trailer.
+    let signer = RawSigner::new(Who::User1);
+    let url = harness.object_url("bodies", "chunked");
+    let (first, second) = data.split_at(65_536);
+    let length = data.len().to_string();
+    let (headers, seed) = signer.sign(
+        "PUT",
+        &url,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", &length),
+        ],
+        Payload::StreamingSigned,
+    );
+    let body = signer.chunked_body(&seed, &[first, second]);
+    assert_eq!(send_raw("PUT", &url, &headers, body).await.0, 200);
+    let got = s3
+        .get_object()
+        .bucket("bodies")
+        .key("chunked")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == data.as_slice());
+
+    // UNSIGNED-PAYLOAD.
+    let url = harness.object_url("bodies", "unsigned");
+    let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
+    assert_eq!(send_raw("PUT", &url, &headers, data.clone()).await.0, 200);
+}
+
+#[tokio::test]
+async fn bodies_that_do_not_match_their_signature_or_length_are_refused_and_not_stored() {
+    let harness = harness_with_bucket("refused").await;
+    let s3 = harness.s3(Who::User1);
+    let signer = RawSigner::new(Who::User1);
+    let data = vec![7u8; 200_000];
+    let (first, second) = data.split_at(100_000);
+    let length = data.len().to_string();
+    let chunked = [
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", length.as_str()),
+    ];
+
+    // A chunk altered after signing.
+    let url = harness.object_url("refused", "bad-chunk");
+    let (headers, seed) = signer.sign("PUT", &url, &chunked, Payload::StreamingSigned);
+    let mut body = signer.chunked_body(&seed, &[first, second]);
+    let tampered = body.len() - 100;
+    body[tampered] ^= 1;
+    let (status, xml) = send_raw("PUT", &url, &headers, body).await;
+    assert_eq!(
+        (status, code_and_message(&xml)),
+        (
+            403,
+            ("SignatureDoesNotMatch".to_owned(), BAD_SIGNATURE.to_owned())
+        )
+    );
+
+    // A single-chunk body whose hash is not the signed one.
+    let url = harness.object_url("refused", "bad-hash");
+    let (headers, _) = signer.sign("PUT", &url, &[], Payload::Bytes(b"the signed bytes"));
+    let (status, xml) = send_raw("PUT", &url, &headers, b"other bytes".to_vec()).await;
+    assert_eq!(
+        (status, code_and_message(&xml).0.as_str()),
+        (400, "XAmzContentSHA256Mismatch")
+    );
+
+    // aws-chunked that ends before its declared decoded length.
+    let url = harness.object_url("refused", "short-chunked");
+    let (headers, seed) = signer.sign("PUT", &url, &chunked, Payload::StreamingSigned);
+    let body = signer.chunked_body(&seed, &[first]);
+    let (status, xml) = send_raw("PUT", &url, &headers, body).await;
+    assert_eq!(
+        (status, code_and_message(&xml).0.as_str()),
+        (400, "IncompleteBody")
+    );
+
+    // A body shorter than its Content-Length: the client gives up half-way.
+    let url = harness.object_url("refused", "short");
+    let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
+    let (status, response) = raw_put(
+        &harness,
+        "/refused/short",
+        &headers,
+        Some(1000),
+        &[1u8; 400],
+    )
+    .await;
+    assert_eq!(status, 400, "{response}");
+    assert_eq!(
+        xml_field(&response, "Code").as_deref(),
+        Some("IncompleteBody")
+    );
+
+    // No Content-Length at all (chunked transfer encoding, unsigned payload).
+    let url = harness.object_url("refused", "no-length");
+    let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
+    let (status, response) = raw_put(&harness, "/refused/no-length", &headers, None, b"abc").await;
+    assert_eq!(status, 411, "{response}");
+    assert_eq!(
+        xml_field(&response, "Code").as_deref(),
+        Some("MissingContentLength")
+    );
+
+    // Declared digests that do not match the bytes: Content-MD5, a checksum header.
+    let wrong_md5 = s3
+        .put_object()
+        .bucket("refused")
+        .key("bad-md5")
+        .content_md5("AAAAAAAAAAAAAAAAAAAAAA==")
+        .body(ByteStream::from_static(b"some bytes"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sdk_error(&wrong_md5),
+        (
+            "BadDigest".to_owned(),
+            "The Content-MD5 you specified did not match what we received.".to_owned()
+        )
+    );
+    let invalid_md5 = s3
+        .put_object()
+        .bucket("refused")
+        .key("invalid-md5")
+        .content_md5("not-a-digest")
+        .body(ByteStream::from_static(b"some bytes"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(sdk_error(&invalid_md5).0, "InvalidDigest");
+    let url = harness.object_url("refused", "bad-checksum");
+    let wrong_sha = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let (headers, _) = signer.sign(
+        "PUT",
+        &url,
+        &[("x-amz-checksum-sha256", wrong_sha)],
+        Payload::Bytes(b"checksummed"),
+    );
+    let (status, xml) = send_raw("PUT", &url, &headers, b"checksummed".to_vec()).await;
+    assert_eq!(
+        (status, code_and_message(&xml)),
+        (
+            400,
+            (
+                "BadDigest".to_owned(),
+                "The SHA256 you specified did not match the calculated checksum.".to_owned()
+            )
+        )
+    );
+    // The right Content-MD5 is accepted.
+    s3.put_object()
+        .bucket("refused")
+        .key("good-md5")
+        .content_md5("1B2M2Y8AsgTpgAmY7PhCfg==")
+        .body(ByteStream::from_static(b""))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object().bucket("refused").key("good-md5").send().await.unwrap();
+
+    // None of them left an object behind.
+    let listed = s3.list_objects_v2().bucket("refused").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+}
+
+/// A PUT over a bare TCP connection: with `Content-Length: declared` (or chunked
+/// transfer encoding when None) and `body`, then the client stops sending.
+async fn raw_put(
+    harness: &ObjectHarness,
+    path: &str,
+    headers: &[(String, String)],
+    declared: Option<usize>,
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(harness.s3_address)
+        .await
+        .unwrap();
+    let mut request = format!(
+        "PUT {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
+        harness.s3_address
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let mut bytes = match declared {
+        Some(length) => {
+            request.push_str(&format!("content-length: {length}\r\n\r\n"));
+            let mut bytes = request.into_bytes();
+            bytes.extend_from_slice(body);
+            bytes
+        }
+        None => {
+            request.push_str("transfer-encoding: chunked\r\n\r\n");
+            let mut bytes = request.into_bytes();
+            bytes.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+            bytes.extend_from_slice(body);
+            bytes.extend_from_slice(b"\r\n0\r\n\r\n");
+            bytes
+        }
+    };
+    stream.write_all(&bytes).await.unwrap();
+    stream.shutdown().await.unwrap();
+    bytes.clear();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
