@@ -211,3 +211,55 @@ pub async fn send_raw(
     let status = response.status().as_u16();
     (status, response.text().await.expect("a body"))
 }
+
+/// A request over a bare TCP connection, for what HTTP clients will not send: a
+/// body shorter than its `Content-Length: declared` (or chunked transfer encoding
+/// when None), or any Host header. Returns the status and the whole response text.
+pub async fn raw_request(
+    address: std::net::SocketAddr,
+    request_line: &str,
+    host: &str,
+    headers: &[(String, String)],
+    declared: Option<usize>,
+    body: &[u8],
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let mut head = format!("{request_line} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let mut bytes = match declared {
+        Some(length) => {
+            head.push_str(&format!("content-length: {length}\r\n\r\n"));
+            let mut bytes = head.into_bytes();
+            bytes.extend_from_slice(body);
+            bytes
+        }
+        None => {
+            head.push_str("transfer-encoding: chunked\r\n\r\n");
+            let mut bytes = head.into_bytes();
+            bytes.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+            bytes.extend_from_slice(body);
+            bytes.extend_from_slice(b"\r\n0\r\n\r\n");
+            bytes
+        }
+    };
+    stream.write_all(&bytes).await.expect("send");
+    if declared.is_some_and(|length| length > body.len()) {
+        // The client gives up sending (a complete request is left open: hyper
+        // drops a request whose client half-closes).
+        stream.shutdown().await.expect("half-close");
+    }
+    bytes.clear();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}

@@ -10,9 +10,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::{presigning::PresigningConfig, primitives::ByteStream};
 use keyhold_tests::{
     ObjectHarness, Who,
-    s3::{Payload, RawSigner, http, sdk_error, send_raw, xml_field},
+    s3::{Payload, RawSigner, http, raw_request, sdk_error, send_raw, xml_field},
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BAD_SIGNATURE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
 
@@ -305,9 +304,10 @@ async fn bodies_that_do_not_match_their_signature_or_length_are_refused_and_not_
     // A body shorter than its Content-Length: the client gives up half-way.
     let url = harness.object_url("refused", "short");
     let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
-    let (status, response) = raw_put(
-        &harness,
-        "/refused/short",
+    let (status, response) = raw_request(
+        harness.s3_address,
+        "PUT /refused/short",
+        &harness.s3_address.to_string(),
         &headers,
         Some(1000),
         &[1u8; 400],
@@ -322,7 +322,15 @@ async fn bodies_that_do_not_match_their_signature_or_length_are_refused_and_not_
     // No Content-Length at all (chunked transfer encoding, unsigned payload).
     let url = harness.object_url("refused", "no-length");
     let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
-    let (status, response) = raw_put(&harness, "/refused/no-length", &headers, None, b"abc").await;
+    let (status, response) = raw_request(
+        harness.s3_address,
+        "PUT /refused/no-length",
+        &harness.s3_address.to_string(),
+        &headers,
+        None,
+        b"abc",
+    )
+    .await;
     assert_eq!(status, 411, "{response}");
     assert_eq!(
         xml_field(&response, "Code").as_deref(),
@@ -384,57 +392,14 @@ async fn bodies_that_do_not_match_their_signature_or_length_are_refused_and_not_
         .send()
         .await
         .unwrap();
-    s3.delete_object().bucket("refused").key("good-md5").send().await.unwrap();
+    s3.delete_object()
+        .bucket("refused")
+        .key("good-md5")
+        .send()
+        .await
+        .unwrap();
 
     // None of them left an object behind.
     let listed = s3.list_objects_v2().bucket("refused").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(0));
-}
-
-/// A PUT over a bare TCP connection: with `Content-Length: declared` (or chunked
-/// transfer encoding when None) and `body`, then the client stops sending.
-async fn raw_put(
-    harness: &ObjectHarness,
-    path: &str,
-    headers: &[(String, String)],
-    declared: Option<usize>,
-    body: &[u8],
-) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(harness.s3_address)
-        .await
-        .unwrap();
-    let mut request = format!(
-        "PUT {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
-        harness.s3_address
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let mut bytes = match declared {
-        Some(length) => {
-            request.push_str(&format!("content-length: {length}\r\n\r\n"));
-            let mut bytes = request.into_bytes();
-            bytes.extend_from_slice(body);
-            bytes
-        }
-        None => {
-            request.push_str("transfer-encoding: chunked\r\n\r\n");
-            let mut bytes = request.into_bytes();
-            bytes.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
-            bytes.extend_from_slice(body);
-            bytes.extend_from_slice(b"\r\n0\r\n\r\n");
-            bytes
-        }
-    };
-    stream.write_all(&bytes).await.unwrap();
-    stream.shutdown().await.unwrap();
-    bytes.clear();
-    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, text)
 }

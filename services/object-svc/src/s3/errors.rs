@@ -41,14 +41,31 @@ pub fn to_s3(call: &S3Call, error: ObjectError) -> S3Error {
     s3
 }
 
-/// The message users see for an error s3s raised itself.
+/// The message users see for an error s3s raised itself: REFERENCE.md's texts for
+/// authentication, S3's own for the codes s3s raises without one.
 fn message_for(code: &str, message: &str) -> String {
-    match code {
-        "InvalidAccessKeyId" => INVALID_ACCESS_KEY_ID.to_owned(),
-        "SignatureDoesNotMatch" => SIGNATURE_DOES_NOT_MATCH.to_owned(),
-        "RequestTimeTooSkewed" => REQUEST_TIME_TOO_SKEWED.to_owned(),
-        _ => message.to_owned(),
-    }
+    let fixed = match code {
+        "InvalidAccessKeyId" => INVALID_ACCESS_KEY_ID,
+        "SignatureDoesNotMatch" => SIGNATURE_DOES_NOT_MATCH,
+        "RequestTimeTooSkewed" => REQUEST_TIME_TOO_SKEWED,
+        _ if !message.is_empty() => return message.to_owned(),
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "KeyTooLongError" => "Your key is too long",
+        "IncompleteBody" => {
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        }
+        "InvalidRange" => "The requested range is not satisfiable",
+        "AccessDenied" => "Access Denied",
+        _ => "",
+    };
+    fixed.to_owned()
 }
 
 /// An error as the edge sends it and records it.
@@ -130,6 +147,17 @@ mod tests {
         let error = RenderedError::from_s3s_body(body, None);
         assert_eq!(error.code, "RequestTimeTooSkewed");
         assert_eq!(error.message, REQUEST_TIME_TOO_SKEWED);
+    }
+
+    #[test]
+    fn bare_s3s_codes_get_s3s_messages() {
+        let body = br#"<Error><Code>MalformedXML</Code></Error>"#;
+        let error = RenderedError::from_s3s_body(body, None);
+        assert!(
+            error
+                .message
+                .starts_with("The XML you provided was not well-formed")
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod call;
 mod convert;
 mod edge;
 mod errors;
+mod host;
 mod multipart;
 mod objects;
 mod server;
@@ -47,10 +48,11 @@ pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<E
     let mut builder = S3ServiceBuilder::new(api::S3Api::new(objects));
     builder.set_auth(auth::PrincipalsAuth(settings.principals.clone()));
     builder.set_access(auth::RecordingAccess(settings.principals));
-    if let Some(domain) = &settings.base_domain {
-        let host = s3s::host::SingleDomain::new(domain)
+    if let Some(domain) = settings.base_domain {
+        // s3s's check of a domain name, for a clear error at start-up.
+        s3s::host::SingleDomain::new(&domain)
             .map_err(|e| anyhow::anyhow!("S3 base domain {domain:?}: {e}"))?;
-        builder.set_host(host);
+        builder.set_host(host::BaseDomain(domain));
     }
     Ok(Edge::new(edge::EdgeShared {
         service: builder.build(),
