@@ -101,6 +101,8 @@ pub struct RawSigner {
 pub enum Payload<'a> {
     Bytes(&'a [u8]),
     Unsigned,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: aws-chunked, unsigned, with a trailer.
+    StreamingUnsignedTrailer,
     /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: aws-chunked, every chunk signed.
     StreamingSigned,
 }
@@ -152,6 +154,7 @@ impl RawSigner {
         let body = match payload {
             Payload::Bytes(bytes) => SignableBody::Bytes(bytes),
             Payload::Unsigned => SignableBody::UnsignedPayload,
+            Payload::StreamingUnsignedTrailer => SignableBody::StreamingUnsignedPayloadTrailer,
             Payload::StreamingSigned => {
                 SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".to_owned())
             }

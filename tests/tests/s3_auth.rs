@@ -248,6 +248,83 @@ async fn every_body_encoding_of_the_sdks_stores_the_same_bytes() {
         .unwrap();
     assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == data.as_slice());
 
+    // Unsigned aws-chunked with a checksum trailer (what the SDKs send over https).
+    let url = harness.object_url("bodies", "unsigned-trailer");
+    let (headers, _) = signer.sign(
+        "PUT",
+        &url,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", &length),
+            ("x-amz-trailer", "x-amz-checksum-sha256"),
+        ],
+        Payload::StreamingUnsignedTrailer,
+    );
+    let digest = {
+        use sha2::{Digest, Sha256};
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            Sha256::digest(&data),
+        )
+    };
+    let mut body = Vec::new();
+    for chunk in [first, second] {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    let with_trailer = |checksum: &str| {
+        let mut body = body.clone();
+        body.extend_from_slice(format!("0\r\nx-amz-checksum-sha256:{checksum}\r\n\r\n").as_bytes());
+        body
+    };
+    assert_eq!(
+        send_raw("PUT", &url, &headers, with_trailer(&digest))
+            .await
+            .0,
+        200
+    );
+    let got = s3
+        .get_object()
+        .bucket("bodies")
+        .key("unsigned-trailer")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == data.as_slice());
+    // The same with a trailer that does not match the bytes: BadDigest, not stored.
+    let url = harness.object_url("bodies", "bad-trailer");
+    let wrong = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let (status, xml) = send_raw("PUT", &url, &headers, with_trailer(wrong)).await;
+    assert_eq!(
+        (status, xml_field(&xml, "Code").as_deref()),
+        (403, Some("SignatureDoesNotMatch")),
+        "signed for another key"
+    );
+    let (headers, _) = signer.sign(
+        "PUT",
+        &url,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", &length),
+            ("x-amz-trailer", "x-amz-checksum-sha256"),
+        ],
+        Payload::StreamingUnsignedTrailer,
+    );
+    let (status, xml) = send_raw("PUT", &url, &headers, with_trailer(wrong)).await;
+    assert_eq!(
+        (status, xml_field(&xml, "Code").as_deref()),
+        (400, Some("BadDigest")),
+        "{xml}"
+    );
+    let missing = s3
+        .head_object()
+        .bucket("bodies")
+        .key("bad-trailer")
+        .send()
+        .await;
+    assert!(missing.is_err());
+
     // UNSIGNED-PAYLOAD.
     let url = harness.object_url("bodies", "unsigned");
     let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
