@@ -1231,7 +1231,7 @@ async fn bucket_conflicts_and_missing_buckets() {
         Code::NotFound,
         "NoSuchPublicAccessBlockConfiguration",
         "The public access block configuration was not found",
-        &[],
+        &[("BucketName", BUCKET)],
     );
 }
 
@@ -1786,20 +1786,21 @@ async fn unsatisfiable_ranges_and_failed_conditions() {
     put(&mut user, put_header(BUCKET, "empty.txt"), b"")
         .await
         .unwrap();
-    let invalid_range = |result: Result<_, Status>| {
+    // S3's InvalidRange names the range and the object's size.
+    let invalid_range = |result: Result<_, Status>, range: &str, size: &str| {
         assert_s3_error(
             result,
             Code::OutOfRange,
             "InvalidRange",
             "The requested range is not satisfiable",
-            &[],
+            &[("RangeRequested", range), ("ActualObjectSize", size)],
         )
     };
-    for (key, range) in [
-        ("ten.txt", "bytes=1000-"),
-        ("ten.txt", "bytes=10-20"),
-        ("ten.txt", "bytes=-0"),
-        ("empty.txt", "bytes=0-"),
+    for (key, range, size) in [
+        ("ten.txt", "bytes=1000-", "10"),
+        ("ten.txt", "bytes=10-20", "10"),
+        ("ten.txt", "bytes=-0", "10"),
+        ("empty.txt", "bytes=0-", "0"),
     ] {
         invalid_range(
             get_object(
@@ -1811,6 +1812,8 @@ async fn unsatisfiable_ranges_and_failed_conditions() {
             )
             .await
             .map(|_| ()),
+            range,
+            size,
         );
         invalid_range(
             user.head_object(HeadObjectRequest {
@@ -1819,6 +1822,8 @@ async fn unsatisfiable_ranges_and_failed_conditions() {
             })
             .await
             .map(|_| ()),
+            range,
+            size,
         );
     }
 
@@ -1828,7 +1833,7 @@ async fn unsatisfiable_ranges_and_failed_conditions() {
             Code::FailedPrecondition,
             "PreconditionFailed",
             "At least one of the pre-conditions you specified did not hold",
-            &[],
+            &[("Condition", "If-Match")],
         )
     };
     let not_modified = |result: Result<_, Status>| {

@@ -12,7 +12,7 @@ pub const EVENT_SOURCE: &str = "s3.amazonaws.com";
 /// REFERENCE.md: an anonymous read of a public SSE-KMS object.
 pub const SIGV4_REQUIRED: &str = "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.";
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ObjectError {
     #[error("The specified bucket does not exist")]
     NoSuchBucket(String),
@@ -38,6 +38,13 @@ pub enum ObjectError {
     },
     #[error("{0}")]
     InvalidRequest(String),
+    /// A feature keyhold does not have (tagging, object lock, grant headers...).
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error(
+        "The {0} location constraint is incompatible for the region specific endpoint this request was sent to."
+    )]
+    IllegalLocationConstraint(String),
     #[error("{0}")]
     AccessDenied(String),
     #[error("The bucket does not allow ACLs")]
@@ -47,7 +54,7 @@ pub enum ObjectError {
     )]
     MalformedAcl,
     #[error("The public access block configuration was not found")]
-    NoSuchPublicAccessBlockConfiguration,
+    NoSuchPublicAccessBlockConfiguration(String),
     /// A request body (CompleteMultipartUpload's part list) that is not what the
     /// schema allows, such as an empty part list.
     #[error(
@@ -82,9 +89,10 @@ pub enum ObjectError {
     #[error("{message}")]
     Kms { code: String, message: String },
     #[error("The requested range is not satisfiable")]
-    InvalidRange,
+    InvalidRange { requested: String, size: u64 },
+    /// `condition` names the header that failed (`If-Match`, `If-Unmodified-Since`...).
     #[error("At least one of the pre-conditions you specified did not hold")]
-    PreconditionFailed,
+    PreconditionFailed { condition: &'static str },
     #[error("Not Modified")]
     NotModified,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
@@ -133,12 +141,18 @@ impl ObjectError {
             KeyTooLong => ("KeyTooLongError", 400, Code::InvalidArgument),
             InvalidArgument { .. } => ("InvalidArgument", 400, Code::InvalidArgument),
             InvalidRequest(_) => ("InvalidRequest", 400, Code::InvalidArgument),
+            NotImplemented(_) => ("NotImplemented", 501, Code::Unimplemented),
+            IllegalLocationConstraint(_) => (
+                "IllegalLocationConstraintException",
+                400,
+                Code::InvalidArgument,
+            ),
             AccessDenied(_) => ("AccessDenied", 403, Code::PermissionDenied),
             AccessControlListNotSupported => {
                 ("AccessControlListNotSupported", 400, Code::InvalidArgument)
             }
             MalformedAcl => ("MalformedACLError", 400, Code::InvalidArgument),
-            NoSuchPublicAccessBlockConfiguration => {
+            NoSuchPublicAccessBlockConfiguration(_) => {
                 ("NoSuchPublicAccessBlockConfiguration", 404, Code::NotFound)
             }
             MalformedXml => ("MalformedXML", 400, Code::InvalidArgument),
@@ -156,8 +170,8 @@ impl ObjectError {
                 };
                 (code.as_str(), 400, grpc)
             }
-            InvalidRange => ("InvalidRange", 416, Code::OutOfRange),
-            PreconditionFailed => ("PreconditionFailed", 412, Code::FailedPrecondition),
+            InvalidRange { .. } => ("InvalidRange", 416, Code::OutOfRange),
+            PreconditionFailed { .. } => ("PreconditionFailed", 412, Code::FailedPrecondition),
             NotModified => ("NotModified", 304, Code::FailedPrecondition),
             IncompleteBody => ("IncompleteBody", 400, Code::InvalidArgument),
             InvalidDigest => ("InvalidDigest", 400, Code::InvalidArgument),
@@ -197,7 +211,17 @@ impl ObjectError {
             | ObjectError::BucketAlreadyExists(bucket)
             | ObjectError::BucketAlreadyOwnedByYou(bucket)
             | ObjectError::BucketNotEmpty(bucket)
-            | ObjectError::InvalidBucketName(bucket) => vec![("BucketName", bucket.clone())],
+            | ObjectError::InvalidBucketName(bucket)
+            | ObjectError::NoSuchPublicAccessBlockConfiguration(bucket) => {
+                vec![("BucketName", bucket.clone())]
+            }
+            ObjectError::InvalidRange { requested, size } => vec![
+                ("RangeRequested", requested.clone()),
+                ("ActualObjectSize", size.to_string()),
+            ],
+            ObjectError::PreconditionFailed { condition } => {
+                vec![("Condition", (*condition).to_owned())]
+            }
             ObjectError::NoSuchKey(key) => vec![("Key", key.clone())],
             ObjectError::NoSuchUpload(upload_id) | ObjectError::InvalidPartOrder { upload_id } => {
                 vec![("UploadId", upload_id.clone())]

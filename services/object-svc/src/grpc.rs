@@ -25,8 +25,8 @@ use crate::{
     blobs::BlobError,
     domain::{
         BucketSettingsChange, Conditions, CopyObjectInput, GetObjectInput, ListObjectsInput,
-        ObjectAttributes, ObjectRead, Objects, PutObjectInput, SseRequest, StoredObject, grant,
-        requested_acl,
+        ObjectAttributes, ObjectRead, Objects, PutObjectInput, SseRequest, StoredObject,
+        WriteCondition, grant, requested_acl,
     },
     error::ObjectError,
     model::{
@@ -456,9 +456,9 @@ impl ObjectService for ObjectGrpc {
             .objects
             .bucket_for_owner(&requester, &message.bucket)
             .await?;
-        let block = bucket
-            .public_access_block
-            .ok_or(ObjectError::NoSuchPublicAccessBlockConfiguration)?;
+        let block = bucket.public_access_block.ok_or_else(|| {
+            ObjectError::NoSuchPublicAccessBlockConfiguration(bucket.name.clone())
+        })?;
         ok(pb::GetPublicAccessBlockResponse {
             public_access_block_configuration: Some(pb::PublicAccessBlockConfiguration {
                 block_public_acls: block.block_public_acls,
@@ -630,6 +630,7 @@ impl ObjectService for ObjectGrpc {
                 header.ssekms_encryption_context,
                 header.bucket_key_enabled,
             ),
+            condition: WriteCondition::Always,
         };
         let stored = self.objects.put_object(&requester, input, body).await;
         let bytes_in = received.load(Ordering::Relaxed);
@@ -804,6 +805,7 @@ impl ObjectService for ObjectGrpc {
                 message.ssekms_encryption_context,
                 message.bucket_key_enabled,
             ),
+            source_conditions: Conditions::default(),
         };
         let stored = self.objects.copy_object(&requester, input).await?;
         notes.set_additional_event_data(transfer_data(Some(&stored.record), 0, 0));

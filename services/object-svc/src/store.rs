@@ -14,6 +14,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
 
+use crate::domain::WriteCondition;
 use crate::model::{
     Acl, Bucket, ContentHeaders, DefaultEncryption, ObjectEncryption, ObjectListing,
     ObjectOwnership, ObjectRecord, PublicAccessBlock, SseAlgorithm,
@@ -50,6 +51,9 @@ pub enum PutObjectOutcome {
     /// Nothing stored: the upload ran past the abandoned-upload cutoff and the
     /// sweeper claimed its blob (which may be gone already).
     UploadExpired,
+    /// Nothing stored: the write's condition did not hold; the new blob was recorded
+    /// as garbage.
+    Refused(crate::error::ObjectError),
 }
 
 // Query fragments are macros so that every query stays a `&'static str` (sqlx
@@ -285,19 +289,36 @@ async fn store_object_row(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,
 ) -> Result<Option<String>, sqlx::Error> {
+    match store_object_row_if(tx, record, &WriteCondition::Always).await? {
+        Ok(replaced) => Ok(replaced),
+        Err(_) => unreachable!("an unconditional write is never refused"),
+    }
+}
+
+/// Like [`store_object_row`], if `condition` holds for the row it would replace.
+async fn store_object_row_if(
+    tx: &mut Transaction<'static, Postgres>,
+    record: &ObjectRecord,
+    condition: &WriteCondition,
+) -> Result<Result<Option<String>, crate::error::ObjectError>, sqlx::Error> {
     // Replace the row if there is one (locked, so its blob path is the one this
     // transaction replaces), else insert. An insert that meets a row another
     // transaction inserted meanwhile (waiting for it to commit) does nothing, and
     // the next round replaces that row: no replaced blob goes unreported.
     let replaced = loop {
-        let current: Option<String> = sqlx::query_scalar(
-            "SELECT blob_path FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
+        let current: Option<(String, String)> = sqlx::query_as(
+            "SELECT blob_path, etag FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
         )
         .bind(&record.bucket)
         .bind(&record.key)
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some(current) = current {
+        if let Err(refused) =
+            condition.check(&record.key, current.as_ref().map(|(_, e)| e.as_str()))
+        {
+            return Ok(Err(refused));
+        }
+        if let Some((current, _)) = current {
             write_object(tx, UPDATE_OBJECT, record).await?;
             break Some(current).filter(|current| *current != record.blob_path);
         }
@@ -313,7 +334,7 @@ async fn store_object_row(
             .await?;
         multipart::mark_parts_garbage(tx, replaced).await?;
     }
-    Ok(replaced)
+    Ok(Ok(replaced))
 }
 
 /// The least string greater than every string that starts with `prefix`, in byte
@@ -480,6 +501,15 @@ impl MetadataStore {
     /// row held FOR SHARE, the row inserted or replaced, the new blob out of
     /// pending, the replaced blob (if any) into pending as garbage.
     pub async fn put_object(&self, record: &ObjectRecord) -> Result<PutObjectOutcome, sqlx::Error> {
+        self.put_object_if(record, &WriteCondition::Always).await
+    }
+
+    /// Like [`Self::put_object`], only if `condition` holds in the same transaction.
+    pub async fn put_object_if(
+        &self,
+        record: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> Result<PutObjectOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let bucket = sqlx::query("SELECT 1 FROM buckets WHERE name = $1 FOR SHARE")
             .bind(&record.bucket)
@@ -506,7 +536,19 @@ impl MetadataStore {
             tx.rollback().await?;
             return Ok(PutObjectOutcome::UploadExpired);
         }
-        let replaced = store_object_row(&mut tx, record).await?;
+        let replaced = match store_object_row_if(&mut tx, record, condition).await? {
+            Ok(replaced) => replaced,
+            Err(refused) => {
+                // The pending row is gone (claimed above): the blob becomes garbage.
+                sqlx::query(MARK_GARBAGE)
+                    .bind(&record.blob_path)
+                    .bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(PutObjectOutcome::Refused(refused));
+            }
+        };
         tx.commit().await?;
         Ok(PutObjectOutcome::Stored {
             replaced_blob: replaced,

@@ -32,6 +32,10 @@ impl ByteRange {
 /// whole object is served. A valid range that cannot be satisfied is InvalidRange.
 pub fn parse_range(header: &str, size: u64) -> ObjectResult<Option<ByteRange>> {
     let header = header.trim();
+    let unsatisfiable = || ObjectError::InvalidRange {
+        requested: header.to_owned(),
+        size,
+    };
     if header.is_empty() {
         return Ok(None);
     }
@@ -52,7 +56,7 @@ pub fn parse_range(header: &str, size: u64) -> ObjectResult<Option<ByteRange>> {
                 return Ok(None);
             };
             if suffix == 0 || size == 0 {
-                return Err(ObjectError::InvalidRange);
+                return Err(unsatisfiable());
             }
             ByteRange {
                 first: size.saturating_sub(suffix),
@@ -72,7 +76,7 @@ pub fn parse_range(header: &str, size: u64) -> ObjectResult<Option<ByteRange>> {
                 }
             };
             if first >= size {
-                return Err(ObjectError::InvalidRange);
+                return Err(unsatisfiable());
             }
             ByteRange {
                 first,
@@ -101,14 +105,18 @@ impl Conditions {
         let last_modified = last_modified.timestamp();
         match &self.if_match {
             Some(wanted) if !etag_matches(wanted, etag) => {
-                return Err(ObjectError::PreconditionFailed);
+                return Err(ObjectError::PreconditionFailed {
+                    condition: "If-Match",
+                });
             }
             Some(_) => {}
             None => {
                 if let Some(since) = self.if_unmodified_since
                     && last_modified > since.timestamp()
                 {
-                    return Err(ObjectError::PreconditionFailed);
+                    return Err(ObjectError::PreconditionFailed {
+                        condition: "If-Unmodified-Since",
+                    });
                 }
             }
         }
@@ -124,6 +132,48 @@ impl Conditions {
             }
         }
         Ok(())
+    }
+}
+
+/// A conditional write (PutObject's `If-None-Match: *` or `If-Match`), checked in
+/// the transaction that stores the object, so two writers cannot both pass it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WriteCondition {
+    #[default]
+    Always,
+    /// `If-None-Match: *`: only if no object has the key.
+    IfAbsent,
+    /// `If-Match`: only over an object with this ETag (or `*`: any object).
+    IfMatch(String),
+}
+
+impl WriteCondition {
+    /// From the headers' values; S3 takes only `*` in If-None-Match on a write.
+    pub fn from_headers(if_none_match: Option<&str>, if_match: Option<&str>) -> ObjectResult<Self> {
+        match (if_none_match.map(str::trim), if_match) {
+            (Some("*"), None) => Ok(WriteCondition::IfAbsent),
+            (Some(_), _) => Err(ObjectError::NotImplemented(
+                "If-None-Match on a write takes only * (and not with If-Match)".to_owned(),
+            )),
+            (None, Some(etag)) => Ok(WriteCondition::IfMatch(etag.to_owned())),
+            (None, None) => Ok(WriteCondition::Always),
+        }
+    }
+
+    /// Whether a write may replace the object whose ETag is `current` (None: absent).
+    pub fn check(&self, key: &str, current: Option<&str>) -> ObjectResult<()> {
+        match (self, current) {
+            (WriteCondition::Always, _) => Ok(()),
+            (WriteCondition::IfAbsent, None) => Ok(()),
+            (WriteCondition::IfAbsent, Some(_)) => Err(ObjectError::PreconditionFailed {
+                condition: "If-None-Match",
+            }),
+            (WriteCondition::IfMatch(_), None) => Err(ObjectError::NoSuchKey(key.to_owned())),
+            (WriteCondition::IfMatch(wanted), Some(etag)) if etag_matches(wanted, etag) => Ok(()),
+            (WriteCondition::IfMatch(_), Some(_)) => Err(ObjectError::PreconditionFailed {
+                condition: "If-Match",
+            }),
+        }
     }
 }
 
@@ -158,13 +208,25 @@ mod tests {
         assert_eq!(range("items=0-1", 1000), None);
         assert_eq!(
             parse_range("bytes=1000-", 1000),
-            Err(ObjectError::InvalidRange)
+            Err(ObjectError::InvalidRange {
+                requested: "bytes=1000-".into(),
+                size: 1000
+            })
         );
         assert_eq!(
             parse_range("bytes=-0", 1000),
-            Err(ObjectError::InvalidRange)
+            Err(ObjectError::InvalidRange {
+                requested: "bytes=-0".into(),
+                size: 1000
+            })
         );
-        assert_eq!(parse_range("bytes=0-", 0), Err(ObjectError::InvalidRange));
+        assert_eq!(
+            parse_range("bytes=0-", 0),
+            Err(ObjectError::InvalidRange {
+                requested: "bytes=0-".into(),
+                size: 0
+            })
+        );
     }
 
     #[test]
@@ -187,7 +249,9 @@ mod tests {
         assert_eq!(check(if_match("*")), Ok(()));
         assert_eq!(
             check(if_match("\"x\"")),
-            Err(ObjectError::PreconditionFailed)
+            Err(ObjectError::PreconditionFailed {
+                condition: "If-Match"
+            })
         );
         assert_eq!(
             check(Conditions {
@@ -215,7 +279,9 @@ mod tests {
                 if_unmodified_since: Some(before),
                 ..Default::default()
             }),
-            Err(ObjectError::PreconditionFailed)
+            Err(ObjectError::PreconditionFailed {
+                condition: "If-Unmodified-Since"
+            })
         );
         // A matching If-Match wins over a failing If-Unmodified-Since.
         assert_eq!(

@@ -11,7 +11,7 @@ use keyhold_crypto::segments::NoncePrefix;
 use super::{
     ObjectAttributes, Objects,
     buckets::canned,
-    conditions::{ByteRange, Conditions, parse_range},
+    conditions::{ByteRange, Conditions, WriteCondition, parse_range},
     encryption::SseRequest,
 };
 use crate::{
@@ -39,6 +39,8 @@ pub struct PutObjectInput {
     /// A canned ACL, or empty.
     pub acl: String,
     pub sse: SseRequest,
+    /// `If-None-Match: *` / `If-Match`.
+    pub condition: WriteCondition,
 }
 
 /// What a write reports back (ETag, encryption, size).
@@ -99,6 +101,8 @@ pub struct CopyObjectInput {
     pub attributes: ObjectAttributes,
     pub acl: String,
     pub sse: SseRequest,
+    /// `x-amz-copy-source-if-*`: every failure is 412 (no 304 for a copy).
+    pub source_conditions: Conditions,
 }
 
 impl Objects {
@@ -114,6 +118,13 @@ impl Objects {
         check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
         access::write_objects(requester, &bucket)?;
+        if input.condition != WriteCondition::Always {
+            // Checked again when the object is stored; this spares the upload.
+            let current = self.store.object(&input.bucket, &input.key).await?;
+            input
+                .condition
+                .check(&input.key, current.as_ref().map(|c| c.etag.as_str()))?;
+        }
         self.write_object(
             requester,
             &bucket,
@@ -122,6 +133,7 @@ impl Objects {
             &input.acl,
             &input.sse,
             input.content_length,
+            &input.condition,
             body,
         )
         .await
@@ -138,6 +150,7 @@ impl Objects {
         canned_acl: &str,
         sse: &SseRequest,
         content_length: Option<u64>,
+        condition: &WriteCondition,
         body: S,
     ) -> ObjectResult<StoredObject>
     where
@@ -186,7 +199,7 @@ impl Objects {
             encryption,
             acl,
         };
-        match self.store.put_object(&record).await {
+        match self.store.put_object_if(&record, condition).await {
             Ok(PutObjectOutcome::Stored { replaced_blob }) => {
                 if let Some(replaced) = replaced_blob {
                     self.discard_blob(&replaced).await;
@@ -194,6 +207,10 @@ impl Objects {
                 Ok(StoredObject { record })
             }
             Ok(PutObjectOutcome::UploadExpired) => Err(ObjectError::RequestTimeout),
+            Ok(PutObjectOutcome::Refused(refused)) => {
+                self.discard_blob(&blob_path).await;
+                Err(refused)
+            }
             Ok(PutObjectOutcome::NoSuchBucket) => {
                 self.discard_blob(&blob_path).await;
                 Err(ObjectError::NoSuchBucket(bucket.name.clone()))
@@ -359,17 +376,35 @@ impl Objects {
         }
         let destination = self.bucket(&input.bucket).await?;
         access::write_objects(requester, &destination)?;
+        let if_none_match = input.source_conditions.if_none_match.is_some();
         let source = self
             .read_object(
                 requester,
                 GetObjectInput {
                     bucket: source_bucket,
                     key: source_key,
+                    conditions: input.source_conditions,
                     ..Default::default()
                 },
                 true,
             )
-            .await?;
+            .await
+            .map_err(|error| match error {
+                ObjectError::PreconditionFailed { condition } => ObjectError::PreconditionFailed {
+                    condition: match condition {
+                        "If-Match" => "x-amz-copy-source-If-Match",
+                        _ => "x-amz-copy-source-If-Unmodified-Since",
+                    },
+                },
+                ObjectError::NotModified => ObjectError::PreconditionFailed {
+                    condition: if if_none_match {
+                        "x-amz-copy-source-If-None-Match"
+                    } else {
+                        "x-amz-copy-source-If-Modified-Since"
+                    },
+                },
+                other => other,
+            })?;
         let attributes = if replace {
             input.attributes
         } else {
@@ -390,6 +425,7 @@ impl Objects {
             &input.acl,
             &input.sse,
             Some(source.record.size),
+            &WriteCondition::Always,
             body,
         )
         .await

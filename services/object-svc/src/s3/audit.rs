@@ -193,9 +193,16 @@ impl PendingRecord {
     /// The error response, its body rendered as S3 does.
     pub fn respond_with_error_parts(
         mut self,
-        error: RenderedError,
+        mut error: RenderedError,
         mut parts: Parts,
     ) -> Response<EdgeBody> {
+        // s3s refuses some bucket names while parsing the path, before any handler.
+        if error.code == "InvalidBucketName"
+            && error.fields.is_empty()
+            && let (Some(bucket), _) = path_style(&self.path)
+        {
+            error.fields.push(("BucketName", bucket));
+        }
         let xml = error.to_xml(&self.request_id, &self.host_id);
         parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.remove(header::TRANSFER_ENCODING);

@@ -1,10 +1,11 @@
 //! Bucket operations and bucket settings over S3's REST API.
 
+use base64::Engine;
 use s3s::{S3Request, dto::*};
 
 use super::{
     api::{Handled, open},
-    convert::{acl_request, acl_to_dto, owner, refuse_grant_headers, timestamp},
+    convert::{acl_request, acl_to_dto, owner, refuse_unsupported_headers, timestamp},
 };
 use crate::{
     domain::{BucketSettingsChange, Objects},
@@ -18,8 +19,19 @@ pub async fn create_bucket(
 ) -> Handled<CreateBucketOutput> {
     let (call, requester) = open(&req);
     let result = async {
-        refuse_grant_headers(&req.headers)?;
+        refuse_unsupported_headers(&req.headers)?;
         let input = req.input;
+        let constraint = input
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            .map(|c| c.as_str().to_owned())
+            .filter(|c| !c.is_empty());
+        if let Some(constraint) = constraint
+            && constraint != objects.region()
+        {
+            return Err(ObjectError::IllegalLocationConstraint(constraint));
+        }
         let ownership = input
             .object_ownership
             .as_ref()
@@ -61,17 +73,49 @@ pub async fn head_bucket(
     call.respond(result)
 }
 
+/// ListBuckets, with S3's optional paging: `prefix`, `max-buckets` (1 to 10000) and
+/// an opaque `continuation-token`.
 pub async fn list_buckets(
     objects: &Objects,
     req: S3Request<ListBucketsInput>,
 ) -> Handled<ListBucketsOutput> {
     let (call, requester) = open(&req);
-    let result = objects
-        .list_buckets(&requester)
-        .await
-        .map(|buckets| ListBucketsOutput {
+    let input = req.input;
+    let result = async {
+        let page = match input.max_buckets {
+            None => None,
+            Some(n @ 1..=10_000) => Some(n as usize),
+            Some(n) => {
+                return Err(ObjectError::InvalidArgument {
+                    message: "Argument max-buckets must be an integer between 1 and 10000"
+                        .to_owned(),
+                    argument_name: Some("max-buckets".to_owned()),
+                    argument_value: Some(n.to_string()),
+                });
+            }
+        };
+        let after = match input.continuation_token.as_deref() {
+            None | Some("") => None,
+            Some(token) => Some(decode_bucket_token(token)?),
+        };
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let mut buckets = objects.list_buckets(&requester).await?;
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut listed: Vec<_> = buckets
+            .into_iter()
+            .filter(|b| b.name.starts_with(&prefix))
+            .filter(|b| after.as_ref().is_none_or(|after| &b.name > after))
+            .collect();
+        let next = match page {
+            Some(page) if listed.len() > page => {
+                listed.truncate(page);
+                listed.last().map(|b| encode_bucket_token(&b.name))
+            }
+            _ => None,
+        };
+        Ok(ListBucketsOutput {
             buckets: Some(
-                buckets
+                listed
                     .iter()
                     .map(|bucket| Bucket {
                         bucket_region: Some(objects.region().to_owned()),
@@ -81,9 +125,28 @@ pub async fn list_buckets(
                     .collect(),
             ),
             owner: Some(owner(objects.account_id())),
-            ..Default::default()
-        });
+            continuation_token: next,
+            prefix: input.prefix,
+        })
+    }
+    .await;
     call.respond(result)
+}
+
+fn encode_bucket_token(name: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
+}
+
+fn decode_bucket_token(token: &str) -> Result<String, ObjectError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| ObjectError::InvalidArgument {
+            message: "The continuation token provided is incorrect".to_owned(),
+            argument_name: Some("continuation-token".to_owned()),
+            argument_value: Some(token.to_owned()),
+        })
 }
 
 pub async fn get_bucket_encryption(
@@ -174,9 +237,9 @@ pub async fn get_public_access_block(
         let bucket = objects
             .bucket_for_owner(&requester, &req.input.bucket)
             .await?;
-        let block = bucket
-            .public_access_block
-            .ok_or(ObjectError::NoSuchPublicAccessBlockConfiguration)?;
+        let block = bucket.public_access_block.ok_or_else(|| {
+            ObjectError::NoSuchPublicAccessBlockConfiguration(bucket.name.clone())
+        })?;
         Ok(GetPublicAccessBlockOutput {
             public_access_block_configuration: Some(PublicAccessBlockConfiguration {
                 block_public_acls: Some(block.block_public_acls),

@@ -229,7 +229,7 @@ pub fn acl_request(
     canned: Option<&str>,
     policy: Option<dto::AccessControlPolicy>,
 ) -> ObjectResult<Acl> {
-    refuse_grant_headers(headers)?;
+    refuse_unsupported_headers(headers)?;
     crate::domain::requested_acl(
         canned.unwrap_or_default(),
         policy_grants(policy),
@@ -267,16 +267,21 @@ impl ListingEncoding {
     }
 }
 
-/// The grant headers (`x-amz-grant-*`) keyhold does not take: refused rather than
-/// silently dropped.
-pub fn refuse_grant_headers(headers: &http::HeaderMap) -> ObjectResult<()> {
-    let uses_grants = headers
-        .keys()
-        .any(|name| name.as_str().starts_with("x-amz-grant-"));
-    if uses_grants {
-        return Err(ObjectError::InvalidRequest(
-            "x-amz-grant-* headers are not supported: use x-amz-acl, or PutObjectAcl / PutBucketAcl with an AccessControlPolicy".to_owned(),
-        ));
+/// Request headers for features keyhold does not have: refused (501) rather than
+/// silently dropped, so nobody believes an object is tagged or locked.
+pub fn refuse_unsupported_headers(headers: &http::HeaderMap) -> ObjectResult<()> {
+    let unsupported = headers.keys().find(|name| {
+        let name = name.as_str();
+        name.starts_with("x-amz-grant-")
+            || name.starts_with("x-amz-object-lock-")
+            || name == "x-amz-tagging"
+            || name == "x-amz-website-redirect-location"
+            || name.starts_with("x-amz-server-side-encryption-customer-")
+    });
+    match unsupported {
+        Some(name) => Err(ObjectError::NotImplemented(format!(
+            "A header you provided implies functionality that is not implemented: {name} (ACLs go in x-amz-acl or an AccessControlPolicy)"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }

@@ -140,7 +140,9 @@ impl Edge {
             return pending.respond_with_error(error, StatusCode::SERVICE_UNAVAILABLE);
         }
 
+        let is_head = request.method() == Method::HEAD;
         let (mut parts, body) = request.into_parts();
+        drop_ignored_range(&mut parts.headers, &query);
         parts.extensions.insert(call.clone());
         let body = s3s::Body::http_body_unsync(CountingBody { inner: body, call });
         let response = match shared.service.call(Request::from_parts(parts, body)).await {
@@ -163,7 +165,50 @@ impl Edge {
             let error = RenderedError::from_s3s_body(&bytes, pending.handler_error().as_ref());
             return pending.respond_with_error_parts(error, parts);
         }
+        let mut parts = parts;
+        if is_head
+            && parts.status == StatusCode::OK
+            && parts.headers.contains_key(header::CONTENT_RANGE)
+        {
+            parts.status = StatusCode::PARTIAL_CONTENT;
+        }
+        if parts.status == StatusCode::NOT_MODIFIED {
+            // A 304 has no body: only the validators the handler set.
+            parts.headers.remove(header::CONTENT_TYPE);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            return pending.respond(parts, s3s::Body::empty());
+        }
         pending.respond(parts, body)
+    }
+}
+
+/// S3 ignores a Range header it cannot use (reversed, several ranges, another unit)
+/// and serves the whole object; s3s would refuse it, so it goes before s3s sees it,
+/// unless it is signed (removing it would break the signature: s3s then answers
+/// 400 InvalidArgument, a known difference).
+fn drop_ignored_range(headers: &mut HeaderMap, query: &str) {
+    let Some(value) = headers.get(header::RANGE) else {
+        return;
+    };
+    if value
+        .to_str()
+        .is_ok_and(|text| s3s::dto::Range::parse(text).is_ok())
+    {
+        return;
+    }
+    let signed_headers = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("SignedHeaders=").nth(1))
+        .map(|rest| rest.split(',').next().unwrap_or_default().to_owned())
+        .or_else(|| {
+            query_pairs(query)
+                .find(|(name, _)| name == "X-Amz-SignedHeaders")
+                .map(|(_, value)| value)
+        })
+        .unwrap_or_default();
+    if !signed_headers.split(';').any(|name| name == "range") {
+        headers.remove(header::RANGE);
     }
 }
 

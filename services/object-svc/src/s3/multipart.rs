@@ -8,7 +8,7 @@ use super::{
     api::{Handled, open},
     body::{Declared, request_body},
     convert::{
-        ListingEncoding, etag, owner, refuse_grant_headers, sse_applied_of, sse_headers_of,
+        ListingEncoding, etag, owner, refuse_unsupported_headers, sse_applied_of, sse_headers_of,
         timestamp, write_request,
     },
 };
@@ -31,7 +31,7 @@ pub async fn create_multipart_upload(
 ) -> Handled<CreateMultipartUploadOutput> {
     let (call, requester) = open(&req);
     let result = async {
-        refuse_grant_headers(&req.headers)?;
+        refuse_unsupported_headers(&req.headers)?;
         let mut input = req.input;
         let write = write_request!(input)?;
         let upload = objects
@@ -159,10 +159,6 @@ pub async fn abort_multipart_upload(
         .abort_multipart_upload(&requester, &input.bucket, &input.key, &input.upload_id)
         .await;
     call.respond(result.map(|()| AbortMultipartUploadOutput::default()))
-        .map(|mut response| {
-            response.status = Some(http::StatusCode::NO_CONTENT);
-            response
-        })
 }
 
 fn initiator(upload: &Upload) -> Initiator {

@@ -2,7 +2,6 @@
 //! sealed and opened by the domain; the SSE response headers say how each object is
 //! encrypted.
 
-use http::StatusCode;
 use s3s::{S3Request, S3Response, dto::*};
 use sync_wrapper::SyncStream;
 
@@ -11,12 +10,13 @@ use super::{
     body::{Declared, request_body},
     call::S3Call,
     convert::{
-        ListingEncoding, SseHeaders, acl_request, acl_to_dto, etag, owner, refuse_grant_headers,
-        sse_applied, sse_headers, timestamp, write_request,
+        ListingEncoding, SseHeaders, acl_request, acl_to_dto, etag, owner,
+        refuse_unsupported_headers, sse_applied, sse_headers, timestamp, write_request,
     },
+    errors::to_s3,
 };
 use crate::{
-    domain::{self, Conditions, ObjectRead, Objects},
+    domain::{self, Conditions, ObjectRead, Objects, WriteCondition},
     error::ObjectError,
     model::ObjectEncryption,
 };
@@ -39,17 +39,24 @@ fn stored_sse(call: &S3Call, encryption: &ObjectEncryption) -> SseHeaders {
 /// GetObject's and HeadObject's range and conditions, from the raw headers so that
 /// they mean what they mean over gRPC (S3 ignores a range it cannot parse).
 fn read_input(headers: &http::HeaderMap, bucket: String, key: String) -> domain::GetObjectInput {
-    let text = |name: &str| Some(header_text(headers, name)).filter(|t| !t.is_empty());
     domain::GetObjectInput {
         bucket,
         key,
         range: header_text(headers, "range"),
-        conditions: Conditions {
-            if_match: text("if-match"),
-            if_none_match: text("if-none-match"),
-            if_modified_since: text("if-modified-since").and_then(|t| parse_time(&t)),
-            if_unmodified_since: text("if-unmodified-since").and_then(|t| parse_time(&t)),
-        },
+        conditions: conditions(headers, ""),
+    }
+}
+
+/// The `If-*` headers, or CopyObject's `x-amz-copy-source-if-*` (with that prefix).
+fn conditions(headers: &http::HeaderMap, prefix: &str) -> Conditions {
+    let text = |name: &str| {
+        Some(header_text(headers, &format!("{prefix}{name}"))).filter(|t| !t.is_empty())
+    };
+    Conditions {
+        if_match: text("if-match"),
+        if_none_match: text("if-none-match"),
+        if_modified_since: text("if-modified-since").and_then(|t| parse_time(&t)),
+        if_unmodified_since: text("if-unmodified-since").and_then(|t| parse_time(&t)),
     }
 }
 
@@ -59,8 +66,13 @@ pub async fn put_object(
 ) -> Handled<PutObjectOutput> {
     let (call, requester) = open(&req);
     let result = async {
-        refuse_grant_headers(&req.headers)?;
+        refuse_unsupported_headers(&req.headers)?;
         let declared = Declared::of(&req.headers, req.trailing_headers.clone())?;
+        let text = |name| Some(header_text(&req.headers, name)).filter(|t| !t.is_empty());
+        let condition = WriteCondition::from_headers(
+            text("if-none-match").as_deref(),
+            text("if-match").as_deref(),
+        )?;
         let mut input = req.input;
         let write = write_request!(input)?;
         let body = request_body(&call, input.body, declared);
@@ -71,6 +83,7 @@ pub async fn put_object(
             content_length: input.content_length.and_then(|n| u64::try_from(n).ok()),
             acl: write.acl,
             sse: write.sse,
+            condition,
         };
         let stored = objects.put_object(&requester, put, body).await?;
         let sse = stored_sse(&call, &stored.record.encryption);
@@ -92,14 +105,15 @@ pub async fn get_object(
 ) -> Handled<GetObjectOutput> {
     let (call, requester) = open(&req);
     let input = read_input(&req.headers, req.input.bucket, req.input.key);
-    let read = objects.read_object(&requester, input, true).await;
-    let mut read = match read {
+    let mut read = match objects.read_object(&requester, input.clone(), true).await {
         Ok(read) => read,
+        Err(ObjectError::NotModified) => {
+            return Err(not_modified(objects, &call, &requester, input).await);
+        }
         Err(error) => return call.respond(Err(error)),
     };
     call.update(|state| state.sse_applied = Some(sse_applied(&read.record.encryption)));
     let body = read.body.take().expect("GetObject reads with a body");
-    let status = read.range.map(|_| StatusCode::PARTIAL_CONTENT);
     let head = head_of(&read);
     let output = GetObjectOutput {
         body: Some(StreamingBlob::wrap(SyncStream::new(body))),
@@ -119,9 +133,8 @@ pub async fn get_object(
         server_side_encryption: head.server_side_encryption,
         ..Default::default()
     };
-    let mut response = S3Response::new(output);
-    response.status = status;
-    Ok(response)
+    // s3s answers 206 when there is a Content-Range.
+    Ok(S3Response::new(output))
 }
 
 pub async fn head_object(
@@ -130,8 +143,45 @@ pub async fn head_object(
 ) -> Handled<HeadObjectOutput> {
     let (call, requester) = open(&req);
     let input = read_input(&req.headers, req.input.bucket, req.input.key);
-    let read = objects.read_object(&requester, input, false).await;
-    call.respond(read.map(|read| head_of(&read)))
+    let read = match objects.read_object(&requester, input.clone(), false).await {
+        Ok(read) => read,
+        Err(ObjectError::NotModified) => {
+            return Err(not_modified(objects, &call, &requester, input).await);
+        }
+        Err(error) => return call.respond(Err(error)),
+    };
+    // s3s answers 200 to every HeadObject; the edge makes a ranged one 206.
+    Ok(S3Response::new(head_of(&read)))
+}
+
+/// A 304 carries the validators of what the client has (RFC 9110): the object's
+/// ETag and Last-Modified, read again without the conditions (no KMS call).
+async fn not_modified(
+    objects: &Objects,
+    call: &S3Call,
+    requester: &crate::access::Requester,
+    mut input: domain::GetObjectInput,
+) -> s3s::S3Error {
+    let mut error = to_s3(call, ObjectError::NotModified);
+    input.conditions = Conditions::default();
+    input.range = String::new();
+    if let Ok(read) = objects.read_object(requester, input, false).await {
+        let mut headers = http::HeaderMap::new();
+        let validators = [
+            ("etag", read.record.etag.clone()),
+            (
+                "last-modified",
+                httpdate::fmt_http_date(read.record.last_modified.into()),
+            ),
+        ];
+        for (name, value) in validators {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        error.set_headers(headers);
+    }
+    error
 }
 
 fn head_of(read: &ObjectRead) -> HeadObjectOutput {
@@ -172,10 +222,6 @@ pub async fn delete_object(
         .delete_object(&requester, &req.input.bucket, &req.input.key)
         .await;
     call.respond(result.map(|()| DeleteObjectOutput::default()))
-        .map(|mut response| {
-            response.status = Some(StatusCode::NO_CONTENT);
-            response
-        })
 }
 
 pub async fn delete_objects(
@@ -362,9 +408,10 @@ pub async fn copy_object(
 ) -> Handled<CopyObjectOutput> {
     let (call, requester) = open(&req);
     let result = async {
-        refuse_grant_headers(&req.headers)?;
+        refuse_unsupported_headers(&req.headers)?;
         // The domain reads the header as sent (percent-encoded `bucket/key`).
         let copy_source = header_text(&req.headers, "x-amz-copy-source");
+        let source_conditions = conditions(&req.headers, "x-amz-copy-source-");
         let mut input = req.input;
         let write = write_request!(input)?;
         let copy = domain::CopyObjectInput {
@@ -378,6 +425,7 @@ pub async fn copy_object(
             attributes: write.attributes,
             acl: write.acl,
             sse: write.sse,
+            source_conditions,
         };
         let stored = objects.copy_object(&requester, copy).await?;
         let sse = stored_sse(&call, &stored.record.encryption);

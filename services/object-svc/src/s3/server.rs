@@ -22,6 +22,9 @@ pub async fn serve(
     // A client that half-closes after sending its request still gets the answer.
     builder.http1().half_close(true);
     let graceful = GracefulShutdown::new();
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "serving the S3 REST endpoint");
+    }
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
