@@ -378,6 +378,26 @@ async fn bodies_that_do_not_match_their_signature_or_length_are_refused_and_not_
         (400, "IncompleteBody")
     );
 
+    // aws-chunked that carries more than its declared decoded length.
+    let url = harness.object_url("refused", "long-chunked");
+    let half = (data.len() / 2).to_string();
+    let (headers, seed) = signer.sign(
+        "PUT",
+        &url,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", half.as_str()),
+        ],
+        Payload::StreamingSigned,
+    );
+    let body = signer.chunked_body(&seed, &[first, second]);
+    let (status, xml) = send_raw("PUT", &url, &headers, body).await;
+    assert_eq!(
+        (status, code_and_message(&xml).0.as_str()),
+        (400, "IncompleteBody"),
+        "{xml}"
+    );
+
     // A body shorter than its Content-Length: the client gives up half-way.
     let url = harness.object_url("refused", "short");
     let (headers, _) = signer.sign("PUT", &url, &[], Payload::Unsigned);
