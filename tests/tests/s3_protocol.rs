@@ -166,3 +166,35 @@ async fn operations_keyhold_does_not_serve_say_so() {
         Some("NotImplemented")
     );
 }
+
+#[tokio::test]
+async fn the_quota_counts_verified_principals_not_presented_key_ids() {
+    let harness = ObjectHarness::start_with_flags(&["--requests-per-second", "3"]).await;
+    let root = format!("{}/", harness.s3_endpoint());
+    let list = |who: Who| {
+        let (headers, _) = RawSigner::new(who).sign("GET", &root, &[], Payload::Bytes(b""));
+        let root = root.clone();
+        async move { send_raw("GET", &root, &headers, Vec::new()).await }
+    };
+    // Forged requests presenting User1's key id spend nothing of User1's quota.
+    for _ in 0..10 {
+        assert_eq!(list(Who::WrongSecret).await.0, 403);
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(list(Who::User1).await);
+    }
+    assert_eq!(statuses[0].0, 200, "the first call is within the quota");
+    let (status, xml) = statuses
+        .iter()
+        .find(|(status, _)| *status != 200)
+        .expect("a burst past 3 requests per second is refused");
+    assert_eq!(*status, 503);
+    assert_eq!(xml_field(xml, "Code").as_deref(), Some("SlowDown"));
+    assert_eq!(
+        xml_field(xml, "Message").as_deref(),
+        Some("Please reduce your request rate.")
+    );
+    // Another principal has its own quota.
+    assert_eq!(list(Who::User2).await.0, 200);
+}

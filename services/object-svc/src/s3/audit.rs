@@ -171,10 +171,6 @@ impl PendingRecord {
         }
     }
 
-    pub fn presented_access_key(&self) -> Option<&str> {
-        self.presented_access_key.as_deref()
-    }
-
     pub fn handler_error(&self) -> Option<HandlerError> {
         self.call.snapshot().error
     }

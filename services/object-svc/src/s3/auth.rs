@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use keyhold_platform::{Caller, Principals};
+use keyhold_platform::{Caller, Principals, throttle::Throttle};
 use s3s::{
-    S3Result,
+    S3Error, S3ErrorCode, S3Result,
     access::{S3Access, S3AccessContext},
     auth::{S3Auth, SecretKey},
     path::S3Path,
@@ -29,13 +29,17 @@ impl S3Auth for PrincipalsAuth {
     }
 }
 
-pub struct RecordingAccess(pub Arc<Principals>);
+pub struct RecordingAccess {
+    pub principals: Arc<Principals>,
+    /// The per-principal quota, taken once the signature is verified.
+    pub throttle: Option<Arc<Throttle>>,
+}
 
 #[async_trait::async_trait]
 impl S3Access for RecordingAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let caller = cx.credentials().and_then(|credentials| {
-            self.0
+            self.principals
                 .by_access_key(&credentials.access_key)
                 .map(|principal| Caller {
                     principal: principal.clone(),
@@ -48,6 +52,9 @@ impl S3Access for RecordingAccess {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
+        let quota_key = caller
+            .as_ref()
+            .map(|caller| caller.principal.access_key_id.clone());
         if let Some(call) = cx.extensions_mut().get::<S3Call>() {
             call.update(|state| {
                 state.operation = Some(operation);
@@ -55,6 +62,14 @@ impl S3Access for RecordingAccess {
                 state.key = key;
                 state.caller = caller;
             });
+        }
+        if let (Some(throttle), Some(key)) = (&self.throttle, quota_key)
+            && throttle.admit(&key).is_err()
+        {
+            let mut error =
+                S3Error::with_message(S3ErrorCode::SlowDown, "Please reduce your request rate.");
+            error.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+            return Err(error);
         }
         Ok(())
     }

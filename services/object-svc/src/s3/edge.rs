@@ -34,7 +34,7 @@ pub struct Edge(Arc<EdgeShared>);
 pub(super) struct EdgeShared {
     pub service: S3Service,
     pub sink: Arc<dyn AuditSink>,
-    pub throttle: Option<Throttle>,
+    pub throttle: Option<Arc<Throttle>>,
     pub account_id: String,
     pub region: String,
 }
@@ -130,16 +130,17 @@ impl Edge {
             let error = RenderedError::new("ServiceUnavailable", &refused.message);
             return pending.respond_with_error(error, StatusCode::SERVICE_UNAVAILABLE);
         }
-        // Anonymous callers share one quota per source address.
-        let quota_key = pending
-            .presented_access_key()
-            .map(str::to_owned)
-            .unwrap_or_else(|| peer.ip().to_string());
-        if let Some(Err(_)) = shared.throttle.as_ref().map(|t| t.admit(&quota_key)) {
-            let error = RenderedError::new("SlowDown", "Please reduce your request rate.");
-            return pending.respond_with_error(error, StatusCode::SERVICE_UNAVAILABLE);
+        // Anonymous callers share one quota per source address; signed requests are
+        // counted against their principal once verified (auth.rs), so that nobody
+        // can spend another user's quota by presenting their access key id.
+        if authentication == Authentication::Anonymous
+            && let Some(Err(_)) = shared
+                .throttle
+                .as_ref()
+                .map(|t| t.admit(&peer.ip().to_string()))
+        {
+            return pending.respond_with_error(slow_down(), StatusCode::SERVICE_UNAVAILABLE);
         }
-
         let is_head = request.method() == Method::HEAD;
         let (mut parts, body) = request.into_parts();
         drop_ignored_range(&mut parts.headers, &query);
@@ -210,6 +211,10 @@ fn drop_ignored_range(headers: &mut HeaderMap, query: &str) {
     if !signed_headers.split(';').any(|name| name == "range") {
         headers.remove(header::RANGE);
     }
+}
+
+pub fn slow_down() -> RenderedError {
+    RenderedError::new("SlowDown", "Please reduce your request rate.")
 }
 
 /// What the edge refuses before s3s sees the request.

@@ -45,9 +45,16 @@ pub struct S3Settings {
 
 /// Builds the endpoint's request handler.
 pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<Edge> {
+    let throttle = settings
+        .requests_per_second
+        .filter(|rate| *rate > 0)
+        .map(|rate| Arc::new(Throttle::new(rate)));
     let mut builder = S3ServiceBuilder::new(api::S3Api::new(objects));
     builder.set_auth(auth::PrincipalsAuth(settings.principals.clone()));
-    builder.set_access(auth::RecordingAccess(settings.principals));
+    builder.set_access(auth::RecordingAccess {
+        principals: settings.principals,
+        throttle: throttle.clone(),
+    });
     if let Some(domain) = settings.base_domain {
         // s3s's check of a domain name, for a clear error at start-up.
         s3s::host::SingleDomain::new(&domain)
@@ -57,10 +64,7 @@ pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<E
     Ok(Edge::new(edge::EdgeShared {
         service: builder.build(),
         sink: settings.sink,
-        throttle: settings
-            .requests_per_second
-            .filter(|rate| *rate > 0)
-            .map(Throttle::new),
+        throttle,
         account_id: settings.account_id,
         region: settings.region,
     }))
