@@ -12,7 +12,12 @@
 //!   TransportProbeService Sink / Source of the same bytes (target: at least 50% of
 //!   the ceiling both ways);
 //! - small: 4 KiB objects with SSE-KMS at 64 in flight, objects/s and p50/p99 (with
-//!   Sink/Source of 4 KiB at 64 in flight beside them; no target).
+//!   Sink/Source of 4 KiB at 64 in flight beside them; no target);
+//! - s3 (only when asked for): the S3 REST endpoint. bench/s3_boto3.py's boto3 load
+//!   (PUT and GET of 1 KiB and 1 MiB with SSE-KMS, 4 threads) against keyhold and
+//!   against a moto server started for the run (target: keyhold at least 5x moto's
+//!   ops/s in every phase), and the AWS SDK for Rust putting and getting a 256 MiB
+//!   SSE-KMS object, MiB/s against gRPC PutObject/GetObject in the same run.
 //!
 //! Exit codes: 0 measured and every target met; 1 the run failed (a call failed, a
 //! server could not start or did not stop cleanly); 2 a target missed.
@@ -24,6 +29,7 @@ mod client;
 mod memory;
 mod procfs;
 mod report;
+mod s3;
 mod servers;
 mod small;
 mod throughput;
@@ -47,6 +53,7 @@ enum Phase {
     Memory,
     Throughput,
     Small,
+    S3,
 }
 
 #[derive(Debug, clap::Parser)]
@@ -140,6 +147,35 @@ struct Args {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     sample_ms: u64,
 
+    /// S3: boto3 client threads (each its own client), against keyhold and moto alike.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    s3_threads: u64,
+
+    /// S3: measured seconds of each boto3 phase (put-1KiB, get-1KiB, put-1MiB, get-1MiB).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    s3_seconds: u64,
+
+    /// S3: uncounted lead-in of each boto3 phase.
+    #[arg(long, default_value_t = 1)]
+    s3_warmup_seconds: u64,
+
+    /// S3: operations per boto3 phase, all counted, instead of --s3-seconds.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    s3_count: Option<u64>,
+
+    /// S3: object size of the AWS SDK for Rust PUT/GET against gRPC, in MiB.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    sdk_size_mib: u64,
+
+    /// S3: counted rounds of the SDK part (gRPC PUT, S3 PUT, gRPC GET, S3 GET), after
+    /// one warm-up round.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    sdk_rounds: u32,
+
+    /// S3: the Python with boto3 and moto[server] (pip install boto3 'moto[server]').
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+
     /// Before each phase, wait up to this long for the machine to be under 25% busy
     /// (0: do not wait). The report shows how busy it was either way.
     #[arg(long, default_value_t = 300)]
@@ -159,6 +195,8 @@ pub struct Fixture {
 }
 
 const TARGET_RATIO: f64 = 0.5;
+/// The s3 phase: keyhold's boto3 ops/s over moto's, every phase.
+const S3_TARGET_RATIO: f64 = 5.0;
 const MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
@@ -350,6 +388,25 @@ async fn measure(args: &Args, stack: &mut Stack) -> anyhow::Result<Report> {
             user: USER1,
         };
         report.small = Some(small::run(&settings, &channels, &fixture, watched, busy).await?);
+        stack.object.check_alive()?;
+    }
+    if args.phases.contains(&Phase::S3) {
+        eprintln!(
+            "object-bench: s3: boto3 against keyhold and moto, then the AWS SDK for Rust ({} MiB) against gRPC",
+            args.sdk_size_mib
+        );
+        let settings = s3::Settings {
+            python: args.python.clone(),
+            threads: args.s3_threads,
+            seconds: args.s3_seconds,
+            warmup_seconds: args.s3_warmup_seconds,
+            count: args.s3_count,
+            target: S3_TARGET_RATIO,
+            sdk_size: args.sdk_size_mib * 1024 * 1024,
+            sdk_rounds: args.sdk_rounds,
+            quiet_wait: quiet_limit,
+        };
+        report.s3 = Some(s3::run(&settings, stack, &fixture, &mut object, &payload).await?);
         stack.object.check_alive()?;
     }
     stack.kms.check_alive()?;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::{
     Fixture, MEMORY_LIMIT, TARGET_RATIO,
     memory::{CallMemory, Memory},
+    s3::{Boto3Run, S3Phase},
     servers::Stack,
     small::{Load, Small},
     throughput::{Side, Throughput, mib},
@@ -25,6 +26,7 @@ pub struct Report {
     pub memory: Option<Memory>,
     pub throughput: Option<Throughput>,
     pub small: Option<Small>,
+    pub s3: Option<S3Phase>,
     pub object_svc_rss_end: Option<u64>,
     /// Every measured target met.
     pub pass: bool,
@@ -46,6 +48,7 @@ impl Report {
             memory: None,
             throughput: None,
             small: None,
+            s3: None,
             object_svc_rss_end: None,
             pass: false,
             stop_error: None,
@@ -58,12 +61,15 @@ impl Report {
             .throughput
             .as_ref()
             .is_none_or(|t| t.up.pass && t.down.pass);
-        self.pass = memory && throughput;
+        let s3 = self.s3.as_ref().is_none_or(|s| s.pass);
+        self.pass = memory && throughput && s3;
     }
 
     /// A failure, not a miss: calls failed or a server did not stop cleanly.
     pub fn failed(&self) -> bool {
-        self.stop_error.is_some() || self.small.as_ref().is_some_and(|s| s.errors() > 0)
+        self.stop_error.is_some()
+            || self.small.as_ref().is_some_and(|s| s.errors() > 0)
+            || self.s3.as_ref().is_some_and(S3Phase::failed)
     }
 
     pub fn table(&self) -> String {
@@ -89,6 +95,9 @@ impl Report {
         if let Some(s) = &self.small {
             small_table(&mut out, s);
         }
+        if let Some(s) = &self.s3 {
+            s3_table(&mut out, s);
+        }
         let _ = writeln!(out);
         if let Some(rss) = self.object_svc_rss_end {
             let _ = writeln!(out, "object-svc VmRSS at the end: {:.1} MiB", mib(rss));
@@ -110,6 +119,26 @@ impl Report {
                 mib(m.put.above_idle.max(m.get.above_idle)),
                 verdict(m.pass)
             ));
+        }
+        if let Some(s) = &self.s3 {
+            let ratios: Vec<String> = s
+                .ratios
+                .iter()
+                .map(|r| format!("{} {:.2}x", r.phase, r.ratio))
+                .collect();
+            lines.push(format!(
+                "S3 boto3 keyhold/moto {} {} (target >= {:.0}x)",
+                ratios.join(", "),
+                verdict(s.pass),
+                s.target_ratio
+            ));
+            if let Some(sdk) = &s.sdk {
+                lines.push(format!(
+                    "S3 SDK / gRPC: PUT {:.1}%, GET {:.1}% (no target)",
+                    sdk.put_ratio * 100.0,
+                    sdk.get_ratio * 100.0
+                ));
+            }
         }
         if lines.is_empty() {
             lines.push("no targeted phase was run".to_owned());
@@ -301,5 +330,118 @@ fn small_row(out: &mut String, l: &Load) {
         c.postgres,
         c.rest,
         l.cpu.machine_s / l.cpu.wall_s.max(1e-9)
+    );
+}
+
+fn s3_table(out: &mut String, s: &S3Phase) {
+    let k = &s.keyhold;
+    let _ = writeln!(
+        out,
+        "\nS3 endpoint, boto3 {} (Python {}), {} threads, a client each, path-style, no retries: keyhold {} (SSE-KMS {}) and moto {} (SSE-KMS {}); machine {:.0}% / {:.0}% busy just before",
+        k.boto3,
+        k.python,
+        k.threads,
+        s.s3_endpoint,
+        k.kms_key_id.as_deref().unwrap_or("-"),
+        s.moto_endpoint,
+        s.moto.kms_key_id.as_deref().unwrap_or("-"),
+        k.machine_busy_before * 100.0,
+        s.moto.machine_busy_before * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "| phase | server | ops/s | MiB/s | p50 ms | p99 ms | max ms | CPU ms per op: client | server | kms-svc | postgres | rest | busy cores |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (index, phase) in k.phases.iter().enumerate() {
+        boto3_row(out, k, index, "object-svc");
+        if let Some(m) = s.moto.phases.iter().position(|m| m.phase == phase.phase) {
+            boto3_row(out, &s.moto, m, "moto");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| phase | keyhold ops/s | moto ops/s | keyhold / moto | target >= {:.0}x | client bound ops/s (1 core / client CPU per op) | client bound / moto |",
+        s.target_ratio
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|---:|---:|");
+    let verdict = |pass: bool| if pass { "PASS" } else { "FAIL" };
+    for r in &s.ratios {
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {:.2}x | {} | {:.0} | {:.2}x |",
+            r.phase,
+            r.keyhold_ops_s,
+            r.moto_ops_s,
+            r.ratio,
+            verdict(r.pass),
+            r.client_bound_ops_s,
+            r.client_bound_ops_s / r.moto_ops_s.max(1e-9)
+        );
+    }
+    for run in [&s.keyhold, &s.moto] {
+        if let Some(error) = &run.error {
+            let _ = writeln!(out, "boto3 against {} FAILED: {error}", run.label);
+        }
+    }
+    if let Some(sdk) = &s.sdk {
+        let _ = writeln!(
+            out,
+            "\nS3 endpoint, AWS SDK for Rust: one {:.0} MiB SSE-KMS object at a time, 1 warm-up + {} rounds, each gRPC PUT, S3 PUT, gRPC GET, S3 GET; S3 PUT body: {}",
+            mib(sdk.object_bytes),
+            sdk.rounds,
+            sdk.put_body
+        );
+        let _ = writeln!(
+            out,
+            "| call | MiB/s | rounds MiB/s | bytes/message | CPU ms per MiB: object-svc | kms-svc | bench | postgres | rest |"
+        );
+        let _ = writeln!(out, "|---|---:|---|---:|---:|---:|---:|---:|---:|");
+        for side in [&sdk.grpc_put, &sdk.s3_put, &sdk.grpc_get, &sdk.s3_get] {
+            throughput_row(out, side);
+        }
+        let peak = |p: Option<u64>| p.map_or_else(|| "-".to_owned(), |p| format!("{:.1}", mib(p)));
+        let [a, b, c, d] = sdk.peak_above_before;
+        let _ = writeln!(
+            out,
+            "S3 PUT / gRPC PUT: {:.1}%; S3 GET / gRPC GET: {:.1}% (no target). object-svc VmHWM above VmRSS before the call, warm-up round, MiB: gRPC PUT {}, S3 PUT {}, gRPC GET {}, S3 GET {}",
+            sdk.put_ratio * 100.0,
+            sdk.get_ratio * 100.0,
+            peak(a),
+            peak(b),
+            peak(c),
+            peak(d)
+        );
+    }
+    if let Some(error) = &s.sdk_error {
+        let _ = writeln!(out, "AWS SDK for Rust part FAILED: {error}");
+    }
+}
+
+fn boto3_row(out: &mut String, run: &Boto3Run, index: usize, server: &str) {
+    let p = &run.phases[index];
+    let ms = |name: &str| {
+        p.cpu_ms_per_op(name)
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
+    };
+    let _ = writeln!(
+        out,
+        "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {:.2} | {:.2} |",
+        p.phase,
+        run.label,
+        p.ops_per_s,
+        p.mib_per_s,
+        p.p50_ms,
+        p.p99_ms,
+        p.max_ms,
+        ms("client"),
+        ms(server),
+        ms("kms-svc"),
+        ms("postgres"),
+        p.rest_ms_per_op(),
+        p.busy_cores()
     );
 }

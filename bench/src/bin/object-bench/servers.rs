@@ -50,6 +50,8 @@ pub struct Settings {
 pub struct Stack {
     pub kms: Server,
     pub object: Server,
+    /// object-svc's S3 REST endpoint, `http://127.0.0.1:<port>`.
+    pub s3_endpoint: String,
     pub workdir: PathBuf,
     pub blob_dir: PathBuf,
     kms_database_url: String,
@@ -87,6 +89,8 @@ impl Stack {
             write_private(path, &keyhold_crypto::MasterKey::generate().to_base64())?;
         }
         let blob_dir = workdir.join("blobs");
+        // A port of our choosing, so the s3 phase knows where the endpoint is.
+        let s3_address = free_address()?;
 
         let kms = Server::start(
             "kms-svc",
@@ -107,6 +111,7 @@ impl Stack {
                 ("KEYHOLD_PRINCIPALS_FILE", path_text(&principals)),
                 ("KEYHOLD_MASTER_KEY_FILE", path_text(&object_master)),
                 ("KEYHOLD_BLOB_STORE", path_text(&blob_dir)),
+                ("KEYHOLD_S3_LISTEN", s3_address.to_string()),
                 ("KEYHOLD_KMS_ENDPOINT", kms.endpoint.clone()),
                 ("KEYHOLD_KMS_ACCESS_KEY_ID", OBJECT_SVC.id.to_owned()),
                 (
@@ -127,6 +132,7 @@ impl Stack {
         Ok(Stack {
             kms,
             object,
+            s3_endpoint: format!("http://{s3_address}"),
             workdir,
             blob_dir,
             kms_database_url: settings.kms_database_url.clone(),
@@ -176,6 +182,9 @@ pub struct Server {
     pub pid: u32,
     pub endpoint: String,
     pub log: PathBuf,
+    /// Whether dying of the SIGTERM `stop` sends counts as a clean stop (moto has no
+    /// handler for it; keyhold's servers must drain and exit 0).
+    killed_by_term_is_clean: bool,
 }
 
 impl Server {
@@ -188,8 +197,42 @@ impl Server {
         log: PathBuf,
     ) -> anyhow::Result<Server> {
         let address = free_address()?;
-        let log_file = std::fs::File::create(&log)?;
         let mut command = Command::new(binary);
+        command.env("KEYHOLD_LISTEN", address.to_string());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut server = Server::spawn(name, command, format!("http://{address}"), log)?;
+        server.wait_until_serving().await?;
+        Ok(server)
+    }
+
+    /// Starts moto's server (`python -m moto.server`, from `pip install 'moto[server]'`)
+    /// on a free loopback port and waits until it accepts connections.
+    pub async fn start_moto(python: &Path, log: PathBuf) -> anyhow::Result<Server> {
+        let address = free_address()?;
+        let mut command = Command::new(python);
+        command.args(["-m", "moto.server", "-H", "127.0.0.1", "-p"]);
+        command.arg(address.port().to_string());
+        let mut server = Server::spawn("moto", command, format!("http://{address}"), log)?;
+        server.killed_by_term_is_clean = true;
+        server
+            .wait_until("accepting connections", || async move {
+                tokio::net::TcpStream::connect(address).await.is_ok()
+            })
+            .await?;
+        Ok(server)
+    }
+
+    /// Spawns `command` with the environment cleaned of what would change a server
+    /// under measurement; its output goes to `log`.
+    fn spawn(
+        name: &'static str,
+        mut command: Command,
+        endpoint: String,
+        log: PathBuf,
+    ) -> anyhow::Result<Server> {
+        let log_file = std::fs::File::create(&log)?;
         // Only what this run sets: an inherited RUST_LOG would change the logging being
         // measured, an OTEL endpoint would add trace export, KEYHOLD_AUDIT_ENDPOINT
         // would move the audit records off the log, and other KEYHOLD_* variables
@@ -200,10 +243,6 @@ impl Server {
                 command.env_remove(&key);
             }
         }
-        command.env("KEYHOLD_LISTEN", address.to_string());
-        for (key, value) in env {
-            command.env(key, value);
-        }
         command
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file.try_clone()?))
@@ -211,24 +250,37 @@ impl Server {
             .stderr(Stdio::from(log_file))
             // Should the run fail before `stop`, the server must not outlive it.
             .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
+        let program = command.as_std().get_program().to_owned();
+        let child = command.spawn().map_err(|e| {
+            anyhow::anyhow!(
+                "cannot start {name} ({}): {e}",
+                Path::new(&program).display()
+            )
+        })?;
         let pid = child
             .id()
             .ok_or_else(|| anyhow::anyhow!("{name} exited at once"))?;
-        let mut server = Server {
+        Ok(Server {
             name,
             child,
             pid,
-            endpoint: format!("http://{address}"),
+            endpoint,
             log,
-        };
-        server.wait_until_serving().await?;
-        Ok(server)
+            killed_by_term_is_clean: false,
+        })
     }
 
     async fn wait_until_serving(&mut self) -> anyhow::Result<()> {
+        let endpoint = self.endpoint.clone();
+        self.wait_until("SERVING", || serving(&endpoint)).await
+    }
+
+    /// Polls `ready` until it holds, for up to 60 s; fails early if the process exits.
+    async fn wait_until<F, R>(&mut self, what: &str, ready: F) -> anyhow::Result<()>
+    where
+        F: Fn() -> R,
+        R: std::future::Future<Output = bool>,
+    {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -238,12 +290,12 @@ impl Server {
                     self.log.display()
                 );
             }
-            if serving(&self.endpoint).await {
+            if ready().await {
                 return Ok(());
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "{} not SERVING after 60 s; its log: {}",
+                "{} not {what} after 60 s; its log: {}",
                 self.name,
                 self.log.display()
             );
@@ -264,7 +316,7 @@ impl Server {
     }
 
     /// SIGTERM, as Kubernetes would, then the drain.
-    async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(pid) = i32::try_from(self.pid)
             .ok()
             .and_then(rustix::process::Pid::from_raw)
@@ -275,8 +327,12 @@ impl Server {
         match tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await {
             Ok(status) => {
                 let status = status?;
+                let by_term = {
+                    use std::os::unix::process::ExitStatusExt as _;
+                    status.signal() == Some(rustix::process::Signal::TERM.as_raw())
+                };
                 anyhow::ensure!(
-                    status.success(),
+                    status.success() || (self.killed_by_term_is_clean && by_term),
                     "{} exited with {status}; its log: {}",
                     self.name,
                     self.log.display()

@@ -53,7 +53,7 @@ pub struct CpuPerMib {
 }
 
 impl Side {
-    fn new(call: &'static str) -> Side {
+    pub fn new(call: &'static str) -> Side {
         Side {
             call,
             mib_s: 0.0,
@@ -67,7 +67,7 @@ impl Side {
         }
     }
 
-    fn add(&mut self, transfer: Transferred, cpu: CpuSpent) {
+    pub fn add(&mut self, transfer: Transferred, cpu: CpuSpent) {
         let seconds = transfer.elapsed.as_secs_f64();
         self.runs_mib_s.push(mib(transfer.bytes) / seconds);
         self.bytes += transfer.bytes;
@@ -76,7 +76,12 @@ impl Side {
         self.cpu.add(cpu);
     }
 
-    fn finish(&mut self) {
+    /// The latest call's MiB/s, for progress lines.
+    pub fn last_mib_s(&self) -> f64 {
+        self.runs_mib_s.last().copied().unwrap_or(0.0)
+    }
+
+    pub fn finish(&mut self) {
         self.mib_s = mib(self.bytes) / self.seconds.max(1e-9);
         self.message_bytes = self.bytes as f64 / self.messages.max(1) as f64;
         let per = |cpu_s: f64| cpu_s * 1000.0 / mib(self.bytes).max(1e-9);
@@ -118,11 +123,20 @@ pub struct Throughput {
     pub machine_busy_before: f64,
 }
 
+/// Each side's latest MiB/s, for the progress line after a round.
+pub fn round_line(sides: &[Side]) -> String {
+    let parts: Vec<String> = sides
+        .iter()
+        .map(|side| format!("{} {:.0}", side.call, side.last_mib_s()))
+        .collect();
+    format!("{} MiB/s", parts.join(", "))
+}
+
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-async fn timed<F>(watched: Watched, call: F) -> anyhow::Result<(Transferred, CpuSpent)>
+pub async fn timed<F>(watched: Watched, call: F) -> anyhow::Result<(Transferred, CpuSpent)>
 where
     F: std::future::Future<Output = anyhow::Result<Transferred>>,
 {
@@ -189,13 +203,10 @@ pub async fn run(
             extra_side.add(t, cpu);
         }
         eprintln!(
-            "object-bench: round {}/{}: Sink {:.0}, PUT {:.0}, Source {:.0}, GET {:.0} MiB/s",
+            "object-bench: round {}/{}: {}",
             round + 1,
             settings.rounds,
-            sides[0].runs_mib_s.last().copied().unwrap_or(0.0),
-            sides[1].runs_mib_s.last().copied().unwrap_or(0.0),
-            sides[2].runs_mib_s.last().copied().unwrap_or(0.0),
-            sides[3].runs_mib_s.last().copied().unwrap_or(0.0),
+            round_line(&sides)
         );
     }
     for side in &mut sides {

@@ -74,7 +74,7 @@ impl Payload {
     }
 
     /// `size` bytes as messages of `chunk_size` (the last one shorter).
-    fn pieces(&self, size: u64) -> impl Iterator<Item = Bytes> + Send + 'static {
+    pub fn pieces(&self, size: u64) -> impl Iterator<Item = Bytes> + Send + 'static {
         let chunk = self.chunk.clone();
         let step = chunk.len() as u64;
         (0..size.div_ceil(step)).map(move |index| {
@@ -84,7 +84,7 @@ impl Payload {
     }
 
     /// Whether `data`, found at `offset` of an object, is what `pieces` sent there.
-    fn matches(&self, offset: u64, data: &[u8]) -> bool {
+    pub fn matches(&self, offset: u64, data: &[u8]) -> bool {
         let step = self.chunk.len();
         let mut at = (offset % step as u64) as usize;
         let mut rest = data;
@@ -97,6 +97,39 @@ impl Payload {
             at = 0;
         }
         true
+    }
+}
+
+/// A download's bytes as they arrive: counted, not kept, and with a payload to verify
+/// against, compared with what `put` sent at the same offset.
+pub struct Received<'a> {
+    pub bytes: u64,
+    pub messages: u64,
+    verify: Option<&'a Payload>,
+}
+
+impl<'a> Received<'a> {
+    pub fn new(verify: Option<&'a Payload>) -> Received<'a> {
+        Received {
+            bytes: 0,
+            messages: 0,
+            verify,
+        }
+    }
+
+    /// Counts `chunk`; `what` names the download in the error when the bytes differ.
+    pub fn take(&mut self, what: &str, chunk: &[u8]) -> anyhow::Result<()> {
+        let end = self.bytes + chunk.len() as u64;
+        if let Some(payload) = self.verify {
+            anyhow::ensure!(
+                payload.matches(self.bytes, chunk),
+                "{what}: the bytes at {}..{end} differ from those put",
+                self.bytes
+            );
+        }
+        self.bytes = end;
+        self.messages += 1;
+        Ok(())
     }
 }
 
@@ -235,29 +268,28 @@ pub async fn get(
         .await
         .map_err(|s| status("GetObject", s))?
         .into_inner();
-    let (mut bytes, mut messages, mut head) = (0u64, 0u64, None);
+    let (mut received, mut head) = (Received::new(verify), None);
+    let what = format!("GetObject of {key}");
     while let Some(message) = stream.message().await.map_err(|s| status("GetObject", s))? {
         match message.part {
             Some(get_object_response::Part::Head(h)) => {
-                anyhow::ensure!(head.is_none() && bytes == 0, "GetObject sent a second head");
+                anyhow::ensure!(
+                    head.is_none() && received.bytes == 0,
+                    "GetObject sent a second head"
+                );
                 head = Some(h);
             }
             Some(get_object_response::Part::Chunk(chunk)) => {
                 anyhow::ensure!(head.is_some(), "GetObject sent bytes before its head");
-                if let Some(payload) = verify {
-                    anyhow::ensure!(
-                        payload.matches(bytes, &chunk),
-                        "GetObject of {key}: the bytes at {bytes}..{} differ from those put",
-                        bytes + chunk.len() as u64
-                    );
-                }
-                bytes += chunk.len() as u64;
-                messages += 1;
+                received.take(&what, &chunk)?;
             }
             None => anyhow::bail!("GetObject sent an empty message"),
         }
     }
     let elapsed = started.elapsed();
+    let Received {
+        bytes, messages, ..
+    } = received;
     let head = head.ok_or_else(|| anyhow::anyhow!("GetObject of {key} sent no head"))?;
     anyhow::ensure!(
         bytes == size && head.content_length == size,
