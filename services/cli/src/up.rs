@@ -261,11 +261,16 @@ fn print_summary(
 ) -> Result<()> {
     let mut out = String::from("\nkeyhold is up (Ctrl-C stops everything)\n\n");
     for r in running {
-        for endpoint in r.service.endpoints {
-            out += &format!(
-                "  {:<12} {:<8} {:<18} database {}\n",
-                r.service.name, endpoint.protocol, endpoint.addr, r.service.database
+        // The database is named once, on the service's first line.
+        for (index, endpoint) in r.service.endpoints.iter().enumerate() {
+            let line = format!(
+                "  {:<12} {:<8} {:<18}",
+                r.service.name, endpoint.protocol, endpoint.addr
             );
+            out += &match index {
+                0 => format!("{line} database {}\n", r.service.database),
+                _ => format!("{}\n", line.trim_end()),
+            };
         }
     }
     out += &format!(
