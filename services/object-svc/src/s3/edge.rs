@@ -157,7 +157,7 @@ impl Edge {
                 return pending.respond_with_error(error, StatusCode::INTERNAL_SERVER_ERROR);
             }
         };
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
         if parts.status.is_client_error() || parts.status.is_server_error() {
             let bytes = match Limited::new(body, MAX_ERROR_BODY).collect().await {
                 Ok(collected) => collected.to_bytes(),
@@ -166,7 +166,6 @@ impl Edge {
             let error = RenderedError::from_s3s_body(&bytes, pending.handler_error().as_ref());
             return pending.respond_with_error_parts(error, parts);
         }
-        let mut parts = parts;
         if is_head
             && parts.status == StatusCode::OK
             && parts.headers.contains_key(header::CONTENT_RANGE)
