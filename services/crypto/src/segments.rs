@@ -22,9 +22,7 @@
 
 use std::ops::Range;
 
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Tag};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use bytes::Bytes;
 
 use crate::gcm::NONCE_LEN;
@@ -81,8 +79,34 @@ fn segment_nonce(prefix: &NoncePrefix, index: u32, last: bool) -> [u8; NONCE_LEN
     nonce
 }
 
-fn cipher(key: &SecretKey) -> Aes256Gcm {
-    Aes256Gcm::new(key.expose().into())
+/// AES-256-GCM for segments, whose nonces are unique by construction (per-object
+/// prefix, index, last flag), hence aws-lc's `LessSafeKey`.
+struct SegmentCipher(LessSafeKey);
+
+impl SegmentCipher {
+    /// Appends the tag to `buf`.
+    fn seal(&self, nonce: [u8; NONCE_LEN], buf: &mut Vec<u8>) {
+        self.0
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), buf)
+            // Fails only past 64 GiB per message; segments are at most 16 MiB.
+            .expect("segment within AES-GCM size limits");
+    }
+
+    /// Checks and strips the tag at the end of `buf`, leaving the plaintext.
+    fn open(&self, nonce: [u8; NONCE_LEN], buf: &mut Vec<u8>) -> Result<(), ()> {
+        let plaintext_len = self
+            .0
+            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), buf)
+            .map_err(|_| ())?
+            .len();
+        buf.truncate(plaintext_len);
+        Ok(())
+    }
+}
+
+fn cipher(key: &SecretKey) -> SegmentCipher {
+    let key = UnboundKey::new(&AES_256_GCM, key.expose()).expect("a 256-bit key");
+    SegmentCipher(LessSafeKey::new(key))
 }
 
 fn check_segment_size(segment_size: usize) -> Result<u32, CryptoError> {
@@ -203,7 +227,7 @@ impl SegmentLayout {
 /// copies its input once into the segment buffer, which is then encrypted in place and
 /// handed out as `Bytes` without further copies.
 pub struct SegmentEncryptor {
-    cipher: Aes256Gcm,
+    cipher: SegmentCipher,
     prefix: NoncePrefix,
     segment_size: usize,
     /// Index of the segment being filled.
@@ -278,12 +302,7 @@ impl SegmentEncryptor {
 
     fn seal(&self, mut buf: Vec<u8>, last: bool) -> Bytes {
         let nonce = segment_nonce(&self.prefix, self.index, last);
-        let tag = self
-            .cipher
-            .encrypt_inout_detached((&nonce).into(), &[], InOutBuf::from(buf.as_mut_slice()))
-            // Fails only past 64 GiB per message; segments are at most 16 MiB.
-            .expect("segment within AES-GCM size limits");
-        buf.extend_from_slice(&tag);
+        self.cipher.seal(nonce, &mut buf);
         Bytes::from(buf)
     }
 }
@@ -292,7 +311,7 @@ impl SegmentEncryptor {
 /// storage returns, and yields exactly the planned plaintext bytes. Nothing is yielded
 /// from a segment before its tag has been checked.
 pub struct SegmentDecryptor {
-    cipher: Aes256Gcm,
+    cipher: SegmentCipher,
     prefix: NoncePrefix,
     layout: SegmentLayout,
     /// The segment being reassembled.
@@ -382,14 +401,11 @@ impl SegmentDecryptor {
         let segment = self.next;
         let index = u32::try_from(segment).map_err(|_| CryptoError::ObjectTooLarge)?;
         let mut buf = std::mem::take(&mut self.buf);
-        let plaintext_len = buf.len() - TAG_SIZE;
-        let (data, tag) = buf.split_at_mut(plaintext_len);
-        let tag = Tag::try_from(&*tag).map_err(|_| CryptoError::Tampered { segment })?;
         let nonce = segment_nonce(&self.prefix, index, self.layout.is_last(segment));
         self.cipher
-            .decrypt_inout_detached((&nonce).into(), &[], InOutBuf::from(data), &tag)
+            .open(nonce, &mut buf)
             .map_err(|_| CryptoError::Tampered { segment })?;
-        buf.truncate(plaintext_len);
+        let plaintext_len = buf.len();
         self.next += 1;
 
         let start = usize::try_from(std::mem::take(&mut self.skip))

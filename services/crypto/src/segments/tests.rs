@@ -1,4 +1,5 @@
-use aes_gcm::aead::Aead;
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit};
 
 use super::*;
 use crate::random_bytes;
@@ -271,6 +272,26 @@ fn nonce_is_prefix_index_and_last_flag() {
     assert_eq!(
         segment_nonce(&prefix, 0x0102_0304, true),
         [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 1]
+    );
+}
+
+#[test]
+fn segments_sealed_by_another_aes_gcm_open() {
+    // Objects stored before segments moved to aws-lc were sealed by RustCrypto's
+    // aes-gcm: the same format, so they must still open.
+    let key = SecretKey::generate();
+    let prefix = NoncePrefix::from_bytes([9, 8, 7, 6, 5, 4, 3]);
+    let plaintext = random_bytes(40);
+    let aes = Aes256Gcm::new(key.expose().into());
+    let mut stored = Vec::new();
+    for (i, chunk) in plaintext.chunks(16).enumerate() {
+        let nonce = segment_nonce(&prefix, i as u32, i == 2);
+        stored.extend(aes.encrypt((&nonce).into(), chunk).unwrap());
+    }
+    let layout = layout16(plaintext.len() as u64);
+    assert_eq!(
+        decrypt_all(&key, prefix, layout, &stored).unwrap(),
+        *plaintext
     );
 }
 
