@@ -285,6 +285,33 @@ async fn write_object(
 /// Inserts the object row or replaces the one at its key, in `tx` (which holds the
 /// bucket FOR SHARE), and returns the replaced blob, already put into pending as
 /// garbage with the rest of the replaced object's parts if it had several.
+/// Records `blob_path` as garbage, for the sweeper.
+pub(crate) async fn mark_garbage(
+    tx: &mut Transaction<'static, Postgres>,
+    blob_path: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(MARK_GARBAGE)
+        .bind(blob_path)
+        .bind(Utc::now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Takes the pending registration of a written blob. False when a sweep claimed it
+/// (marked it garbage) and may be deleting it: the row lock orders the two.
+pub(crate) async fn take_pending(
+    tx: &mut Transaction<'static, Postgres>,
+    blob_path: &str,
+) -> Result<bool, sqlx::Error> {
+    let taken = sqlx::query("DELETE FROM pending_blobs WHERE blob_path = $1 AND NOT garbage")
+        .bind(blob_path)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(taken == 1)
+}
+
 async fn store_object_row(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,
@@ -327,11 +354,7 @@ async fn store_object_row_if(
         }
     };
     if let Some(replaced) = &replaced {
-        sqlx::query(MARK_GARBAGE)
-            .bind(replaced)
-            .bind(Utc::now())
-            .execute(&mut **tx)
-            .await?;
+        mark_garbage(tx, replaced).await?;
         multipart::mark_parts_garbage(tx, replaced).await?;
     }
     Ok(Ok(replaced))
@@ -516,22 +539,13 @@ impl MetadataStore {
             .fetch_optional(&mut *tx)
             .await?;
         if bucket.is_none() {
-            sqlx::query(MARK_GARBAGE)
-                .bind(&record.blob_path)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+            mark_garbage(&mut tx, &record.blob_path).await?;
             tx.commit().await?;
             return Ok(PutObjectOutcome::NoSuchBucket);
         }
         // The upload must still be ours: a sweep that claimed it (marked it garbage)
         // may be deleting its blob. The row lock orders this against the claim.
-        let claimed = sqlx::query("DELETE FROM pending_blobs WHERE blob_path = $1 AND NOT garbage")
-            .bind(&record.blob_path)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 0;
+        let claimed = !take_pending(&mut tx, &record.blob_path).await?;
         if claimed {
             tx.rollback().await?;
             return Ok(PutObjectOutcome::UploadExpired);
@@ -540,11 +554,7 @@ impl MetadataStore {
             Ok(replaced) => replaced,
             Err(refused) => {
                 // The pending row is gone (claimed above): the blob becomes garbage.
-                sqlx::query(MARK_GARBAGE)
-                    .bind(&record.blob_path)
-                    .bind(Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
+                mark_garbage(&mut tx, &record.blob_path).await?;
                 tx.commit().await?;
                 return Ok(PutObjectOutcome::Refused(refused));
             }
@@ -605,11 +615,7 @@ impl MetadataStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(blob_path) = &deleted {
-            sqlx::query(MARK_GARBAGE)
-                .bind(blob_path)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+            mark_garbage(&mut tx, blob_path).await?;
             multipart::mark_parts_garbage(&mut tx, blob_path).await?;
         }
         tx.commit().await?;

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction, postgres::PgRow, types::Json};
 
 use super::{
-    MARK_GARBAGE, MetadataStore, common_prefix, decode_error, encode_error, object_from_row,
-    prefix_successor, sse_algorithm, store_object_row,
+    MetadataStore, common_prefix, decode_error, encode_error, mark_garbage, object_from_row,
+    prefix_successor, sse_algorithm, store_object_row, take_pending,
 };
 use crate::model::{Acl, ContentHeaders, ObjectEncryption, ObjectRecord};
 
@@ -316,21 +316,12 @@ impl MetadataStore {
             .fetch_optional(&mut *tx)
             .await?;
         if upload.is_none() {
-            sqlx::query(MARK_GARBAGE)
-                .bind(&part.blob_path)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+            mark_garbage(&mut tx, &part.blob_path).await?;
             tx.commit().await?;
             return Ok(PutPartOutcome::NoSuchUpload);
         }
         // As in put_object: the blob must not have been claimed by a sweep.
-        let claimed = sqlx::query("DELETE FROM pending_blobs WHERE blob_path = $1 AND NOT garbage")
-            .bind(&part.blob_path)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 0;
+        let claimed = !take_pending(&mut tx, &part.blob_path).await?;
         if claimed {
             tx.rollback().await?;
             return Ok(PutPartOutcome::UploadExpired);
@@ -384,11 +375,7 @@ impl MetadataStore {
             }
         };
         if let Some(replaced) = &replaced {
-            sqlx::query(MARK_GARBAGE)
-                .bind(replaced)
-                .bind(Utc::now())
-                .execute(&mut *tx)
-                .await?;
+            mark_garbage(&mut tx, replaced).await?;
         }
         tx.commit().await?;
         Ok(PutPartOutcome::Stored {
