@@ -299,7 +299,7 @@ async fn every_body_encoding_of_the_sdks_stores_the_same_bytes() {
     assert_eq!(
         (status, xml_field(&xml, "Code").as_deref()),
         (403, Some("SignatureDoesNotMatch")),
-        "signed for another key"
+        "signed for another object"
     );
     let (headers, _) = signer.sign(
         "PUT",

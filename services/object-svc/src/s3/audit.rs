@@ -117,7 +117,6 @@ pub struct PendingRecord {
     query: Vec<(String, String)>,
     recorded_headers: Vec<(&'static str, String)>,
     decoded_content_length: Option<u64>,
-    status: StatusCode,
     error: Option<RenderedError>,
     response_elements: Value,
     pub bytes_out: u64,
@@ -164,7 +163,6 @@ impl PendingRecord {
                 .filter_map(|name| Some((*name, headers.get(*name)?.to_str().ok()?.to_owned())))
                 .collect(),
             decoded_content_length: text("x-amz-decoded-content-length").parse().ok(),
-            status: StatusCode::OK,
             error: None,
             response_elements: Value::Null,
             bytes_out: 0,
@@ -211,7 +209,6 @@ impl PendingRecord {
     pub fn respond(mut self, mut parts: Parts, body: s3s::Body) -> Response<EdgeBody> {
         set_header(&mut parts.headers, "x-amz-request-id", &self.request_id);
         set_header(&mut parts.headers, "x-amz-id-2", &self.host_id);
-        self.status = parts.status;
         self.response_elements = sse_headers(&parts.headers);
         Response::from_parts(parts, EdgeBody::new(body, self))
     }

@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::{self, ETag, Timestamp};
 
+use super::call::S3Call;
 use crate::{
-    domain::{SseRequest, grant},
+    domain::{EncryptionSummary, SseRequest, grant},
     error::{ObjectError, ObjectResult},
-    model::{Acl, ContentHeaders, Grantee, ObjectEncryption, SseAlgorithm},
+    model::{Acl, ContentHeaders, Grantee, SseAlgorithm},
 };
 
 pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
@@ -77,38 +78,25 @@ pub struct SseHeaders {
     pub bucket_key_enabled: Option<bool>,
 }
 
-pub fn sse_headers(encryption: &ObjectEncryption) -> SseHeaders {
-    sse_headers_of(
-        encryption.algorithm,
-        encryption.kms_key_arn.as_deref(),
-        encryption.bucket_key_enabled,
-    )
-}
-
-pub fn sse_headers_of(
-    algorithm: SseAlgorithm,
-    kms_key_arn: Option<&str>,
-    bucket_key_enabled: bool,
-) -> SseHeaders {
+pub fn sse_headers(encryption: &EncryptionSummary) -> SseHeaders {
     SseHeaders {
         server_side_encryption: Some(dto::ServerSideEncryption::from(
-            algorithm.as_str().to_owned(),
+            encryption.algorithm.as_str().to_owned(),
         )),
-        ssekms_key_id: kms_key_arn.map(str::to_owned),
-        bucket_key_enabled: bucket_key_enabled.then_some(true),
+        ssekms_key_id: encryption.kms_key_arn.clone(),
+        bucket_key_enabled: encryption.bucket_key_enabled.then_some(true),
     }
 }
 
-/// CloudTrail's `SSEApplied` of a data event.
-pub fn sse_applied(encryption: &ObjectEncryption) -> &'static str {
-    sse_applied_of(encryption.algorithm)
-}
-
-pub fn sse_applied_of(algorithm: SseAlgorithm) -> &'static str {
-    match algorithm {
+/// The SSE response headers of what a request stored or read, also noted as the
+/// record's `SSEApplied`.
+pub fn applied_sse(call: &S3Call, encryption: &EncryptionSummary) -> SseHeaders {
+    let applied = match encryption.algorithm {
         SseAlgorithm::AwsKms => "SSE_KMS",
         SseAlgorithm::Aes256 => "Default_SSE_S3",
-    }
+    };
+    call.update(|state| state.sse_applied = Some(applied));
+    sse_headers(encryption)
 }
 
 /// The attributes, ACL and SSE request of a write (PutObject, CopyObject,

@@ -8,22 +8,14 @@ use super::{
     api::{Handled, open},
     body::{Declared, request_body},
     convert::{
-        ListingEncoding, etag, owner, refuse_unsupported_headers, sse_applied_of, sse_headers_of,
-        timestamp, write_request,
+        ListingEncoding, applied_sse, etag, owner, refuse_unsupported_headers, timestamp,
+        write_request,
     },
 };
 use crate::{
-    domain::{self, EncryptionSummary, MultipartUpload as Upload, Objects},
+    domain::{self, MultipartUpload as Upload, Objects},
     error::ObjectError,
 };
-
-fn sse_of(encryption: &EncryptionSummary) -> super::convert::SseHeaders {
-    sse_headers_of(
-        encryption.algorithm,
-        encryption.kms_key_arn.as_deref(),
-        encryption.bucket_key_enabled,
-    )
-}
 
 pub async fn create_multipart_upload(
     objects: &Objects,
@@ -46,8 +38,7 @@ pub async fn create_multipart_upload(
                 },
             )
             .await?;
-        call.update(|state| state.sse_applied = Some(sse_applied_of(upload.encryption.algorithm)));
-        let sse = sse_of(&upload.encryption);
+        let sse = applied_sse(&call, &upload.encryption);
         Ok(CreateMultipartUploadOutput {
             bucket: Some(upload.bucket),
             key: Some(upload.key),
@@ -87,8 +78,7 @@ pub async fn upload_part(
         )
         .await;
     let result = uploaded.map(|part| {
-        call.update(|state| state.sse_applied = Some(sse_applied_of(part.encryption.algorithm)));
-        let sse = sse_of(&part.encryption);
+        let sse = applied_sse(&call, &part.encryption);
         UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
             server_side_encryption: sse.server_side_encryption,
@@ -128,12 +118,7 @@ pub async fn complete_multipart_upload(
             .await?;
         let record = &stored.record;
         let encryption = &record.encryption;
-        call.update(|state| state.sse_applied = Some(sse_applied_of(encryption.algorithm)));
-        let sse = sse_headers_of(
-            encryption.algorithm,
-            encryption.kms_key_arn.as_deref(),
-            encryption.bucket_key_enabled,
-        );
+        let sse = applied_sse(&call, &encryption.into());
         Ok(CompleteMultipartUploadOutput {
             bucket: Some(record.bucket.clone()),
             key: Some(record.key.clone()),

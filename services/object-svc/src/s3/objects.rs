@@ -10,15 +10,14 @@ use super::{
     body::{Declared, request_body},
     call::S3Call,
     convert::{
-        ListingEncoding, SseHeaders, acl_request, acl_to_dto, etag, owner,
-        refuse_unsupported_headers, sse_applied, sse_headers, timestamp, write_request,
+        ListingEncoding, acl_request, acl_to_dto, applied_sse, etag, owner,
+        refuse_unsupported_headers, sse_headers, timestamp, write_request,
     },
     errors::to_s3,
 };
 use crate::{
     domain::{self, Conditions, ObjectRead, Objects, WriteCondition},
     error::ObjectError,
-    model::ObjectEncryption,
 };
 
 /// The most keys one DeleteObjects may name.
@@ -28,12 +27,6 @@ fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     httpdate::parse_http_date(text)
         .ok()
         .map(chrono::DateTime::<chrono::Utc>::from)
-}
-
-/// The SSE response headers of a stored object, noted for the record too.
-fn stored_sse(call: &S3Call, encryption: &ObjectEncryption) -> SseHeaders {
-    call.update(|state| state.sse_applied = Some(sse_applied(encryption)));
-    sse_headers(encryption)
 }
 
 /// GetObject's and HeadObject's range and conditions, from the raw headers so that
@@ -86,7 +79,7 @@ pub async fn put_object(
             condition,
         };
         let stored = objects.put_object(&requester, put, body).await?;
-        let sse = stored_sse(&call, &stored.record.encryption);
+        let sse = applied_sse(&call, &(&stored.record.encryption).into());
         Ok(PutObjectOutput {
             e_tag: Some(etag(&stored.record.etag)),
             server_side_encryption: sse.server_side_encryption,
@@ -112,7 +105,7 @@ pub async fn get_object(
         }
         Err(error) => return call.respond(Err(error)),
     };
-    call.update(|state| state.sse_applied = Some(sse_applied(&read.record.encryption)));
+    applied_sse(&call, &(&read.record.encryption).into());
     let body = read.body.take().expect("GetObject reads with a body");
     let head = head_of(&read);
     let output = GetObjectOutput {
@@ -187,7 +180,7 @@ async fn not_modified(
 fn head_of(read: &ObjectRead) -> HeadObjectOutput {
     let record = &read.record;
     let content = &record.content;
-    let sse = sse_headers(&record.encryption);
+    let sse = sse_headers(&(&record.encryption).into());
     HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         bucket_key_enabled: sse.bucket_key_enabled,
@@ -428,7 +421,7 @@ pub async fn copy_object(
             source_conditions,
         };
         let stored = objects.copy_object(&requester, copy).await?;
-        let sse = stored_sse(&call, &stored.record.encryption);
+        let sse = applied_sse(&call, &(&stored.record.encryption).into());
         Ok(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag(&stored.record.etag)),
