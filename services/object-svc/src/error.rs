@@ -93,8 +93,12 @@ pub enum ObjectError {
     /// `condition` names the header that failed (`If-Match`, `If-Unmodified-Since`...).
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed { condition: &'static str },
+    /// Carries the validators a 304 answers with (RFC 9110).
     #[error("Not Modified")]
-    NotModified,
+    NotModified {
+        etag: String,
+        last_modified: chrono::DateTime<chrono::Utc>,
+    },
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody,
     #[error("The Content-MD5 you specified was invalid.")]
@@ -172,7 +176,7 @@ impl ObjectError {
             }
             InvalidRange { .. } => ("InvalidRange", 416, Code::OutOfRange),
             PreconditionFailed { .. } => ("PreconditionFailed", 412, Code::FailedPrecondition),
-            NotModified => ("NotModified", 304, Code::FailedPrecondition),
+            NotModified { .. } => ("NotModified", 304, Code::FailedPrecondition),
             IncompleteBody => ("IncompleteBody", 400, Code::InvalidArgument),
             InvalidDigest => ("InvalidDigest", 400, Code::InvalidArgument),
             RequestTimeout => ("RequestTimeout", 400, Code::Aborted),

@@ -100,9 +100,13 @@ impl Conditions {
     /// S3's order: If-Match, then If-Unmodified-Since (both 412); If-None-Match, then
     /// If-Modified-Since (both 304). A passing If-Match overrides If-Unmodified-Since,
     /// a failing If-None-Match overrides If-Modified-Since.
-    pub fn check(&self, etag: &str, last_modified: DateTime<Utc>) -> ObjectResult<()> {
+    pub fn check(&self, etag: &str, modified_at: DateTime<Utc>) -> ObjectResult<()> {
         // HTTP dates have whole seconds.
-        let last_modified = last_modified.timestamp();
+        let last_modified = modified_at.timestamp();
+        let not_modified = || ObjectError::NotModified {
+            etag: etag.to_owned(),
+            last_modified: modified_at,
+        };
         match &self.if_match {
             Some(wanted) if !etag_matches(wanted, etag) => {
                 return Err(ObjectError::PreconditionFailed {
@@ -121,13 +125,13 @@ impl Conditions {
             }
         }
         match &self.if_none_match {
-            Some(wanted) if etag_matches(wanted, etag) => return Err(ObjectError::NotModified),
+            Some(wanted) if etag_matches(wanted, etag) => return Err(not_modified()),
             Some(_) => {}
             None => {
                 if let Some(since) = self.if_modified_since
                     && last_modified <= since.timestamp()
                 {
-                    return Err(ObjectError::NotModified);
+                    return Err(not_modified());
                 }
             }
         }
@@ -258,14 +262,20 @@ mod tests {
                 if_none_match: Some("\"abc\"".into()),
                 ..Default::default()
             }),
-            Err(ObjectError::NotModified)
+            Err(ObjectError::NotModified {
+                etag: etag.to_owned(),
+                last_modified: modified
+            })
         );
         assert_eq!(
             check(Conditions {
                 if_modified_since: Some(after),
                 ..Default::default()
             }),
-            Err(ObjectError::NotModified)
+            Err(ObjectError::NotModified {
+                etag: etag.to_owned(),
+                last_modified: modified
+            })
         );
         assert_eq!(
             check(Conditions {

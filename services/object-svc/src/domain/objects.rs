@@ -396,7 +396,7 @@ impl Objects {
                         _ => "x-amz-copy-source-If-Unmodified-Since",
                     },
                 },
-                ObjectError::NotModified => ObjectError::PreconditionFailed {
+                ObjectError::NotModified { .. } => ObjectError::PreconditionFailed {
                     condition: if if_none_match {
                         "x-amz-copy-source-If-None-Match"
                     } else {

@@ -98,12 +98,9 @@ pub async fn get_object(
 ) -> Handled<GetObjectOutput> {
     let (call, requester) = open(&req);
     let input = read_input(&req.headers, req.input.bucket, req.input.key);
-    let mut read = match objects.read_object(&requester, input.clone(), true).await {
+    let mut read = match objects.read_object(&requester, input, true).await {
         Ok(read) => read,
-        Err(ObjectError::NotModified) => {
-            return Err(not_modified(objects, &call, &requester, input).await);
-        }
-        Err(error) => return call.respond(Err(error)),
+        Err(error) => return Err(read_error(&call, error)),
     };
     applied_sse(&call, &(&read.record.encryption).into());
     let body = read.body.take().expect("GetObject reads with a body");
@@ -136,45 +133,41 @@ pub async fn head_object(
 ) -> Handled<HeadObjectOutput> {
     let (call, requester) = open(&req);
     let input = read_input(&req.headers, req.input.bucket, req.input.key);
-    let read = match objects.read_object(&requester, input.clone(), false).await {
+    let read = match objects.read_object(&requester, input, false).await {
         Ok(read) => read,
-        Err(ObjectError::NotModified) => {
-            return Err(not_modified(objects, &call, &requester, input).await);
-        }
-        Err(error) => return call.respond(Err(error)),
+        Err(error) => return Err(read_error(&call, error)),
     };
     // s3s answers 200 to every HeadObject; the edge makes a ranged one 206.
     Ok(S3Response::new(head_of(&read)))
 }
 
-/// A 304 carries the validators of what the client has (RFC 9110): the object's
-/// ETag and Last-Modified, read again without the conditions (no KMS call).
-async fn not_modified(
-    objects: &Objects,
-    call: &S3Call,
-    requester: &crate::access::Requester,
-    mut input: domain::GetObjectInput,
-) -> s3s::S3Error {
-    let mut error = to_s3(call, ObjectError::NotModified);
-    input.conditions = Conditions::default();
-    input.range = String::new();
-    if let Ok(read) = objects.read_object(requester, input, false).await {
-        let mut headers = http::HeaderMap::new();
-        let validators = [
-            ("etag", read.record.etag.clone()),
+/// The error of a GET or HEAD; a 304 carries the validators of what the client
+/// has (RFC 9110): the object's ETag and Last-Modified.
+fn read_error(call: &S3Call, error: ObjectError) -> s3s::S3Error {
+    let validators = match &error {
+        ObjectError::NotModified {
+            etag,
+            last_modified,
+        } => Some([
+            ("etag", etag.clone()),
             (
                 "last-modified",
-                httpdate::fmt_http_date(read.record.last_modified.into()),
+                httpdate::fmt_http_date((*last_modified).into()),
             ),
-        ];
+        ]),
+        _ => None,
+    };
+    let mut s3 = to_s3(call, error);
+    if let Some(validators) = validators {
+        let mut headers = http::HeaderMap::new();
         for (name, value) in validators {
             if let Ok(value) = http::HeaderValue::from_str(&value) {
                 headers.insert(name, value);
             }
         }
-        error.set_headers(headers);
+        s3.set_headers(headers);
     }
-    error
+    s3
 }
 
 fn head_of(read: &ObjectRead) -> HeadObjectOutput {
