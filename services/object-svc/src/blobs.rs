@@ -33,6 +33,9 @@ use object_store::{
     GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart,
 };
 
+mod local_upload;
+use local_upload::LocalUpload;
+
 /// Where every blob lives inside the store; `list` looks nowhere else.
 const BLOB_DIR: &str = "blobs";
 /// Multipart chunk size, and the largest ciphertext written with a single `put`. S3
@@ -88,6 +91,13 @@ fn storage(e: object_store::Error) -> BlobError {
 
 fn corrupt(e: CryptoError) -> BlobError {
     BlobError::Corrupt(e.to_string())
+}
+
+/// Where a local store keeps blob `path`: the layout of object_store's
+/// `LocalFileSystem`, which reads what [`LocalUpload`] writes.
+fn local_file(root: &FsPath, path: &str) -> PathBuf {
+    path.split('/')
+        .fold(root.to_path_buf(), |p, part| p.join(part))
 }
 
 fn parse_path(path: &str) -> Result<Path, BlobError> {
@@ -159,8 +169,7 @@ impl BlobStore {
 
     /// The file holding blob `path` in a local store (for tests and diagnostics).
     pub fn local_path(&self, path: &str) -> Option<PathBuf> {
-        let root = self.local_root.as_ref()?;
-        Some(path.split('/').fold(root.clone(), |p, part| p.join(part)))
+        Some(local_file(self.local_root.as_ref()?, path))
     }
 
     /// Encrypts the plaintext chunks of `body` and writes the ciphertext at `path`, in
@@ -221,7 +230,7 @@ impl BlobStore {
                     BlobError::Body("object exceeds the largest size keyhold can store".into())
                 })?;
                 for segment in segments {
-                    sink.push(&*self.store, &location, segment).await?;
+                    sink.push(self, &location, segment).await?;
                 }
             }
             if let Some(expected) = expected_len
@@ -239,8 +248,8 @@ impl BlobStore {
         let outcome = match outcome {
             Ok(()) => {
                 let last = encryptor.finish();
-                match sink.push(&*self.store, &location, last).await {
-                    Ok(()) => sink.finish(&*self.store, &location).await,
+                match sink.push(self, &location, last).await {
+                    Ok(()) => sink.finish(self, &location).await,
                     Err(e) => {
                         sink.abort().await;
                         Err(e)
@@ -374,12 +383,14 @@ enum Sink {
     },
     /// The upload, and how many parts may upload at once.
     Multipart(WriteMultipart, usize),
+    /// A local store's file, synced while it is written.
+    Local(LocalUpload),
 }
 
 impl Sink {
     async fn push(
         &mut self,
-        store: &dyn ObjectStore,
+        blobs: &BlobStore,
         location: &Path,
         segment: Bytes,
     ) -> Result<(), BlobError> {
@@ -392,12 +403,30 @@ impl Sink {
                 *len += segment.len();
                 segments.push(segment);
                 if *len > *part_size {
-                    let upload = store.put_multipart(location).await.map_err(storage)?;
-                    let mut writer = WriteMultipart::new_with_chunk_size(upload, *part_size);
-                    for segment in segments.drain(..) {
-                        writer.put(segment);
-                    }
-                    *self = Sink::Multipart(writer, (MAX_BYTES_IN_FLIGHT / *part_size).max(1));
+                    let parts_in_flight = (MAX_BYTES_IN_FLIGHT / *part_size).max(1);
+                    let segments = std::mem::take(segments);
+                    *self = match &blobs.local_root {
+                        Some(root) => {
+                            let dest = local_file(root, location.as_ref());
+                            let mut upload =
+                                LocalUpload::create(root, dest, *part_size, parts_in_flight)
+                                    .await?;
+                            for segment in segments {
+                                upload.put(segment).await?;
+                            }
+                            Sink::Local(upload)
+                        }
+                        None => {
+                            let upload =
+                                blobs.store.put_multipart(location).await.map_err(storage)?;
+                            let mut writer =
+                                WriteMultipart::new_with_chunk_size(upload, *part_size);
+                            for segment in segments {
+                                writer.put(segment);
+                            }
+                            Sink::Multipart(writer, parts_in_flight)
+                        }
+                    };
                 }
             }
             Sink::Multipart(writer, parts_in_flight) => {
@@ -407,20 +436,23 @@ impl Sink {
                     .map_err(storage)?;
                 writer.put(segment);
             }
+            Sink::Local(upload) => upload.put(segment).await?,
         }
         Ok(())
     }
 
-    async fn finish(self, store: &dyn ObjectStore, location: &Path) -> Result<(), BlobError> {
+    async fn finish(self, blobs: &BlobStore, location: &Path) -> Result<(), BlobError> {
         match self {
             Sink::Buffered { segments, .. } => {
                 let payload: PutPayload = segments.into_iter().collect();
-                store.put(location, payload).await.map_err(storage)?;
+                blobs.store.put(location, payload).await.map_err(storage)?;
             }
             // Aborts the upload itself when a part or the completion fails.
             Sink::Multipart(writer, _) => {
                 writer.finish().await.map_err(storage)?;
             }
+            // Dropping the upload removes its staging file when completing fails.
+            Sink::Local(upload) => upload.complete().await?,
         }
         Ok(())
     }
@@ -428,10 +460,14 @@ impl Sink {
     /// Drops what was uploaded so far; a failure to do so only leaves an invisible
     /// staging file or incomplete multipart upload behind, never an object at the path.
     async fn abort(self) {
-        if let Sink::Multipart(writer, _) = self
-            && let Err(e) = writer.abort().await
-        {
-            tracing::warn!(error = %e, "aborting a blob upload failed");
+        match self {
+            Sink::Buffered { .. } => {}
+            Sink::Multipart(writer, _) => {
+                if let Err(e) = writer.abort().await {
+                    tracing::warn!(error = %e, "aborting a blob upload failed");
+                }
+            }
+            Sink::Local(upload) => upload.abort().await,
         }
     }
 }
@@ -811,6 +847,41 @@ mod tests {
             assert!(!t.blobs.local_path(&path).unwrap().exists());
             assert_eq!(leftovers(&t.blobs, &path), Vec::<String>::new());
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_midway_leaves_nothing_behind() {
+        let t = TempStore::new();
+        let path = BlobStore::new_blob_path();
+        // More than a part, so a staging file exists, then a client that goes silent.
+        let first = Ok(Bytes::copy_from_slice(&random_bytes(2 * LOCAL_PART_SIZE)));
+        let stalled = futures::stream::iter([first]).chain(futures::stream::pending());
+        let key = SecretKey::generate();
+        let mut write = Box::pin(t.blobs.write_sealed(
+            &path,
+            &key,
+            NoncePrefix::generate(),
+            stalled,
+            None,
+            false,
+        ));
+        let mut waited = 0;
+        while leftovers(&t.blobs, &path).is_empty() {
+            tokio::select! {
+                outcome = &mut write => panic!("a body that never ends was stored: {outcome:?}"),
+                () = tokio::time::sleep(std::time::Duration::from_millis(20)) => waited += 1,
+            }
+            assert!(waited < 250, "no staging file after 5 s");
+        }
+        drop(write);
+        // The staging file is removed on the blocking pool after the drop.
+        for _ in 0..100 {
+            if leftovers(&t.blobs, &path).is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(leftovers(&t.blobs, &path), Vec::<String>::new());
     }
 
     #[tokio::test]
