@@ -383,7 +383,7 @@ enum Sink {
     },
     /// The upload, and how many parts may upload at once.
     Multipart(WriteMultipart, usize),
-    /// A local store's file, synced while it is written.
+    /// A local store's file, written one part at a time and synced as it grows.
     Local(LocalUpload),
 }
 
@@ -408,9 +408,7 @@ impl Sink {
                     *self = match &blobs.local_root {
                         Some(root) => {
                             let dest = local_file(root, location.as_ref());
-                            let mut upload =
-                                LocalUpload::create(root, dest, *part_size, parts_in_flight)
-                                    .await?;
+                            let mut upload = LocalUpload::create(root, dest, *part_size).await?;
                             for segment in segments {
                                 upload.put(segment).await?;
                             }
