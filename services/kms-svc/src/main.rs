@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use keyhold_platform::{shutdown, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let config = kms_svc::Config::parse();
     let runtime = match tokio::runtime::Runtime::new() {
