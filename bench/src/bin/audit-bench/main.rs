@@ -18,6 +18,8 @@ mod common;
 mod ingest;
 mod lookup;
 mod overhead;
+#[path = "../../proc_ticks.rs"]
+mod proc_ticks;
 mod records;
 
 use std::process::ExitCode;

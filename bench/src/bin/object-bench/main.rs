@@ -27,6 +27,8 @@
 #[allow(dead_code)]
 mod client;
 mod memory;
+#[path = "../../proc_ticks.rs"]
+mod proc_ticks;
 mod procfs;
 mod report;
 mod s3;
