@@ -51,6 +51,14 @@ pub struct Args {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub connections: u64,
 
+    /// Rounds of GenerateDataKey, Decrypt and a health phase after the first health
+    /// phase. Each KMS phase is compared with the mean of the health phases just
+    /// before and after it, and the target is judged on each call's median ratio over
+    /// the rounds: on a noisy machine the ceiling moves between phases, and more
+    /// rounds average that out.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+
     /// Print one JSON object with the figures instead of the table.
     #[arg(long)]
     pub json: bool,
