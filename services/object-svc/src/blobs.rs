@@ -403,7 +403,6 @@ impl Sink {
                 *len += segment.len();
                 segments.push(segment);
                 if *len > *part_size {
-                    let parts_in_flight = (MAX_BYTES_IN_FLIGHT / *part_size).max(1);
                     let segments = std::mem::take(segments);
                     *self = match &blobs.local_root {
                         Some(root) => {
@@ -422,6 +421,7 @@ impl Sink {
                             for segment in segments {
                                 writer.put(segment);
                             }
+                            let parts_in_flight = (MAX_BYTES_IN_FLIGHT / *part_size).max(1);
                             Sink::Multipart(writer, parts_in_flight)
                         }
                     };

@@ -21,8 +21,9 @@ use super::BlobError;
 
 pub(super) struct LocalUpload {
     file: Arc<File>,
-    /// `None` once completed or aborted: nothing left to remove on drop.
-    staging: Option<PathBuf>,
+    staging: PathBuf,
+    /// Renamed into place or removed: nothing left for drop to remove.
+    settled: bool,
     dest: PathBuf,
     part_size: usize,
     /// The part being filled and its length.
@@ -48,7 +49,8 @@ impl LocalUpload {
         let (file, staging) = blocking(move || create_staging(&root, &dest_for_task)).await?;
         Ok(Self {
             file: Arc::new(file),
-            staging: Some(staging),
+            staging,
+            settled: false,
             dest,
             part_size,
             part: Vec::new(),
@@ -116,23 +118,27 @@ impl LocalUpload {
         if let Some(sync) = self.sync.take() {
             joined(sync).await?;
         }
-        let staging = self.staging.clone().ok_or(aborted())?;
-        let (file, dest) = (Arc::clone(&self.file), self.dest.clone());
+        let (file, staging, dest) = (
+            Arc::clone(&self.file),
+            self.staging.clone(),
+            self.dest.clone(),
+        );
         blocking(move || {
             file.sync_all().map_err(io("syncing"))?;
             std::fs::rename(&staging, &dest).map_err(io("renaming"))?;
             sync_dir(dest.parent().unwrap_or(Path::new("/")))
         })
         .await?;
-        self.staging = None;
+        self.settled = true;
         Ok(())
     }
 
     /// Stops writing and removes the staging file.
     pub(super) async fn abort(mut self) {
-        if let Some(staging) = self.staging.take()
-            && let Err(e) =
-                blocking(move || std::fs::remove_file(staging).map_err(io("removing"))).await
+        self.settled = true;
+        let staging = self.staging.clone();
+        if let Err(e) =
+            blocking(move || std::fs::remove_file(staging).map_err(io("removing"))).await
         {
             tracing::warn!(error = %e, "removing an aborted blob's staging file failed");
         }
@@ -142,7 +148,8 @@ impl LocalUpload {
 impl Drop for LocalUpload {
     /// A PUT whose future is dropped midway (the client went away) leaves no file.
     fn drop(&mut self) {
-        if let Some(staging) = self.staging.take() {
+        if !self.settled {
+            let staging = std::mem::take(&mut self.staging);
             let remove = move || drop(std::fs::remove_file(staging));
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => drop(runtime.spawn_blocking(remove)),
@@ -198,10 +205,6 @@ fn sync_dir(dir: &Path) -> Result<(), BlobError> {
 
 fn io(doing: &'static str) -> impl Fn(std::io::Error) -> BlobError {
     move |e| BlobError::Storage(format!("{doing} a blob file: {e}"))
-}
-
-fn aborted() -> BlobError {
-    BlobError::Storage("the blob upload was aborted".into())
 }
 
 async fn blocking<T: Send + 'static>(
