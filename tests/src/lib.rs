@@ -18,6 +18,18 @@ pub fn dev_principals_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/dev/principals.json")
 }
 
+/// Deterministic bytes that differ by position and by seed, so misplaced or mixed-up
+/// bytes show in a comparison.
+pub fn seeded_bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as u8
+        })
+        .collect()
+}
+
 /// Reads the AWS exception name a status carries.
 pub fn exception(status: &tonic::Status) -> String {
     keyhold_platform::error::exception_of(status).unwrap_or_default()

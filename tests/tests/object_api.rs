@@ -10,6 +10,7 @@ use keyhold_tests::{
     ObjectClient, ObjectHarness, Who, assert_error,
     kms::{ACCOUNT, console_key},
     object::{get, get_object, pairs, put, put_header, put_object, sse_kms},
+    seeded_bytes,
 };
 use tonic::{Code, Status};
 
@@ -20,17 +21,6 @@ const MD5_EMPTY: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
 const MD5_FOX: &str = "\"9e107d9d372bb6826bd81d3542a419d6\"";
 const FOX: &[u8] = b"The quick brown fox jumps over the lazy dog";
 const SEGMENT: usize = 64 * 1024;
-
-/// Deterministic bytes that differ by position and seed.
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            (state >> 16) as u8
-        })
-        .collect()
-}
 
 async fn create_bucket(client: &mut ObjectClient, name: &str) {
     client
@@ -556,7 +546,7 @@ async fn every_size_and_chunking_round_trips() {
     let key = user_key(&harness).await;
     let sizes = [0, 1, SEGMENT - 1, SEGMENT, SEGMENT + 1, 1024 * 1024 + 3];
     for (i, size) in sizes.into_iter().enumerate() {
-        let body = data(size, i as u32);
+        let body = seeded_bytes(size, i as u32);
         for chunk in [1000, 70_000, SEGMENT] {
             for kms_key in ["", key.key_id.as_str()] {
                 let name = format!("size-{size}-chunk-{chunk}-kms-{}", !kms_key.is_empty());
@@ -607,7 +597,7 @@ async fn etags_are_md5_for_sse_s3_and_random_for_sse_kms() {
     assert_eq!(fox.etag, MD5_FOX);
     assert_eq!(head(&mut user, BUCKET, "fox").await.etag, MD5_FOX);
 
-    let body = data(300_000, 7);
+    let body = seeded_bytes(300_000, 7);
     let first = put_object(&mut user, put_header(BUCKET, "one"), &body, 1000)
         .await
         .unwrap();
@@ -616,9 +606,13 @@ async fn etags_are_md5_for_sse_s3_and_random_for_sse_kms() {
         .unwrap();
     assert_etag_shape(&first.etag);
     assert_eq!(first.etag, second.etag);
-    let changed = put(&mut user, put_header(BUCKET, "three"), &data(300_000, 8))
-        .await
-        .unwrap();
+    let changed = put(
+        &mut user,
+        put_header(BUCKET, "three"),
+        &seeded_bytes(300_000, 8),
+    )
+    .await
+    .unwrap();
     assert_ne!(changed.etag, first.etag);
 
     let kms_one = put(&mut user, sse_kms(BUCKET, "kms-one", &key.key_id), &body)
@@ -664,7 +658,7 @@ async fn range_reads() {
     let (harness, mut user) = start().await;
     let key = user_key(&harness).await;
     let size = 200_000usize;
-    let body = data(size, 3);
+    let body = seeded_bytes(size, 3);
     put(&mut user, put_header(BUCKET, "s3"), &body)
         .await
         .unwrap();
@@ -1012,9 +1006,13 @@ const LIST_KEYS: [&str; 17] = [
 async fn listing_bucket() -> (ObjectHarness, ObjectClient) {
     let (harness, mut user) = start().await;
     for (i, key) in LIST_KEYS.iter().enumerate() {
-        put(&mut user, put_header(BUCKET, key), &data(i, i as u32))
-            .await
-            .unwrap();
+        put(
+            &mut user,
+            put_header(BUCKET, key),
+            &seeded_bytes(i, i as u32),
+        )
+        .await
+        .unwrap();
     }
     (harness, user)
 }
@@ -1306,7 +1304,7 @@ async fn copy_object_re_encrypts() {
     let (harness, mut user) = start().await;
     let key_a = user_key(&harness).await;
     let key_b = user_key(&harness).await;
-    let body = data(300_000, 11);
+    let body = seeded_bytes(300_000, 11);
     let source = put(&mut user, put_header(BUCKET, "src/s3.bin"), &body)
         .await
         .unwrap();
@@ -1916,7 +1914,7 @@ async fn a_public_read_write_bucket_takes_anonymous_writes() {
 async fn a_get_in_flight_survives_delete_and_overwrite() {
     use futures::StreamExt;
     let (_harness, mut user) = start().await;
-    let body = data(8 * 1024 * 1024 + 5, 21);
+    let body = seeded_bytes(8 * 1024 * 1024 + 5, 21);
     for change in ["delete", "overwrite"] {
         put(&mut user, put_header(BUCKET, "big.bin"), &body)
             .await

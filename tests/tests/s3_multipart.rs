@@ -8,15 +8,9 @@ use aws_sdk_s3::{
     types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption},
 };
 use keyhold_proto::kms::v1 as kms;
-use keyhold_tests::{ObjectHarness, Who, kms::console_key, s3::sdk_error};
+use keyhold_tests::{ObjectHarness, Who, kms::console_key, s3::sdk_error, seeded_bytes};
 
 const MIB: usize = 1024 * 1024;
-
-fn data(size: usize, seed: u32) -> Vec<u8> {
-    (0..size as u32)
-        .map(|i| (i.wrapping_mul(31) ^ seed) as u8)
-        .collect()
-}
 
 async fn upload_part(
     s3: &Client,
@@ -82,7 +76,7 @@ async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
     let s3 = harness.s3(Who::User1);
     s3.create_bucket().bucket("parts").send().await.unwrap();
 
-    let object = data(20 * MIB + 12_345, 7);
+    let object = seeded_bytes(20 * MIB + 12_345, 7);
     let created = s3
         .create_multipart_upload()
         .bucket("parts")
@@ -103,7 +97,7 @@ async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
     for (index, chunk) in chunks.iter().enumerate().rev() {
         parts.push(upload_part(&s3, "big.bin", &upload_id, index as i32 + 1, chunk).await);
     }
-    let garbage = data(5 * MIB, 99);
+    let garbage = seeded_bytes(5 * MIB, 99);
     upload_part(&s3, "big.bin", &upload_id, 2, &garbage).await;
     let retried = upload_part(&s3, "big.bin", &upload_id, 2, chunks[1]).await;
     parts.retain(|p| p.part_number() != Some(2));
@@ -215,8 +209,8 @@ async fn bad_completions_are_refused_and_leave_the_upload_intact() {
         .upload_id()
         .unwrap()
         .to_owned();
-    let small = data(MIB, 1);
-    let last = data(1000, 2);
+    let small = seeded_bytes(MIB, 1);
+    let last = seeded_bytes(1000, 2);
     let one = upload_part(&s3, "k", &upload_id, 1, &small).await;
     let two = upload_part(&s3, "k", &upload_id, 2, &last).await;
 
@@ -313,7 +307,7 @@ async fn an_aborted_upload_is_gone_with_its_parts() {
         .upload_id()
         .unwrap()
         .to_owned();
-    upload_part(&s3, "dropped", &upload_id, 1, &data(MIB, 3)).await;
+    upload_part(&s3, "dropped", &upload_id, 1, &seeded_bytes(MIB, 3)).await;
     s3.abort_multipart_upload()
         .bucket("parts")
         .key("dropped")

@@ -28,6 +28,7 @@ use keyhold_tests::{
     ObjectHarness, Who,
     kms::{ACCOUNT, console_key},
     s3::{http, sdk_error, xml_field},
+    seeded_bytes,
 };
 
 const BUCKET: &str = "ops-bucket";
@@ -55,17 +56,6 @@ const INVALID_RANGE: &str = "The requested range is not satisfiable";
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Deterministic bytes that differ by position and seed.
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            (state >> 16) as u8
-        })
-        .collect()
-}
 
 /// A harness, User1's SDK client and BUCKET (all defaults).
 async fn start() -> (ObjectHarness, Client) {
@@ -1020,7 +1010,7 @@ async fn objects_of_every_size_round_trip_byte_exact() {
     let key = user_key(&harness).await;
     let sizes = [0, 1, 65_536, 65_537, 3 * 1024 * 1024 + 13];
     for (i, size) in sizes.into_iter().enumerate() {
-        let body = data(size, i as u32);
+        let body = seeded_bytes(size, i as u32);
         for kms_key in [None, Some(key.key_id.as_str())] {
             let name = format!("size-{size}-kms-{}", kms_key.is_some());
             let stored = match kms_key {
@@ -1093,7 +1083,7 @@ async fn objects_of_every_size_round_trip_byte_exact() {
         response.headers()["content-length"],
         sizes[4].to_string().as_str()
     );
-    assert!(response.bytes().await.unwrap().as_ref() == data(sizes[4], 4).as_slice());
+    assert!(response.bytes().await.unwrap().as_ref() == seeded_bytes(sizes[4], 4).as_slice());
 }
 
 #[tokio::test]
@@ -1285,7 +1275,7 @@ async fn head_object_shows_size_etag_metadata_and_encryption() {
         .bucket(BUCKET)
         .key("s3.bin")
         .metadata("origin", "head-test")
-        .body(ByteStream::from(data(70_000, 1)))
+        .body(ByteStream::from(seeded_bytes(70_000, 1)))
         .send()
         .await
         .unwrap();
@@ -1311,7 +1301,7 @@ async fn head_object_shows_size_etag_metadata_and_encryption() {
     assert_eq!(head.ssekms_key_id(), None);
     assert_eq!(head.bucket_key_enabled(), None);
 
-    let kms_object = put_kms(&s3, BUCKET, "kms.bin", &key.arn, &data(10, 2)).await;
+    let kms_object = put_kms(&s3, BUCKET, "kms.bin", &key.arn, &seeded_bytes(10, 2)).await;
     let head = s3
         .head_object()
         .bucket(BUCKET)
@@ -1367,7 +1357,7 @@ async fn range_reads() {
     let (harness, s3) = start().await;
     let key = user_key(&harness).await;
     let size = 200_000usize;
-    let body = data(size, 3);
+    let body = seeded_bytes(size, 3);
     put(&s3, BUCKET, "s3.bin", &body).await;
     put_kms(&s3, BUCKET, "kms.bin", &key.key_id, &body).await;
     let cases: [(&str, usize, usize); 6] = [
@@ -1525,7 +1515,7 @@ async fn keys_with_awkward_characters() {
         "~tilde",
     ];
     for (i, key) in keys.iter().enumerate() {
-        let body = data(100 + i, i as u32);
+        let body = seeded_bytes(100 + i, i as u32);
         put(&s3, BUCKET, key, &body).await;
         assert!(get_bytes(&s3, BUCKET, key).await == body, "{key}");
         let head = s3
@@ -1549,7 +1539,7 @@ async fn keys_with_awkward_characters() {
         .send()
         .await
         .unwrap();
-    assert!(get_bytes(&s3, BUCKET, "copied.txt").await == data(100, 0));
+    assert!(get_bytes(&s3, BUCKET, "copied.txt").await == seeded_bytes(100, 0));
     for key in keys {
         s3.delete_object()
             .bucket(BUCKET)
@@ -1667,7 +1657,7 @@ const LIST_KEYS: [&str; 7] = ["a.txt", "b/1", "b/2", "b/c/3", "c/1", "d", "e"];
 async fn listing_bucket() -> (ObjectHarness, Client) {
     let (harness, s3) = start().await;
     for (i, key) in LIST_KEYS.iter().enumerate() {
-        put(&s3, BUCKET, key, &data(i, i as u32)).await;
+        put(&s3, BUCKET, key, &seeded_bytes(i, i as u32)).await;
     }
     (harness, s3)
 }
@@ -1916,7 +1906,7 @@ async fn copy_object_in_and_across_buckets() {
     let (harness, s3) = start().await;
     let key = user_key(&harness).await;
     create_bucket(&s3, OTHER).await;
-    let body = data(300_000, 11);
+    let body = seeded_bytes(300_000, 11);
     let source = s3
         .put_object()
         .bucket(BUCKET)
