@@ -51,26 +51,24 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
     let mut phases = Vec::new();
     for (id, name, kind, round) in plan {
         let outcome = load::run(name, kind, &channels, &fixture, &settings).await?;
-        let phase = Phase::new(id, name, &outcome);
-        phases.push((kind, phase.in_round(round, args.rounds)));
+        let phase = Phase::new(id, name, &outcome).in_round(round, args.rounds);
+        phases.push((kind, round as usize, phase));
     }
 
     let health: Vec<f64> = phases
         .iter()
-        .filter(|(kind, _)| *kind == Kind::Health)
-        .map(|(_, p)| p.req_per_s)
+        .filter(|(kind, _, _)| *kind == Kind::Health)
+        .map(|(_, _, p)| p.req_per_s)
         .collect();
     let ceiling = health.iter().sum::<f64>() / health.len() as f64;
     let phases: Vec<Phase> = phases
         .into_iter()
-        .map(|(kind, phase)| {
+        .map(|(kind, round, phase)| {
             if kind == Kind::Health {
                 phase
             } else {
                 // Round r sits between health phases r - 1 and r.
-                let round = phase.round.unwrap_or(1) as usize;
-                let around = (health[round - 1] + health[round]) / 2.0;
-                phase.against(around)
+                phase.against((health[round - 1] + health[round]) / 2.0)
             }
         })
         .collect();
