@@ -378,6 +378,15 @@ pub fn cpu_line(cpu: &CpuUse) -> String {
         "CPU-s per s: {}; machine busy {:.0}% of {} cores",
         parts.join(", "),
         cpu.machine_busy * 100.0,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        machine_cores()
     )
+}
+
+/// The machine's CPUs (those `machine_ticks` sums), whatever this process may use.
+fn machine_cores() -> usize {
+    std::fs::read_to_string("/proc/stat").map_or(0, |stat| {
+        stat.lines()
+            .filter(|line| line.starts_with("cpu") && !line.starts_with("cpu "))
+            .count()
+    })
 }

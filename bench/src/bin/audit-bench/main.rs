@@ -15,6 +15,7 @@
 #[path = "../../client.rs"]
 mod client;
 mod common;
+mod cores;
 mod ingest;
 mod lookup;
 mod overhead;
@@ -54,6 +55,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before the runtime: its threads and the servers it spawns inherit the front CPU.
+    let split = match &args.command {
+        Command::Overhead(a) if a.split_cores => match cores::CoreSplit::apply() {
+            Ok(split) => Some(split),
+            Err(error) => {
+                eprintln!("audit-bench: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -69,7 +81,11 @@ fn main() -> ExitCode {
                 (serde_json::to_string(&r)?, ingest::table(&r), r.pass)
             }
             Command::Overhead(a) => {
-                let r = overhead::run(a, quiet).await?;
+                // Ctrl-C ends the run through `split`'s drop, which puts Postgres back.
+                let r = tokio::select! {
+                    r = overhead::run(a, split.as_ref(), quiet) => r?,
+                    _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+                };
                 (serde_json::to_string(&r)?, overhead::table(&r), r.pass)
             }
             Command::Lookup(a) => {

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::{
     common::{self, CpuSampler, CpuUse, KMS_SVC, Latency, ROOT, Server, USER1, USER1_NAME},
+    cores::CoreSplit,
     ingest,
 };
 
@@ -60,6 +61,12 @@ pub struct OverheadArgs {
     /// HTTP/2 connections the tasks are spread over.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
+
+    /// Run kms-svc and the load on the first CPU, audit-svc and the machine's Postgres
+    /// processes on the last (moved back at the end), as when the audit backend runs
+    /// elsewhere. Needs the right to move Postgres' processes (root or postgres).
+    #[arg(long)]
+    pub split_cores: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -95,12 +102,18 @@ pub struct VariantResult {
     /// For `on`: GenerateDataKey events audit-svc stored, after kms-svc's drain.
     pub stored_events: Option<i64>,
     pub all_delivered: Option<bool>,
+    /// For `on`, when not every call was stored: GenerateDataKey records kms-svc left in
+    /// its spool at exit (its flush timeout passed first), for its next start to send.
+    pub spooled_events: Option<u64>,
     /// For `on`: seconds from kms-svc's SIGTERM until every call was stored.
     pub drain_seconds: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct OverheadReport {
+    /// With --split-cores: (the CPU of kms-svc and the load, the CPU of audit-svc and
+    /// Postgres).
+    pub split_cores: Option<(usize, usize)>,
     pub concurrency: u64,
     pub connections: u64,
     pub seconds: u64,
@@ -114,7 +127,11 @@ pub struct OverheadReport {
     pub pass: Option<bool>,
 }
 
-pub async fn run(args: &OverheadArgs, quiet: bool) -> anyhow::Result<OverheadReport> {
+pub async fn run(
+    args: &OverheadArgs,
+    split: Option<&CoreSplit>,
+    quiet: bool,
+) -> anyhow::Result<OverheadReport> {
     common::ensure_database(&args.kms_database_url, true).await?;
     let workdir = common::workdir("overhead")?;
     let principals = workdir.join("principals.json");
@@ -137,7 +154,11 @@ pub async fn run(args: &OverheadArgs, quiet: bool) -> anyhow::Result<OverheadRep
             common::ensure_database(&args.audit_database_url, true).await?;
             let dir = workdir.join(format!("audit-{n}"));
             std::fs::create_dir_all(&dir)?;
-            Some(ingest::start_audit_svc(&args.audit_database_url, &dir).await?)
+            let audit = ingest::start_audit_svc(&args.audit_database_url, &dir).await?;
+            if let Some(split) = split {
+                split.move_to_back(audit.pid)?;
+            }
+            Some(audit)
         } else {
             None
         };
@@ -155,7 +176,7 @@ pub async fn run(args: &OverheadArgs, quiet: bool) -> anyhow::Result<OverheadRep
             env.push(("KEYHOLD_AUDIT_SECRET_ACCESS_KEY", KMS_SVC.secret.to_owned()));
             env.push((
                 "KEYHOLD_AUDIT_SPOOL_DIR",
-                workdir.join(format!("spool-{n}")).display().to_string(),
+                spool_dir(&workdir, n).display().to_string(),
             ));
         }
         let log = workdir.join(format!("kms-svc-{n}-{variant:?}.log"));
@@ -173,6 +194,9 @@ pub async fn run(args: &OverheadArgs, quiet: bool) -> anyhow::Result<OverheadRep
                 wait_stored(&args.audit_database_url, result.calls_succeeded, stopping).await?;
             result.stored_events = Some(stored);
             result.all_delivered = Some(drained.is_some());
+            if drained.is_none() {
+                result.spooled_events = Some(spooled_calls(&spool_dir(&workdir, n))?);
+            }
             result.drain_seconds = drained;
             audit.stop().await?;
         }
@@ -196,6 +220,7 @@ pub async fn run(args: &OverheadArgs, quiet: bool) -> anyhow::Result<OverheadRep
         .filter_map(|r| r.all_delivered)
         .all(|delivered| delivered);
     Ok(OverheadReport {
+        split_cores: split.map(|s| (s.front, s.back)),
         concurrency: args.concurrency,
         connections: args.connections,
         seconds: args.seconds,
@@ -307,8 +332,34 @@ async fn measure(
         log_bytes: 0,
         stored_events: None,
         all_delivered: None,
+        spooled_events: None,
         drain_seconds: None,
     })
+}
+
+fn spool_dir(workdir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    workdir.join(format!("spool-{n}"))
+}
+
+/// GenerateDataKey records in the spool files under `dir` (one record per line).
+fn spooled_calls(dir: &std::path::Path) -> anyhow::Result<u64> {
+    let mut count = 0;
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                let text = std::fs::read_to_string(&path)?;
+                count += text
+                    .lines()
+                    .filter(|line| line.contains(r#""eventName":"GenerateDataKey""#))
+                    .count() as u64;
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// Polls audit-svc's database until it holds at least `calls` GenerateDataKey events
@@ -342,6 +393,11 @@ pub fn table(report: &OverheadReport) -> String {
         "kms-svc GenerateDataKey, {} in flight over {} connections, {} s per variant\n",
         report.concurrency, report.connections, report.seconds
     );
+    if let Some((front, back)) = report.split_cores {
+        out += &format!(
+            "  split cores: kms-svc and the load on CPU {front}, audit-svc and Postgres on CPU {back}\n"
+        );
+    }
     out += &format!(
         "  {:<5} {:>9} {:>8} {:>8} {:>7} {:>11} {:>10}  {}\n",
         "var", "req/s", "p50 ms", "p99 ms", "errors", "log bytes", "stored", "CPU"
@@ -349,7 +405,10 @@ pub fn table(report: &OverheadReport) -> String {
     for r in &report.runs {
         let stored = match (r.stored_events, r.all_delivered) {
             (Some(n), Some(true)) => format!("{n} all"),
-            (Some(n), _) => format!("{n} MISSING"),
+            (Some(n), _) => match r.spooled_events {
+                Some(spooled) => format!("{n} +{spooled} spooled"),
+                None => format!("{n} MISSING"),
+            },
             _ => "-".into(),
         };
         out += &format!(
