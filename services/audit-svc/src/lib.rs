@@ -8,6 +8,7 @@
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod lookup_key;
 pub mod record;
 pub mod retention;
 pub mod sink;
@@ -85,7 +86,7 @@ async fn serve(
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
     let pool = config
         .common
-        .open_database(DEFAULT_DATABASE, &store::MIGRATOR)
+        .open_database_with(DEFAULT_DATABASE, &store::MIGRATOR, store::SESSION_SETTINGS)
         .await?;
     let audit = Arc::new(
         Audit::open(AuditStore::new(pool))

@@ -59,10 +59,22 @@ impl CommonArgs {
         default_database: &str,
         migrator: &sqlx::migrate::Migrator,
     ) -> anyhow::Result<sqlx::PgPool> {
+        self.open_database_with(default_database, migrator, &[])
+            .await
+    }
+
+    /// The same, each connection starting with these Postgres run-time `settings`.
+    pub async fn open_database_with(
+        &self,
+        default_database: &str,
+        migrator: &sqlx::migrate::Migrator,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<sqlx::PgPool> {
         crate::db::open(
             &self.database_url(default_database)?,
             self.database_max_connections,
             migrator,
+            settings,
         )
         .await
     }

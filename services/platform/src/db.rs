@@ -9,10 +9,16 @@ use sqlx::{
 };
 
 /// Connects and checks the connection once, so a service that cannot reach its
-/// database fails at start instead of on its first call.
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+/// database fails at start instead of on its first call. `settings` are run-time
+/// parameters every connection of the pool starts with.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
-        .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?
+        .options(settings.iter().copied());
     let shown = describe(&options);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
@@ -31,8 +37,9 @@ pub async fn open(
     url: &str,
     max_connections: u32,
     migrator: &sqlx::migrate::Migrator,
+    settings: &[(&str, &str)],
 ) -> anyhow::Result<PgPool> {
-    let pool = connect(url, max_connections).await?;
+    let pool = connect(url, max_connections, settings).await?;
     migrator
         .run(&pool)
         .await
