@@ -19,25 +19,36 @@ CREATE FUNCTION lookup_key(category TEXT, attribute TEXT, value TEXT) RETURNS BI
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN ('x' || left(encode(sha256(convert_to(category || '|' || attribute || '|' || value, 'UTF8')), 'hex'), 16))::bit(64)::bigint;
 
-ALTER TABLE events
-    ADD COLUMN name_key BIGINT,
-    ADD COLUMN source_key BIGINT,
-    ADD COLUMN read_only_key BIGINT,
-    ADD COLUMN username_key BIGINT,
-    ADD COLUMN access_key_id_key BIGINT;
-UPDATE events SET
-    name_key = lookup_key(event_category, 'EventName', event_name),
-    source_key = lookup_key(event_category, 'EventSource', event_source),
-    read_only_key = lookup_key(event_category, 'ReadOnly', read_only::text),
-    username_key = lookup_key(event_category, 'Username', username),
-    access_key_id_key = lookup_key(event_category, 'AccessKeyId', access_key_id);
-ALTER TABLE events
-    ALTER COLUMN name_key SET NOT NULL,
-    ALTER COLUMN source_key SET NOT NULL,
-    ALTER COLUMN read_only_key SET NOT NULL;
-
+-- The old lookup indexes go first, so that filling in the keys does not maintain them.
 DROP INDEX events_by_name, events_by_source, events_by_read_only, events_by_username,
     events_by_access_key;
+ALTER TABLE event_resources DROP CONSTRAINT event_resources_pkey;
+
+-- Generated columns make Postgres compute the keys of the stored rows in one rewrite
+-- of each table (an UPDATE would leave a dead copy of every row behind); dropping the
+-- expressions then leaves plain columns, which audit-svc fills from here on.
+ALTER TABLE events
+    ADD COLUMN name_key BIGINT NOT NULL
+        GENERATED ALWAYS AS (lookup_key(event_category, 'EventName', event_name)) STORED,
+    ADD COLUMN source_key BIGINT NOT NULL
+        GENERATED ALWAYS AS (lookup_key(event_category, 'EventSource', event_source)) STORED,
+    ADD COLUMN read_only_key BIGINT NOT NULL
+        GENERATED ALWAYS AS (lookup_key(event_category, 'ReadOnly', read_only::text)) STORED,
+    ADD COLUMN username_key BIGINT
+        GENERATED ALWAYS AS (lookup_key(event_category, 'Username', username)) STORED,
+    ADD COLUMN access_key_id_key BIGINT
+        GENERATED ALWAYS AS (lookup_key(event_category, 'AccessKeyId', access_key_id)) STORED;
+ALTER TABLE events
+    ALTER COLUMN name_key DROP EXPRESSION,
+    ALTER COLUMN source_key DROP EXPRESSION,
+    ALTER COLUMN read_only_key DROP EXPRESSION,
+    ALTER COLUMN username_key DROP EXPRESSION,
+    ALTER COLUMN access_key_id_key DROP EXPRESSION;
+ALTER TABLE event_resources
+    ADD COLUMN key BIGINT NOT NULL GENERATED ALWAYS AS (lookup_key(event_category,
+        CASE kind WHEN 'type' THEN 'ResourceType' ELSE 'ResourceName' END, value)) STORED;
+ALTER TABLE event_resources ALTER COLUMN key DROP EXPRESSION;
+
 CREATE INDEX events_by_name ON events (name_key, event_time DESC, event_id DESC);
 CREATE INDEX events_by_source ON events (source_key, event_time DESC, event_id DESC);
 CREATE INDEX events_by_read_only ON events (read_only_key, event_time DESC, event_id DESC);
@@ -45,10 +56,4 @@ CREATE INDEX events_by_username ON events (username_key, event_time DESC, event_
     WHERE username_key IS NOT NULL;
 CREATE INDEX events_by_access_key ON events (access_key_id_key, event_time DESC, event_id DESC)
     WHERE access_key_id_key IS NOT NULL;
-
-ALTER TABLE event_resources ADD COLUMN key BIGINT;
-UPDATE event_resources SET key = lookup_key(
-    event_category, CASE kind WHEN 'type' THEN 'ResourceType' ELSE 'ResourceName' END, value);
-ALTER TABLE event_resources ALTER COLUMN key SET NOT NULL;
-ALTER TABLE event_resources DROP CONSTRAINT event_resources_pkey;
 CREATE INDEX event_resources_by_key ON event_resources (key, event_time DESC, event_id DESC);
