@@ -81,10 +81,10 @@ macro_rules! events_page {
 }
 
 // A lookup by key: the key already stands for the category, attribute and value; the
-// text comparisons only rule out another value sharing its key. The category's is
-// wrapped in IS TRUE so the planner cannot use it to walk `events_by_time` instead:
-// it did for EventSource=kms (96% of events), then filtered out every newer event of
-// another source one by one.
+// text comparisons only rule out another value sharing its key. The category test is
+// wrapped in IS TRUE so that the planner cannot walk `events_by_time` with it instead:
+// it did for EventSource=kms (96% of events), then read every newer event of another
+// source first.
 macro_rules! keyed_page {
     ($key:literal, $column:literal) => {
         events_page!(
