@@ -143,6 +143,24 @@ async fn events_stored_before_the_lookup_keys_are_found_after_the_upgrade() {
     audit.stop().await;
 }
 
+#[tokio::test]
+async fn audit_svc_connections_keep_one_plan_per_statement() {
+    let database = TestDatabase::create().await;
+    let pool = keyhold_platform::db::connect(&database.url, 2, audit_svc::store::SESSION_SETTINGS)
+        .await
+        .expect("test database");
+    // Every connection of the pool, not only the first, starts with the setting.
+    let (first, second) = tokio::join!(pool.acquire(), pool.acquire());
+    for mut connection in [first.expect("a connection"), second.expect("a connection")] {
+        let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+            .fetch_one(&mut *connection)
+            .await
+            .expect("SHOW");
+        assert_eq!(mode, "force_generic_plan");
+    }
+    pool.close().await;
+}
+
 /// The rows migration 0001's store wrote: text attributes, resource rows keyed by kind.
 async fn insert_as_the_first_schema_did(pool: &PgPool, records: &[Record]) {
     let day = base_time().date_naive();
