@@ -50,9 +50,15 @@ impl CoreSplit {
                 continue;
             };
             split.postgres.push((pid, set));
-            pin_threads(pid, back).map_err(|e| {
-                anyhow::anyhow!("cannot move postgres process {pid} to CPU {back}: {e} (run as root or as the postgres user)")
-            })?;
+            if let Err(error) = pin_threads(pid, back) {
+                // Likewise one that ends while it is being moved.
+                if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    anyhow::bail!(
+                        "cannot move postgres process {pid} to CPU {back}: {error} \
+                         (run as root or as the postgres user)"
+                    );
+                }
+            }
         }
         anyhow::ensure!(
             !split.postgres.is_empty(),
