@@ -10,6 +10,9 @@ mod client;
 mod cpu;
 mod fixture;
 mod load;
+// postgres_pids is for audit-bench and object-bench; this binary finds backends by database.
+#[allow(dead_code)]
+mod proc_ticks;
 mod progress;
 mod report;
 mod run;

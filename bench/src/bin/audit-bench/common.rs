@@ -12,7 +12,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::proc_ticks::{machine_ticks, postgres_pids, process_ticks};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use sqlx::{ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
@@ -20,6 +19,8 @@ use tokio::process::{Child, Command};
 
 /// Embedded so the binary runs from anywhere, not only from a checkout.
 pub const DEV_PRINCIPALS: &str = include_str!("../../../../deploy/dev/principals.json");
+
+use crate::proc_ticks::{machine_ticks, postgres_pids, process_ticks};
 
 pub use crate::client::{AccessKey, ROOT, USER1, USER1_NAME, connect_many, serving};
 
