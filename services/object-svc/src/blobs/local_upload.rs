@@ -73,7 +73,9 @@ impl LocalUpload {
     }
 
     async fn write_part(&mut self) -> Result<(), BlobError> {
-        self.wait_for_write().await?;
+        if self.join_write().await? {
+            self.sync_in_background().await?;
+        }
         let part = std::mem::take(&mut self.part);
         let offset = self.offset;
         self.offset += std::mem::take(&mut self.part_len) as u64;
@@ -89,13 +91,16 @@ impl LocalUpload {
         Ok(())
     }
 
-    /// Waits for the part being written, then starts a background sync of everything
-    /// written so far unless one is still running.
-    async fn wait_for_write(&mut self) -> Result<(), BlobError> {
-        let Some(write) = self.write.take() else {
-            return Ok(());
-        };
-        joined(write).await?;
+    /// Waits for the part being written, if any; says whether there was one.
+    async fn join_write(&mut self) -> Result<bool, BlobError> {
+        match self.write.take() {
+            Some(write) => joined(write).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Starts a sync of everything written so far, unless one is still running.
+    async fn sync_in_background(&mut self) -> Result<(), BlobError> {
         if let Some(sync) = self.sync.take_if(|sync| sync.is_finished()) {
             joined(sync).await?;
         }
@@ -114,7 +119,8 @@ impl LocalUpload {
         if self.part_len > 0 {
             self.write_part().await?;
         }
-        self.wait_for_write().await?;
+        // No background sync for the last part: `sync_all` below flushes it.
+        self.join_write().await?;
         if let Some(sync) = self.sync.take() {
             joined(sync).await?;
         }
