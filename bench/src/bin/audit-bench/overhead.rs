@@ -351,11 +351,13 @@ fn spooled_calls(dir: &std::path::Path) -> anyhow::Result<u64> {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "jsonl") {
-                let text = std::fs::read_to_string(&path)?;
-                count += text
-                    .lines()
-                    .filter(|line| line.contains(r#""eventName":"GenerateDataKey""#))
-                    .count() as u64;
+                // Line by line: a spool may hold up to a gigabyte.
+                let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+                for line in std::io::BufRead::lines(file) {
+                    if line?.contains(r#""eventName":"GenerateDataKey""#) {
+                        count += 1;
+                    }
+                }
             }
         }
     }
