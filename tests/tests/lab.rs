@@ -1,4 +1,4 @@
-//! LAB.md steps 1 and 6 over real gRPC: the key user loses access at the very next
+//! docs/lab.md steps 1 and 6 over real gRPC: the key user loses access at the very next
 //! request when removed from the key users, and gets it back when added again.
 
 use keyhold_proto::kms::v1::*;

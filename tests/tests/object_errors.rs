@@ -1,4 +1,4 @@
-//! Every S3 error row of REFERENCE.md that applies to the gRPC API, and the other ways
+//! Every S3 error row of docs/aws-behaviour.md that applies to the gRPC API, and the other ways
 //! an object-svc call fails: the exact gRPC code, S3 code (ErrorInfo reason), message
 //! and extra fields (ErrorInfo metadata).
 
@@ -712,7 +712,7 @@ async fn any_acl_is_refused_while_bucket_owner_enforced() {
         .map(|_| ()),
     );
     assert_no_such_key(get(&mut user, BUCKET, "public.txt").await, "public.txt");
-    // REFERENCE.md: AccessControlListNotSupported for any ACL while enforced. (AWS
+    // docs/aws-behaviour.md: AccessControlListNotSupported for any ACL while enforced. (AWS
     // itself answers CreateBucket with InvalidBucketAclWithObjectOwnership here.)
     not_supported(
         user.create_bucket(CreateBucketRequest {
@@ -919,7 +919,7 @@ async fn unknown_keys_are_kms_not_found() {
         .await,
         &does_not_exist,
     );
-    // A malformed key id: kms-svc's message, as REFERENCE.md has it.
+    // A malformed key id: kms-svc's message, as docs/aws-behaviour.md has it.
     not_found(
         put(&mut user, sse_kms(BUCKET, "a.txt", "nope"), b"a").await,
         "Invalid keyId 'nope'",

@@ -1,4 +1,4 @@
-//! LAB.md steps 3-6 over gRPC, with kms-svc and object-svc running: upload with an
+//! docs/lab.md steps 3-6 over gRPC, with kms-svc and object-svc running: upload with an
 //! SSE-KMS override, read back as the user, anonymous reads refused (then the SigV4
 //! InvalidArgument once the object is public), a public SSE-S3 object readable
 //! anonymously, and key-user revocation stopping the very next GET and PUT.

@@ -1,5 +1,5 @@
 //! How the S3 endpoint authenticates, with the AWS SDK for Rust and hand-signed
-//! requests: REFERENCE.md's errors and texts (unknown key, bad signature, skewed
+//! requests: AWS's errors and texts (docs/aws-behaviour.md) (unknown key, bad signature, skewed
 //! clock, expired presigned URL), SigV2 refused, presigned URLs capped at 7 days,
 //! and every body encoding the CLI and SDKs use (single chunk, UNSIGNED-PAYLOAD,
 //! aws-chunked with and without trailer), with wrong bodies refused and nothing

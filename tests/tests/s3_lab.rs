@@ -1,4 +1,4 @@
-//! LAB.md steps 3-6 through the S3 REST endpoint, with the official AWS SDK for Rust
+//! docs/lab.md steps 3-6 through the S3 REST endpoint, with the official AWS SDK for Rust
 //! as the signed user and a plain HTTP client as the browser: the SSE-KMS upload,
 //! the object URL refused anonymously (403, then the SigV4 400 once public), the
 //! presigned URL that opens it, a public SSE-S3 object readable by URL, and key-user

@@ -2675,8 +2675,9 @@ async fn an_anonymous_put_is_refused_and_writes_nothing() {
 }
 
 // ---------------------------------------------------------------------------
-// Endpoint bugs: what S3 does, ignored until the endpoint does it too. Each test
-// collects every case that differs, so its failure lists them all.
+// Endpoint differences that were found and fixed: each test collects every case
+// that differs from S3, so its failure lists them all. The one still ignored is a
+// known s3s 0.14 limitation, named in its ignore reason.
 // ---------------------------------------------------------------------------
 
 #[track_caller]

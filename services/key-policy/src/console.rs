@@ -365,7 +365,7 @@ mod tests {
         items.iter().map(|s| s.to_string()).collect()
     }
 
-    /// REFERENCE.md's console policy, written out by hand.
+    /// The console policy of docs/aws-behaviour.md, written out by hand.
     fn reference_policy(administrators: &[&str], users: &[&str]) -> Value {
         json!({ "Version": "2012-10-17", "Id": "key-consolepolicy-3", "Statement": [
           { "Sid": "Enable IAM User Permissions", "Effect": "Allow",

@@ -1,6 +1,8 @@
 //! Authorization of one call: the key policy (and, through its account statement,
-//! the caller's identity policy) decides, evaluated on every request from the policy
-//! text just read from the database, so a change applies to the very next call.
+//! the caller's identity policy) decides, evaluated on every request. The policy comes
+//! from the key cache (`key_cache.rs`), which every policy write invalidates before it
+//! returns (and, on other replicas, through a Postgres notification), so a change
+//! applies to the very next call.
 
 use std::{
     collections::HashMap,

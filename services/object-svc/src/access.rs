@@ -1,7 +1,7 @@
 //! Who may do what to a bucket or object. Principals of the bucket's account may do
 //! everything; anonymous callers only what a public ACL grants, and only while the
 //! bucket's Object Ownership honours ACLs and Block Public Access does not ignore
-//! public ones. The order of checks is REFERENCE.md's: authorize, then "SSE-KMS needs
+//! public ones. The order of checks is AWS's (docs/aws-behaviour.md, S3 errors): authorize, then "SSE-KMS needs
 //! SigV4", then KMS.
 
 use keyhold_platform::Caller;

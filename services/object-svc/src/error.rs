@@ -9,7 +9,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub const EVENT_SOURCE: &str = "s3.amazonaws.com";
 
-/// REFERENCE.md: an anonymous read of a public SSE-KMS object.
+/// docs/aws-behaviour.md (S3 errors): an anonymous read of a public SSE-KMS object.
 pub const SIGV4_REQUIRED: &str = "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.";
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -138,7 +138,7 @@ impl KmsClient {
     }
 }
 
-/// REFERENCE.md: KMS refusals reach S3 callers as `KMS.<exception>` (400), except a
+/// docs/aws-behaviour.md (S3 errors): KMS refusals reach S3 callers as `KMS.<exception>` (400), except a
 /// policy refusal, which is S3's AccessDenied carrying the KMS message.
 fn kms_failure(status: Status) -> ObjectError {
     let exception = exception_of(&status).unwrap_or_default();

@@ -282,9 +282,6 @@ async fn write_object(
     Ok(done.rows_affected())
 }
 
-/// Inserts the object row or replaces the one at its key, in `tx` (which holds the
-/// bucket FOR SHARE), and returns the replaced blob, already put into pending as
-/// garbage with the rest of the replaced object's parts if it had several.
 /// Records `blob_path` as garbage, for the sweeper.
 pub(crate) async fn mark_garbage(
     tx: &mut Transaction<'static, Postgres>,
@@ -312,6 +309,9 @@ pub(crate) async fn take_pending(
     Ok(taken == 1)
 }
 
+/// Inserts the object row or replaces the one at its key, in `tx` (which holds the
+/// bucket FOR SHARE), and returns the replaced blob, already put into pending as
+/// garbage with the rest of the replaced object's parts if it had several.
 async fn store_object_row(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,

@@ -8,7 +8,7 @@ use s3s::{S3Error, S3ErrorCode};
 use super::call::{HandlerError, S3Call};
 use crate::error::ObjectError;
 
-/// REFERENCE.md's texts for the authentication errors s3s raises with its own words.
+/// AWS's texts (docs/aws-behaviour.md) for the authentication errors s3s raises with its own words.
 const INVALID_ACCESS_KEY_ID: &str =
     "The AWS Access Key Id you provided does not exist in our records.";
 const SIGNATURE_DOES_NOT_MATCH: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
@@ -41,7 +41,7 @@ pub fn to_s3(call: &S3Call, error: ObjectError) -> S3Error {
     s3
 }
 
-/// The message users see for an error s3s raised itself: REFERENCE.md's texts for
+/// The message users see for an error s3s raised itself: AWS's texts (docs/aws-behaviour.md) for
 /// authentication, S3's own for the codes s3s raises without one.
 fn message_for(code: &str, message: &str) -> String {
     let fixed = match code {
