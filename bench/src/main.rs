@@ -6,13 +6,9 @@
 //! under the target share of the ceiling.
 
 mod cli;
-mod client;
 mod cpu;
 mod fixture;
 mod load;
-// postgres_pids is for audit-bench and object-bench; this binary finds backends by database.
-#[allow(dead_code)]
-mod proc_ticks;
 mod progress;
 mod report;
 mod run;
@@ -22,6 +18,7 @@ mod workload;
 use std::{io::IsTerminal as _, process::ExitCode};
 
 use clap::Parser;
+use keyhold_bench::{client, proc_ticks};
 
 use crate::{cli::Args, report::Report, run::Target, spawn::SpawnedServer};
 

@@ -1,5 +1,4 @@
-//! CPU time read from /proc, shared by keyhold-loadgen, audit-bench and object-bench
-//! (the benchmark binaries include this file with `#[path]`).
+//! CPU time read from /proc, shared by keyhold-loadgen, audit-bench and object-bench.
 
 /// utime + stime of a process, in clock ticks (all its threads).
 pub fn process_ticks(pid: u32) -> Option<u64> {

@@ -11,21 +11,18 @@
 //!
 //! Exit codes: 0 measured and every target met; 1 the run failed; 2 a target missed.
 
-// The kms load generator's client: the same credentials, client and health probe.
-#[path = "../../client.rs"]
-mod client;
 mod common;
 mod cores;
 mod ingest;
 mod lookup;
 mod overhead;
-#[path = "../../proc_ticks.rs"]
-mod proc_ticks;
 mod records;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+// The kms load generator's client: the same credentials, client and health probe.
+use keyhold_bench::{client, proc_ticks};
 
 #[derive(Debug, clap::Parser)]
 #[command(

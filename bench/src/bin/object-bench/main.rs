@@ -22,13 +22,7 @@
 //! Exit codes: 0 measured and every target met; 1 the run failed (a call failed, a
 //! server could not start or did not stop cleanly); 2 a target missed.
 
-// The kms load generator's client: the same credentials, channels and health probe.
-#[path = "../../client.rs"]
-#[allow(dead_code)]
-mod client;
 mod memory;
-#[path = "../../proc_ticks.rs"]
-mod proc_ticks;
 mod procfs;
 mod report;
 mod s3;
@@ -40,6 +34,8 @@ mod transfer;
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
+// The kms load generator's client: the same credentials, channels and health probe.
+use keyhold_bench::{client, proc_ticks};
 use keyhold_proto::{kms::v1 as kms, object::v1::CreateBucketRequest};
 
 use crate::{
