@@ -1,8 +1,14 @@
-//! One fresh database per test, dropped when the test ends.
+//! One fresh database per test, dropped when the test ends, on the server of
+//! `KEYHOLD_TEST_DATABASE_URL`, else the machine's server at 127.0.0.1:5432, else a
+//! private cluster started the way `keyhold up` starts one (and left running for the
+//! next test process; `pg_ctl -D <data dir> stop` stops it).
 
-use std::str::FromStr;
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
+use tokio::sync::OnceCell;
+
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 pub struct TestDatabase {
     pub name: String,
@@ -10,15 +16,72 @@ pub struct TestDatabase {
     server: PgConnectOptions,
 }
 
-fn server_options() -> PgConnectOptions {
-    let url = std::env::var("KEYHOLD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    PgConnectOptions::from_str(&url).expect("KEYHOLD_TEST_DATABASE_URL is a Postgres URL")
+/// The server every test of this process uses, chosen once.
+async fn server_options() -> PgConnectOptions {
+    static SERVER: OnceCell<PgConnectOptions> = OnceCell::const_new();
+    SERVER.get_or_init(choose_server).await.clone()
+}
+
+async fn choose_server() -> PgConnectOptions {
+    // A server named explicitly is used as it is, and its failures are the test's.
+    if let Ok(url) = std::env::var("KEYHOLD_TEST_DATABASE_URL") {
+        return PgConnectOptions::from_str(&url)
+            .expect("KEYHOLD_TEST_DATABASE_URL is a Postgres URL");
+    }
+    let machine = PgConnectOptions::from_str(DEFAULT_SERVER).expect("a valid URL");
+    if answers(&machine).await {
+        return machine;
+    }
+    let url = private_cluster()
+        .await
+        .unwrap_or_else(|e| panic!("no Postgres answers at {DEFAULT_SERVER}, and a private cluster could not be started: {e:#} (install Postgres, or set KEYHOLD_TEST_DATABASE_URL)"));
+    PgConnectOptions::from_str(&url).expect("the private cluster's URL")
+}
+
+async fn answers(server: &PgConnectOptions) -> bool {
+    let connect = tokio::time::timeout(Duration::from_secs(5), server.connect()).await;
+    match connect {
+        Ok(Ok(connection)) => {
+            connection.close().await.ok();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Starts (or joins) the test cluster under the keyhold cache directory. A file lock
+/// keeps two test processes from creating or starting it at once.
+async fn private_cluster() -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    use keyhold_cli::postgres::{self, Cluster};
+
+    let dir = cache_dir().join("test-postgres");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock_path = dir.with_extension("lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await?
+        .context("locking the test cluster")?;
+    let bins = postgres::find_bins(None)?
+        .context("no initdb and pg_ctl on PATH or in /usr/lib/postgresql/*/bin")?;
+    let url = Cluster::locate(bins, &dir)?.start_or_join().await;
+    drop(lock);
+    url
+}
+
+/// `KEYHOLD_CACHE`, else `~/.cache/keyhold` (where `.ci/run` keeps its tools too).
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KEYHOLD_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    home.join(".cache").join("keyhold")
 }
 
 impl TestDatabase {
     pub async fn create() -> TestDatabase {
-        let server = server_options();
+        let server = server_options().await;
         let name = format!("keyhold_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = server
             .connect()

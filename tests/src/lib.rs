@@ -1,6 +1,6 @@
 //! Test harness: real keyhold services on 127.0.0.1:0, each test with its own
-//! Postgres database on the machine's server (`KEYHOLD_TEST_DATABASE_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Postgres database (see `db` for which server), and the outside tools a few tests
+//! drive (`tools`: moto, the AWS CLI), found or installed on first use.
 
 pub mod db;
 pub mod kms;
@@ -8,6 +8,7 @@ pub mod object;
 pub mod proxy;
 pub mod rpcs;
 pub mod s3;
+pub mod tools;
 
 pub use db::TestDatabase;
 pub use kms::{KmsClient, KmsHarness, Who};

@@ -1,5 +1,5 @@
-//! The real AWS CLI against the S3 endpoint (`pip install awscli`; `.ci/run` installs
-//! it): `aws s3 mb`, `aws s3 cp` of a 20 MiB file with SSE-KMS up and back (the CLI
+//! The real AWS CLI against the S3 endpoint (the machine's, or the one
+//! `keyhold_tests::tools` installs): `aws s3 mb`, `aws s3 cp` of a 20 MiB file with SSE-KMS up and back (the CLI
 //! uses multipart above 8 MB), `aws s3api head-object` naming the key ARN, and an
 //! `aws s3 presign` URL fetched with curl.
 
@@ -11,7 +11,7 @@ use tokio::process::Command;
 
 fn aws(harness: &ObjectHarness, home: &Path, args: &[&str]) -> Command {
     let (access_key, secret) = Who::User1.credentials().unwrap();
-    let mut command = Command::new("aws");
+    let mut command = Command::new(keyhold_tests::tools::aws_cli());
     command
         .arg("--endpoint-url")
         .arg(harness.s3_endpoint())
@@ -32,9 +32,7 @@ fn aws(harness: &ObjectHarness, home: &Path, args: &[&str]) -> Command {
 async fn run(mut command: Command) -> String {
     let output: Output = match command.output().await {
         Ok(output) => output,
-        Err(error) => panic!(
-            "cannot run the AWS CLI ({error}): install it with `python3 -m pip install awscli`"
-        ),
+        Err(error) => panic!("cannot run the AWS CLI ({error})"),
     };
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(

@@ -39,8 +39,8 @@ pub fn stable_hash(path: &Path) -> String {
     format!("{hash:016x}")
 }
 
-/// A fresh, empty directory for one test (no tempfile crate needed).
-#[cfg(test)]
+/// A fresh, empty directory for one test (no tempfile crate needed); the unit tests
+/// of the library and of the `keyhold` binary both use it.
 pub fn test_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("keyhold-cli-test-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
@@ -48,7 +48,6 @@ pub fn test_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-#[cfg(test)]
 pub fn write_executable(path: &Path) {
     fs::write(path, "#!/bin/sh\n").unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();

@@ -1,6 +1,6 @@
 //! `keyhold`, the command line of keyhold, a self-hosted AWS KMS/S3/CloudTrail.
 //!
-//! Table of contents:
+//! Table of contents (postgres, run_as, console and files are in the library, lib.rs):
 //! - [`up`]          `keyhold up`: flags and the order of things
 //! - [`services`]    the table of services and how each is found and configured
 //! - [`supervisor`]  services as child processes: output, readiness, stopping
@@ -11,11 +11,7 @@
 //! - [`console`]     progress notes, prefixes, one-line errors
 //! - [`files`]       small file-system helpers
 
-mod console;
 mod dev_secrets;
-mod files;
-mod postgres;
-mod run_as;
 mod services;
 mod signals;
 mod supervisor;
@@ -24,6 +20,8 @@ mod up;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+// The pieces the test harness reuses (a private Postgres cluster) live in the library.
+use keyhold_cli::{console, files, postgres};
 
 #[derive(Parser)]
 #[command(

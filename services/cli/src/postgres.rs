@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-pub use bins::PgBins;
+pub use bins::{PgBins, find as find_bins};
 pub use cluster::Cluster;
 pub use databases::ensure_databases;
 pub use url::{redacted, with_database};

@@ -1,7 +1,7 @@
 //! object-svc with its blobs in an S3-compatible store (`KEYHOLD_BLOB_STORE=s3://...`),
 //! here a moto server: objects still go in as ciphertext and come back whole,
-//! multipart uploads included. Needs `python3 -m pip install 'moto[server]'` (.ci/run
-//! installs it).
+//! multipart uploads included. moto comes from the machine's Python or, without it,
+//! from the private environment `keyhold_tests::tools` installs.
 
 use std::{
     io::{BufRead, BufReader},
@@ -38,7 +38,7 @@ print("ENDPOINT", endpoint, flush=True)
 sys.stdin.read()
 server.stop()
 "#;
-        let mut child = Command::new("python3")
+        let mut child = Command::new(keyhold_tests::tools::python_with_moto())
             .args(["-c", SCRIPT])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -50,7 +50,7 @@ server.stop()
         let endpoint = loop {
             let mut line = String::new();
             if stdout.read_line(&mut line).unwrap() == 0 {
-                panic!("moto did not start (python3 -m pip install 'moto[server]'): {seen}");
+                panic!("moto did not start: {seen}");
             }
             if let Some(endpoint) = line.strip_prefix("ENDPOINT ") {
                 break endpoint.trim().to_owned();
@@ -140,7 +140,7 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket="blobs"):
 "#,
         moto.endpoint
     );
-    let output = Command::new("python3")
+    let output = Command::new(keyhold_tests::tools::python_with_moto())
         .args(["-c", &script])
         .output()
         .unwrap();

@@ -168,6 +168,25 @@ impl Cluster {
         Ok(format!("postgres://keyhold@127.0.0.1:{port}/postgres"))
     }
 
+    /// Like [`Cluster::start`], but a cluster already running is joined rather than
+    /// restarted: the test harness shares one cluster between test processes, which
+    /// leave it running for the next. Callers serialize concurrent calls themselves.
+    pub async fn start_or_join(&self) -> Result<String> {
+        if self.layout.is_initialized()
+            && self.is_running().await
+            && let Some(port) = self.running_port()
+        {
+            return Ok(format!("postgres://keyhold@127.0.0.1:{port}/postgres"));
+        }
+        self.start().await
+    }
+
+    /// The port of the running postmaster: the fourth line of `postmaster.pid`.
+    fn running_port(&self) -> Option<u16> {
+        let pid_file = fs::read_to_string(self.layout.data.join("postmaster.pid")).ok()?;
+        pid_file.lines().nth(3)?.trim().parse().ok()
+    }
+
     /// Stops the cluster if it runs; never fails (it is cleanup), but says
     /// so when Postgres is left behind.
     pub async fn stop(&self) {
