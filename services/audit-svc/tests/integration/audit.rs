@@ -1,7 +1,7 @@
 //! audit-svc over real TCP against a real Postgres: ingest, LookupEvents, TailEvents,
 //! retention, and the recording of its own calls.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

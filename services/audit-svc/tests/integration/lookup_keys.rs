@@ -1,7 +1,7 @@
 //! The 64-bit lookup keys: audit-svc and Postgres compute the same ones, and events
 //! stored before the keys existed (migration 0001 only) are found after the upgrade.
 
-mod common;
+use crate::common;
 
 use audit_svc::{
     lookup_key::lookup_key,

@@ -1,0 +1,3 @@
+//! kms-svc's own integration tests, as one test binary.
+
+mod binary;

@@ -1,0 +1,4 @@
+//! object-svc's own integration tests, as one test binary.
+
+mod binary;
+mod s3_backend;

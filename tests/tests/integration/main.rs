@@ -1,0 +1,22 @@
+//! Every cross-service test of keyhold, as one test binary: each module was a test
+//! file of its own, and linking one binary instead of many keeps builds small and fast.
+
+mod audit_events;
+mod authorization_matrix;
+mod aws_managed_key;
+mod bad_input;
+mod conditions;
+mod lab;
+mod lifecycle;
+mod object_api;
+mod object_audit;
+mod object_errors;
+mod object_lab;
+mod object_storage;
+mod runtime;
+mod s3_auth;
+mod s3_cli;
+mod s3_lab;
+mod s3_multipart;
+mod s3_ops;
+mod s3_protocol;
