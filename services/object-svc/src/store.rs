@@ -11,10 +11,11 @@
 //! blob store and then calls `forget_blob`. Multipart uploads and objects made of
 //! several part blobs: [`multipart`].
 
+use std::convert::Infallible;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
 
-use crate::domain::WriteCondition;
 use crate::model::{
     Acl, Bucket, ContentHeaders, DefaultEncryption, ObjectEncryption, ObjectListing,
     ObjectOwnership, ObjectRecord, PublicAccessBlock, SseAlgorithm,
@@ -39,8 +40,10 @@ pub enum DeleteBucketOutcome {
     NotEmpty,
 }
 
+/// What became of a write. `R` is why the caller's precondition refused it (nothing
+/// refuses an unconditional write, hence `Infallible`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutObjectOutcome {
+pub enum PutObjectOutcome<R = Infallible> {
     /// The object row now points at the new blob. `replaced_blob`: the blob of the
     /// object it replaced, already recorded as garbage (delete it, then
     /// `forget_blob`; the sweeper does it otherwise). The other parts of a replaced
@@ -51,9 +54,9 @@ pub enum PutObjectOutcome {
     /// Nothing stored: the upload ran past the abandoned-upload cutoff and the
     /// sweeper claimed its blob (which may be gone already).
     UploadExpired,
-    /// Nothing stored: the write's condition did not hold; the new blob was recorded
-    /// as garbage.
-    Refused(crate::error::ObjectError),
+    /// Nothing stored: the write's precondition did not hold; the new blob was
+    /// recorded as garbage.
+    Refused(R),
 }
 
 // Query fragments are macros so that every query stays a `&'static str` (sqlx
@@ -316,18 +319,19 @@ async fn store_object_row(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,
 ) -> Result<Option<String>, sqlx::Error> {
-    match store_object_row_if(tx, record, &WriteCondition::Always).await? {
+    match store_object_row_if(tx, record, |_| Ok::<(), Infallible>(())).await? {
         Ok(replaced) => Ok(replaced),
-        Err(_) => unreachable!("an unconditional write is never refused"),
+        Err(never) => match never {},
     }
 }
 
-/// Like [`store_object_row`], if `condition` holds for the row it would replace.
-async fn store_object_row_if(
+/// Like [`store_object_row`], if `admits` accepts the ETag of the row it would
+/// replace (None: there is none); its refusal is returned as it is.
+async fn store_object_row_if<R>(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,
-    condition: &WriteCondition,
-) -> Result<Result<Option<String>, crate::error::ObjectError>, sqlx::Error> {
+    admits: impl Fn(Option<&str>) -> Result<(), R>,
+) -> Result<Result<Option<String>, R>, sqlx::Error> {
     // Replace the row if there is one (locked, so its blob path is the one this
     // transaction replaces), else insert. An insert that meets a row another
     // transaction inserted meanwhile (waiting for it to commit) does nothing, and
@@ -340,9 +344,7 @@ async fn store_object_row_if(
         .bind(&record.key)
         .fetch_optional(&mut **tx)
         .await?;
-        if let Err(refused) =
-            condition.check(&record.key, current.as_ref().map(|(_, e)| e.as_str()))
-        {
+        if let Err(refused) = admits(current.as_ref().map(|(_, e)| e.as_str())) {
             return Ok(Err(refused));
         }
         if let Some((current, _)) = current {
@@ -524,15 +526,16 @@ impl MetadataStore {
     /// row held FOR SHARE, the row inserted or replaced, the new blob out of
     /// pending, the replaced blob (if any) into pending as garbage.
     pub async fn put_object(&self, record: &ObjectRecord) -> Result<PutObjectOutcome, sqlx::Error> {
-        self.put_object_if(record, &WriteCondition::Always).await
+        self.put_object_if(record, |_| Ok(())).await
     }
 
-    /// Like [`Self::put_object`], only if `condition` holds in the same transaction.
-    pub async fn put_object_if(
+    /// Like [`Self::put_object`], only if `admits` accepts the ETag of the object the
+    /// write would replace (None: there is none), read in the same transaction.
+    pub async fn put_object_if<R>(
         &self,
         record: &ObjectRecord,
-        condition: &WriteCondition,
-    ) -> Result<PutObjectOutcome, sqlx::Error> {
+        admits: impl Fn(Option<&str>) -> Result<(), R>,
+    ) -> Result<PutObjectOutcome<R>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let bucket = sqlx::query("SELECT 1 FROM buckets WHERE name = $1 FOR SHARE")
             .bind(&record.bucket)
@@ -550,7 +553,7 @@ impl MetadataStore {
             tx.rollback().await?;
             return Ok(PutObjectOutcome::UploadExpired);
         }
-        let replaced = match store_object_row_if(&mut tx, record, condition).await? {
+        let replaced = match store_object_row_if(&mut tx, record, admits).await? {
             Ok(replaced) => replaced,
             Err(refused) => {
                 // The pending row is gone (claimed above): the blob becomes garbage.

@@ -199,7 +199,11 @@ impl Objects {
             encryption,
             acl,
         };
-        match self.store.put_object_if(&record, condition).await {
+        match self
+            .store
+            .put_object_if(&record, |current| condition.check(key, current))
+            .await
+        {
             Ok(PutObjectOutcome::Stored { replaced_blob }) => {
                 if let Some(replaced) = replaced_blob {
                     self.discard_blob(&replaced).await;
