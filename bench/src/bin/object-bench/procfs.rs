@@ -204,6 +204,8 @@ impl RssSampler {
                 if flag.load(Ordering::Relaxed) {
                     return samples;
                 }
+                // The sampler's own thread, not a tokio worker.
+                #[allow(clippy::disallowed_methods)]
                 std::thread::sleep(every);
             }
         });
