@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{Days, NaiveDate, Utc};
+use keyhold_platform::periodic;
 use tokio_util::sync::CancellationToken;
 
 use crate::{domain::Audit, error::AuditResult};
@@ -15,19 +16,14 @@ pub async fn sweep_until(
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
+    periodic::every(every, shutdown, || async {
         match sweep_once(&audit, retention_days).await {
             Ok(days) if days.is_empty() => {}
             Ok(days) => tracing::info!(?days, "dropped the events of days past retention"),
             Err(error) => tracing::warn!(error = %error, "retention sweep failed; next time"),
         }
-    }
+    })
+    .await;
 }
 
 /// Drops every day partition that ends at or before now minus `retention_days`.

@@ -3,18 +3,13 @@
 
 use std::{sync::Arc, time::Duration};
 
+use keyhold_platform::periodic;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::Kms;
 
 pub async fn sweep_until(kms: Arc<Kms>, every: Duration, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+    periodic::every(every, shutdown, || async {
         match kms.delete_expired_keys().await {
             Ok(deleted) if deleted.is_empty() => {}
             Ok(deleted) => {
@@ -23,5 +18,6 @@ pub async fn sweep_until(kms: Arc<Kms>, every: Duration, shutdown: CancellationT
             // The next tick retries; a lost database recovers on its own.
             Err(error) => tracing::warn!(%error, "deletion sweep failed"),
         }
-    }
+    })
+    .await;
 }

@@ -16,11 +16,12 @@ pub mod validate;
 
 mod deletion;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use keyhold_crypto::MasterKey;
 use keyhold_platform::{
-    AuditSink, Principals, StackConfig, config::CommonArgs, config::secret_value, emitter, server,
+    AuditSink, Principals, StackConfig,
+    config::{CommonArgs, MasterKeyArgs},
+    emitter, server,
 };
 use keyhold_proto::kms::v1::kms_service_server::KmsServiceServer;
 use tokio::net::TcpListener;
@@ -44,13 +45,9 @@ pub struct Config {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// The 256-bit master key that wraps all key material (base64 or hex). Prefer
-    /// --master-key-file: an inline secret shows in process listings.
-    #[arg(long, env = "KEYHOLD_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
-
-    #[arg(long, env = "KEYHOLD_MASTER_KEY_FILE")]
-    pub master_key_file: Option<PathBuf>,
+    /// Wraps all key material.
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
 
     /// How often keys past their deletion date are deleted.
     #[arg(long, env = "KEYHOLD_DELETION_SWEEP_SECONDS", default_value_t = 60)]
@@ -63,18 +60,6 @@ pub struct Config {
 impl Config {
     pub fn listen_address(&self) -> SocketAddr {
         self.common.listen_or(DEFAULT_LISTEN)
-    }
-
-    fn master_key(&self) -> anyhow::Result<MasterKey> {
-        let text = secret_value(
-            self.master_key.as_deref(),
-            self.master_key_file.as_ref(),
-            "master key",
-        )?
-        .ok_or_else(|| {
-            anyhow::anyhow!("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)")
-        })?;
-        MasterKey::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("master key: {e}"))
     }
 }
 
@@ -103,7 +88,7 @@ pub async fn run_with_sink(
     sink: Arc<dyn AuditSink>,
 ) -> anyhow::Result<()> {
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
-    let master_key = config.master_key()?;
+    let master_key = config.master.master_key()?;
     let partition = Partition {
         account_id: config.common.account_id.clone(),
         region: config.common.region.clone(),

@@ -1,35 +1,20 @@
-//! kms-svc: load config, start telemetry, run. Bad config is one line and exit 1.
+//! kms-svc: load config, start telemetry, run (`keyhold_platform::service`: one line
+//! and exit 64 for bad configuration, 1 for other failures).
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use keyhold_platform::{shutdown, telemetry};
+use keyhold_platform::{service, shutdown};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let config = kms_svc::Config::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("kms-svc: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let _telemetry = telemetry::init(kms_svc::SERVICE_NAME, config.common.log_format);
-        let address = config.listen_address();
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
-        kms_svc::run(config, listener, shutdown::on_signal()).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("kms-svc: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    service::main(
+        kms_svc::SERVICE_NAME,
+        |config: &kms_svc::Config| config.common.log_format,
+        |config| async move {
+            let listener = service::bind(config.listen_address()).await?;
+            kms_svc::run(config, listener, shutdown::on_signal()).await
+        },
+    )
 }

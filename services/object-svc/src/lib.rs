@@ -23,9 +23,10 @@ mod sweeper;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use keyhold_crypto::MasterKey;
 use keyhold_platform::{
-    AuditSink, Principals, StackConfig, config::CommonArgs, config::secret_value, emitter, server,
+    AuditSink, Principals, StackConfig,
+    config::{CommonArgs, MasterKeyArgs, bad_config, secret_value},
+    emitter, server, service,
 };
 use keyhold_proto::object::v1::{
     object_service_server::ObjectServiceServer,
@@ -66,13 +67,9 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_BLOB_STORE", default_value = "./object-blobs")]
     pub blob_store: String,
 
-    /// The 256-bit master key that wraps SSE-S3 data keys (base64 or hex). Prefer
-    /// --master-key-file: an inline secret shows in process listings.
-    #[arg(long, env = "KEYHOLD_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
-
-    #[arg(long, env = "KEYHOLD_MASTER_KEY_FILE")]
-    pub master_key_file: Option<PathBuf>,
+    /// Wraps SSE-S3 data keys.
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
 
     /// kms-svc's address, for SSE-KMS data keys.
     #[arg(long, env = "KEYHOLD_KMS_ENDPOINT", default_value = DEFAULT_KMS_ENDPOINT)]
@@ -119,18 +116,6 @@ impl Config {
         self.common.listen_or(DEFAULT_LISTEN)
     }
 
-    fn master_key(&self) -> anyhow::Result<MasterKey> {
-        let text = secret_value(
-            self.master_key.as_deref(),
-            self.master_key_file.as_ref(),
-            "master key",
-        )?
-        .ok_or_else(|| {
-            anyhow::anyhow!("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)")
-        })?;
-        MasterKey::parse(text.as_bytes()).map_err(|e| anyhow::anyhow!("master key: {e}"))
-    }
-
     fn kms_client(&self) -> anyhow::Result<KmsClient> {
         let access_key_id = secret_value(
             self.kms_access_key_id.as_deref(),
@@ -143,10 +128,10 @@ impl Config {
             "kms secret access key",
         )?;
         let (Some(access_key_id), Some(secret)) = (access_key_id, secret) else {
-            anyhow::bail!(
+            return Err(bad_config(
                 "no credentials for kms-svc: set KEYHOLD_KMS_ACCESS_KEY_ID and \
-                 KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal"
-            );
+                 KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal",
+            ));
         };
         KmsClient::connect_lazy(&self.kms_endpoint, &access_key_id, &secret)
     }
@@ -169,14 +154,9 @@ pub struct Listeners {
 impl Listeners {
     /// Binds the addresses `config` names; one line says which failed.
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
-        let bind = |address: SocketAddr| async move {
-            TcpListener::bind(address)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))
-        };
         Ok(Listeners {
-            grpc: bind(config.listen_address()).await?,
-            s3: bind(config.s3_listen).await?,
+            grpc: service::bind(config.listen_address()).await?,
+            s3: service::bind(config.s3_listen).await?,
         })
     }
 }
@@ -205,7 +185,7 @@ pub async fn run_with_sink(
     sink: Arc<dyn AuditSink>,
 ) -> anyhow::Result<()> {
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
-    let master_key = config.master_key()?;
+    let master_key = config.master.master_key()?;
     let kms = config.kms_client()?;
     let blobs = config.blob_store()?;
     let pool = config

@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use keyhold_platform::periodic;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::Objects;
@@ -13,13 +14,7 @@ pub async fn sweep_until(
     abandoned_after: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+    periodic::every(every, shutdown, || async {
         let cutoff = chrono::Utc::now()
             - chrono::Duration::from_std(abandoned_after).unwrap_or(chrono::Duration::MAX);
         match objects.sweep_blobs(cutoff).await {
@@ -28,5 +23,6 @@ pub async fn sweep_until(
             // The next tick retries; a lost database recovers on its own.
             Err(error) => tracing::warn!(%error, "blob sweep failed"),
         }
-    }
+    })
+    .await;
 }

@@ -94,6 +94,52 @@ impl CommonArgs {
     }
 }
 
+/// The master key of a service that has one (kms-svc wraps key material with it,
+/// object-svc its SSE-S3 data keys).
+#[derive(Debug, Clone, clap::Args)]
+pub struct MasterKeyArgs {
+    /// The service's 256-bit master key (base64 or hex). Prefer --master-key-file:
+    /// an inline secret shows in process listings.
+    #[arg(long, env = "KEYHOLD_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    #[arg(long, env = "KEYHOLD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl MasterKeyArgs {
+    pub fn master_key(&self) -> anyhow::Result<keyhold_crypto::MasterKey> {
+        let text = secret_value(
+            self.master_key.as_deref(),
+            self.master_key_file.as_ref(),
+            "master key",
+        )?
+        .ok_or_else(|| {
+            bad_config("no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)")
+        })?;
+        keyhold_crypto::MasterKey::parse(text.as_bytes())
+            .map_err(|e| bad_config(format!("master key: {e}")))
+    }
+}
+
+/// Marks an error as the configuration's fault, which a restart cannot fix: the
+/// service then exits with EX_USAGE (see `service.rs`). It reads as its message alone.
+#[derive(Debug)]
+pub struct BadConfig(String);
+
+impl std::fmt::Display for BadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadConfig {}
+
+/// `error` as a [`BadConfig`], its causes folded into its message.
+pub fn bad_config(error: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(BadConfig(format!("{error:#}")))
+}
+
 /// Reads a secret given inline or as a file; a file wins, since an inline value in a
 /// manifest is the less deliberate choice.
 pub fn secret_value(
@@ -102,8 +148,12 @@ pub fn secret_value(
     what: &str,
 ) -> anyhow::Result<Option<String>> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the {what} file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            bad_config(format!(
+                "cannot read the {what} file {}: {e}",
+                path.display()
+            ))
+        })?;
         return Ok(Some(text.trim().to_owned()));
     }
     Ok(inline.map(str::to_owned))

@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 
 use crate::{
     audit::{AuditSink, CloudTrailEvent, LogSink},
-    config::secret_value,
+    config::{bad_config, secret_value},
     error::AwsError,
 };
 
@@ -171,14 +171,14 @@ impl EmitterArgs {
             self.audit_access_key_id_file.as_ref(),
             "audit access key id",
         )?
-        .context("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_ACCESS_KEY_ID is not: audit-svc accepts events only from a service principal")?;
+        .ok_or_else(|| bad_config("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_ACCESS_KEY_ID is not: audit-svc accepts events only from a service principal"))?;
         let secret = secret_value(
             self.audit_secret_access_key.as_deref(),
             self.audit_secret_access_key_file.as_ref(),
             "audit secret access key",
         )?
         .map(Zeroizing::new)
-        .context("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE (or KEYHOLD_AUDIT_SECRET_ACCESS_KEY) is not")?;
+        .ok_or_else(|| bad_config("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE (or KEYHOLD_AUDIT_SECRET_ACCESS_KEY) is not"))?;
         let mut config = EmitterConfig::new(
             endpoint,
             access_key_id,
@@ -280,7 +280,7 @@ impl AuditEmitter {
             )
         })?;
         let endpoint = Endpoint::from_shared(config.endpoint.clone())
-            .with_context(|| format!("invalid audit endpoint {:?}", config.endpoint))?
+            .map_err(|e| bad_config(format!("invalid audit endpoint {:?}: {e}", config.endpoint)))?
             .connect_timeout(Duration::from_secs(5))
             // Detects an audit-svc that vanished without closing the connection, so
             // its unacknowledged batches are spooled instead of waiting forever.

@@ -8,6 +8,8 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::config::bad_config;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum PrincipalKind {
     Root,
@@ -114,10 +116,13 @@ struct EntryShape {
 impl Principals {
     pub fn load(path: &Path) -> anyhow::Result<Principals> {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!("cannot read the principals file {}: {e}", path.display())
+            bad_config(format!(
+                "cannot read the principals file {}: {e}",
+                path.display()
+            ))
         })?);
         Self::parse(&text)
-            .map_err(|e| anyhow::anyhow!("invalid principals file {}: {e}", path.display()))
+            .map_err(|e| bad_config(format!("invalid principals file {}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Principals> {

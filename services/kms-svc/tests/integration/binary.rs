@@ -1,25 +1,13 @@
 //! The kms-svc binary as a Kubernetes operator meets it: one line and a non-zero
-//! exit when it cannot start, a clean drain and exit 0 on SIGTERM.
+//! exit when it cannot start (64 when the configuration is at fault), a clean drain
+//! and exit 0 on SIGTERM.
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
+use std::process::{Command, Stdio};
+
+use keyhold_tests::{
+    TestDatabase,
+    binary::{free_address, one_line_failure, wait_serving, workdir},
 };
-
-use keyhold_tests::{TestDatabase, kms::test_principals};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-fn workdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("keyhold-bin-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("principals.json"), test_principals()).unwrap();
-    std::fs::write(
-        dir.join("master.key"),
-        keyhold_crypto::MasterKey::generate().to_base64(),
-    )
-    .unwrap();
-    dir
-}
 
 fn kms_svc(dir: &std::path::Path, database_url: &str, listen: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kms-svc"));
@@ -35,73 +23,77 @@ fn kms_svc(dir: &std::path::Path, database_url: &str, listen: &str) -> Command {
 
 #[test]
 fn an_unreachable_database_stops_the_binary_with_one_line() {
-    let dir = workdir();
-    let output = kms_svc(
-        &dir,
-        "postgres://postgres@127.0.0.1:1/keyhold_kms",
-        "127.0.0.1:0",
-    )
-    .output()
-    .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    let dir = workdir(&[]);
+    let unreachable = "postgres://postgres@127.0.0.1:1/keyhold_kms";
+    let (code, stderr) = one_line_failure(&mut kms_svc(&dir, unreachable, "127.0.0.1:0"));
     assert!(
-        lines[0]
+        stderr
             .starts_with("kms-svc: cannot reach the database postgres://127.0.0.1:1/keyhold_kms: "),
         "{stderr}"
     );
+    assert_eq!(code, Some(1), "a database may come back: not a usage error");
 
-    let output = kms_svc(
-        &dir,
-        "postgres://postgres@127.0.0.1:1/keyhold_kms",
-        "127.0.0.1:0",
-    )
-    .env_remove("KEYHOLD_MASTER_KEY_FILE")
-    .output()
-    .unwrap();
+    let (code, stderr) = one_line_failure(
+        kms_svc(&dir, unreachable, "127.0.0.1:0").env_remove("KEYHOLD_MASTER_KEY_FILE"),
+    );
     assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
+        stderr,
         "kms-svc: no master key: set KEYHOLD_MASTER_KEY_FILE (or KEYHOLD_MASTER_KEY)\n"
     );
+    assert_eq!(code, Some(64), "bad configuration is EX_USAGE");
+}
+
+#[test]
+fn bad_flags_and_files_are_one_line_and_ex_usage() {
+    let dir = workdir(&[("bad.key", "not a key")]);
+    let unreachable = "postgres://postgres@127.0.0.1:1/keyhold_kms";
+    let (code, stderr) =
+        one_line_failure(kms_svc(&dir, unreachable, "127.0.0.1:0").arg("--no-such-flag"));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(64),
+            "kms-svc: unexpected argument '--no-such-flag' found\n"
+        )
+    );
+    let (code, stderr) = one_line_failure(
+        kms_svc(&dir, unreachable, "127.0.0.1:0").env_remove("KEYHOLD_PRINCIPALS_FILE"),
+    );
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "kms-svc: the following required arguments were not provided: --principals-file"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = one_line_failure(
+        kms_svc(&dir, unreachable, "127.0.0.1:0")
+            .env("KEYHOLD_PRINCIPALS_FILE", dir.join("missing.json")),
+    );
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with("kms-svc: cannot read the principals file "),
+        "{stderr}"
+    );
+    let (code, stderr) = one_line_failure(
+        kms_svc(&dir, unreachable, "127.0.0.1:0")
+            .env("KEYHOLD_MASTER_KEY_FILE", dir.join("bad.key")),
+    );
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.starts_with("kms-svc: master key: "), "{stderr}");
 }
 
 #[tokio::test]
 async fn sigterm_drains_and_exits_cleanly() {
     let database = TestDatabase::create().await;
-    let dir = workdir();
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let address = format!("127.0.0.1:{port}");
+    let dir = workdir(&[]);
+    let address = free_address();
     let mut child = kms_svc(&dir, &database.url, &address)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy();
-    let mut health = HealthClient::new(channel);
-    let started = Instant::now();
-    loop {
-        let check = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await;
-        if check.is_ok_and(|r| r.into_inner().status == 1) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "kms-svc did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_serving(&address, "kms-svc").await;
 
     let (status, logs) = keyhold_tests::terminate(&mut child, "kms-svc").await;
     assert!(status.success(), "exit status {status}");
