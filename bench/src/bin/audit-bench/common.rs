@@ -1,28 +1,23 @@
 //! What every subcommand needs: spawned release servers, databases, gRPC channels,
 //! latency summaries and CPU accounting from /proc.
-//!
-//! Written here rather than shared with keyhold-loadgen's modules: those are being
-//! changed independently, and this binary must not break when they do.
 
 use std::{
     collections::HashMap,
-    path::{Path, PathBuf},
-    process::Stdio,
-    str::FromStr,
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
 use hdrhistogram::Histogram;
+use keyhold_bench::process::RunDatabase;
 use serde::Serialize;
-use sqlx::{ConnectOptions, Connection, PgConnection, postgres::PgConnectOptions};
-use tokio::process::{Child, Command};
+use sqlx::{Connection, PgConnection};
 
 /// Embedded so the binary runs from anywhere, not only from a checkout.
 pub const DEV_PRINCIPALS: &str = include_str!("../../../../deploy/dev/principals.json");
 
 use crate::proc_ticks::{machine_ticks, postgres_pids, process_ticks};
 
-pub use crate::client::{AccessKey, ROOT, USER1, USER1_NAME, connect_many, serving};
+pub use crate::client::{AccessKey, ROOT, USER1, USER1_NAME, connect_many};
 
 /// kms-svc's service principal: IngestEvents accepts only service principals, and a
 /// real emitter presents exactly this one.
@@ -56,150 +51,18 @@ pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// A server process started for this run, stopped with SIGTERM at the end.
-pub struct Server {
-    pub name: &'static str,
-    child: Child,
-    pub pid: u32,
-    pub endpoint: String,
-    pub log: PathBuf,
-}
-
-impl Server {
-    /// Starts `binary` on a free loopback port with exactly `env` (plus
-    /// KEYHOLD_LISTEN) and waits until grpc.health reports SERVING.
-    pub async fn start(
-        name: &'static str,
-        binary: &Path,
-        env: &[(&str, String)],
-        log: PathBuf,
-    ) -> anyhow::Result<Server> {
-        let address = free_address()?;
-        let log_file = std::fs::File::create(&log)?;
-        let mut command = Command::new(binary);
-        // Only what this run sets: an inherited RUST_LOG or KEYHOLD_AUDIT_ENDPOINT would
-        // silently change the very thing being compared.
-        for (key, _) in std::env::vars_os() {
-            let text = key.to_string_lossy();
-            if text == "RUST_LOG" || text.starts_with("KEYHOLD_") || text.starts_with("OTEL_") {
-                command.env_remove(&key);
-            }
-        }
-        command.env("KEYHOLD_LISTEN", address.to_string());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log_file.try_clone()?))
-            // The LogSink variant writes a JSON line per call: to a file, never to a
-            // terminal, whose speed would then be what gets measured.
-            .stderr(Stdio::from(log_file))
-            .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", binary.display()))?;
-        let pid = child
-            .id()
-            .ok_or_else(|| anyhow::anyhow!("{name} exited at once"))?;
-        let mut server = Server {
-            name,
-            child,
-            pid,
-            endpoint: format!("http://{address}"),
-            log,
-        };
-        server.wait_until_serving().await?;
-        Ok(server)
-    }
-
-    async fn wait_until_serving(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!(
-                    "{} exited ({status}) while starting; its log: {}",
-                    self.name,
-                    self.log.display()
-                );
-            }
-            if serving(&self.endpoint).await {
-                return Ok(());
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "{} not SERVING after 60 s; its log: {}",
-                self.name,
-                self.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGTERM, as Kubernetes would, then the drain (kms-svc flushes its emitter).
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(pid) = i32::try_from(self.pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
-        }
-        match tokio::time::timeout(Duration::from_secs(40), self.child.wait()).await {
-            Ok(status) => {
-                let status = status?;
-                anyhow::ensure!(
-                    status.success(),
-                    "{} exited with {status}; its log: {}",
-                    self.name,
-                    self.log.display()
-                );
-                Ok(())
-            }
-            Err(_) => {
-                self.child.kill().await?;
-                anyhow::bail!("{} did not stop within 40 s of SIGTERM; killed", self.name)
-            }
-        }
-    }
-}
-
-fn free_address() -> anyhow::Result<std::net::SocketAddr> {
-    // Released before the server binds it: a small race, harmless on a bench machine.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
-}
+pub use keyhold_bench::process::ServerProcess as Server;
 
 /// The database named in `url`: dropped first when `fresh`, created when missing.
 /// Returns its name (Postgres backends show it in their process titles).
 pub async fn ensure_database(url: &str, fresh: bool) -> anyhow::Result<String> {
-    let options = PgConnectOptions::from_str(url)
-        .map_err(|e| anyhow::anyhow!("invalid database URL: {e}"))?;
-    let name = options
-        .get_database()
-        .ok_or_else(|| anyhow::anyhow!("the database URL names no database"))?
-        .to_owned();
-    let mut admin = options.clone().database("postgres").connect().await?;
-    // Identifiers cannot be bound; doubled quotes keep any name inert.
-    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let database = RunDatabase::of(url)?;
     if fresh {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await?;
+        database.recreate().await?;
+    } else {
+        database.create_if_missing().await?;
     }
-    let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
-        .bind(&name)
-        .fetch_optional(&mut admin)
-        .await?
-        .is_some();
-    if !exists {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
-            .execute(&mut admin)
-            .await?;
-    }
-    admin.close().await.ok();
-    Ok(name)
+    Ok(database.name)
 }
 
 pub async fn db(url: &str) -> anyhow::Result<PgConnection> {
@@ -215,7 +78,7 @@ pub async fn wait_for_quiet_machine(quiet: bool) {
     loop {
         let loadgen = std::process::Command::new("pgrep")
             .args(["-f", "keyhold-loadgen"])
-            .stdout(Stdio::null())
+            .stdout(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         let busy = if loadgen {

@@ -172,7 +172,7 @@ pub async fn start_audit_svc(
 ) -> anyhow::Result<Server> {
     let principals = workdir.join("principals.json");
     std::fs::write(&principals, common::DEV_PRINCIPALS)?;
-    Server::start(
+    Server::start_grpc(
         "audit-svc",
         &common::sibling_binary("audit-svc")?,
         &[

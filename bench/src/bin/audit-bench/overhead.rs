@@ -180,7 +180,7 @@ pub async fn run(
             ));
         }
         let log = workdir.join(format!("kms-svc-{n}-{variant:?}.log"));
-        let kms = Server::start("kms-svc", &kms_bin, &env, log.clone()).await?;
+        let kms = Server::start_grpc("kms-svc", &kms_bin, &env, log.clone()).await?;
         let measured = measure(args, &kms, audit.as_ref()).await;
         let stopping = Instant::now();
         let stopped = kms.stop().await;
