@@ -34,7 +34,7 @@ use tonic::{Code, transport::Endpoint};
 use zeroize::Zeroizing;
 
 use crate::{
-    audit::{AuditSink, CloudTrailEvent, LogSink},
+    audit::{AuditSink, BoundedEvent, LogSink},
     config::secret_value,
     error::AwsError,
 };
@@ -377,14 +377,8 @@ impl Shared {
 }
 
 impl AuditSink for AuditEmitter {
-    fn record(&self, event: CloudTrailEvent) {
-        let json = match serde_json::to_string(&event) {
-            Ok(json) => json,
-            Err(e) => {
-                tracing::error!(event_id = %event.event_id, error = %e, "cannot serialize an audit event");
-                return;
-            }
-        };
+    fn deliver(&self, record: BoundedEvent) {
+        let (event, json) = record.into_parts();
         let record = Record {
             event_id: event.event_id,
             json,

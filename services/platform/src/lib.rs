@@ -16,7 +16,7 @@ pub mod stack;
 pub mod telemetry;
 pub mod throttle;
 
-pub use audit::{AuditNotes, AuditSink, CloudTrailEvent, LogSink, MemorySink};
+pub use audit::{AuditNotes, AuditSink, BoundedEvent, CloudTrailEvent, LogSink, MemorySink};
 pub use auth::Caller;
 pub use error::AwsError;
 pub use principals::{Principal, Principals};
