@@ -18,7 +18,8 @@ pub enum AuditError {
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidEventCategory(String),
-    /// A record of an IngestEvents batch that cannot be stored; the whole batch is refused.
+    /// A record of an IngestEvents batch that can never be stored; named in the
+    /// batch's acknowledgement, the rest of the batch is stored.
     #[error("{0}")]
     InvalidRecord(String),
     #[error("the database is unavailable")]

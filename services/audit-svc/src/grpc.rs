@@ -87,7 +87,10 @@ impl AuditService for AuditGrpc {
                     Ok(Some(batch)) => batch,
                     Ok(None) => break,
                     Err(status) => {
-                        tracing::debug!(error = %status, "an ingest stream broke");
+                        // Said back to the emitter: a batch over the message limit
+                        // (OUT_OF_RANGE) is one it must not send again as it is.
+                        tracing::warn!(code = ?status.code(), error = %status.message(), "an ingest stream broke");
+                        let _ = replies.send(Err(status)).await;
                         break;
                     }
                 };
@@ -99,9 +102,22 @@ impl AuditService for AuditGrpc {
                 let reply = audit
                     .ingest(records)
                     .await
-                    .map(|stored| pb::IngestEventsResponse {
-                        acknowledged_sequence: batch.batch_sequence,
-                        stored,
+                    .map(|ingested| {
+                        for rejected in &ingested.rejected {
+                            tracing::warn!(event_id = %rejected.event_id, reason = %rejected.reason, "a record refused");
+                        }
+                        pb::IngestEventsResponse {
+                            acknowledged_sequence: batch.batch_sequence,
+                            stored: ingested.stored,
+                            rejected: ingested
+                                .rejected
+                                .into_iter()
+                                .map(|r| pb::RejectedRecord {
+                                    event_id: r.event_id,
+                                    reason: r.reason,
+                                })
+                                .collect(),
+                        }
                     })
                     .map_err(Status::from);
                 let failed = reply.is_err();

@@ -89,7 +89,12 @@ async fn write(audit: &Audit, batch: Vec<BoundedEvent>, stop: &CancellationToken
         .collect();
     loop {
         match audit.ingest(records.clone()).await {
-            Ok(_) => return,
+            Ok(ingested) => {
+                for rejected in ingested.rejected {
+                    tracing::error!(event_id = %rejected.event_id, reason = %rejected.reason, "a record of audit-svc's own is refused");
+                }
+                return;
+            }
             // Meanwhile the queue fills and admit() refuses new calls.
             Err(AuditError::Unavailable) if !stop.is_cancelled() => tokio::time::sleep(RETRY).await,
             Err(error) => {

@@ -106,9 +106,9 @@ async fn only_services_may_ingest() {
 }
 
 #[tokio::test]
-async fn a_batch_with_a_bad_record_is_refused_whole() {
+async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
     let audit = AuditHarness::start().await;
-    let good = generated(2, base_time());
+    let good = generated(7, base_time());
     let id = uuid::Uuid::new_v4().to_string();
     let cases = [
         (
@@ -157,17 +157,30 @@ async fn a_batch_with_a_bad_record_is_refused_whole() {
             ),
         ),
     ];
-    for (bad, message) in cases {
-        let batch = vec![good[0].to_proto(), bad];
-        let result = audit.ingest(vec![batch]).await;
-        assert_error(
-            result,
-            Code::InvalidArgument,
-            "ValidationException",
-            &message,
-        );
+    let oversized = pb::AuditRecord {
+        event_id: id.clone(),
+        cloud_trail_event: format!("{{\"pad\": \"{}\"}}", "x".repeat(256 * 1024)),
+    };
+    let cases = cases.into_iter().chain([(
+        oversized,
+        format!(
+            "the record is {} bytes, over the limit of 262144 bytes",
+            256 * 1024 + 11
+        ),
+    )]);
+    for (n, (bad, message)) in cases.enumerate() {
+        // The bad record between two good ones: both good ones are stored.
+        let batch = vec![good[n].to_proto(), bad, good[n + 1].to_proto()];
+        let acks = audit.ingest(vec![batch]).await.expect("ingest");
+        let rejected: Vec<(String, String)> = acks[0]
+            .rejected
+            .iter()
+            .map(|r| (r.event_id.clone(), r.reason.clone()))
+            .collect();
+        assert_eq!(rejected, vec![(id.clone(), message)]);
+        assert_eq!(acks[0].stored, if n == 0 { 2 } else { 1 });
     }
-    assert_eq!(audit.count("SELECT count(*) FROM events").await, 0);
+    assert_eq!(audit.count("SELECT count(*) FROM events").await, 7);
     audit.stop().await;
 }
 

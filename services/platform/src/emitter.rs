@@ -13,6 +13,7 @@
 //! calls already admitted are still kept. [`WhenFull::DropAndCount`] instead drops
 //! records, counted by [`AuditEmitter::dropped`].
 
+mod dead_letter;
 mod spool;
 mod stream;
 #[cfg(test)]
@@ -319,15 +320,27 @@ impl AuditEmitter {
         Ok((AuditEmitter { shared }, EmitterTask { finish, handle }))
     }
 
-    /// Records dropped because the spool was full (only with [`WhenFull::DropAndCount`])
-    /// or could not be written.
+    /// Records lost: dropped because the spool was full (only with
+    /// [`WhenFull::DropAndCount`]), or because they could not be written to the spool
+    /// or to the dead letters.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed) + self.shared.spool.dead_letters().lost()
+    }
+
+    /// Records set aside in the dead-letter file because audit-svc will never take
+    /// them; they are kept there, not retried.
+    pub fn dead_lettered(&self) -> u64 {
+        self.shared.spool.dead_letters().kept()
     }
 
     /// Bytes in the spool, waiting for audit-svc.
     pub fn spooled_bytes(&self) -> u64 {
         self.shared.spool.bytes()
+    }
+
+    /// The spool size at which the service refuses calls (or drops records).
+    pub fn spool_limit(&self) -> u64 {
+        self.shared.spool.max_bytes()
     }
 }
 

@@ -1,12 +1,12 @@
 //! The on-disk side of the emitter: records audit-svc has not acknowledged, kept in
 //! append-only files of one CloudTrail JSON record per line (`spool-<seq>.jsonl`),
 //! replayed oldest first and deleted once every record in them is acknowledged.
-//! Records audit-svc refused as invalid go to `rejected/rejected.jsonl`, for a human.
+//! Records audit-svc will never take go to the dead letters (`dead_letter.rs`).
 
 use std::{
     collections::VecDeque,
     fs::{self, File, OpenOptions},
-    io::{self, BufRead, BufReader, Seek, SeekFrom, Write},
+    io::{self, BufReader, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     sync::{
         Mutex,
@@ -16,12 +16,14 @@ use std::{
 
 use serde::Deserialize;
 
-use super::{BATCH_MAX_BYTES, Record};
+use super::{
+    BATCH_MAX_BYTES, Record,
+    dead_letter::{DeadLetter, DeadLetters, SpoolLine, read_spool_line},
+};
+use crate::audit::MAX_RECORD_BYTES;
 
 const PREFIX: &str = "spool-";
 const SUFFIX: &str = ".jsonl";
-pub(crate) const REJECTED_DIR: &str = "rejected";
-const REJECTED_FILE: &str = "rejected.jsonl";
 
 /// A closed spool file waiting for replay. `offset` is where its unacknowledged part
 /// starts, so a replay cut short by a disconnect resumes rather than resends.
@@ -40,6 +42,7 @@ pub(crate) struct Spool {
     /// Every spool file's size, read by `admit` on each call without the lock.
     bytes: AtomicU64,
     state: Mutex<State>,
+    dead_letters: DeadLetters,
 }
 
 struct State {
@@ -108,6 +111,7 @@ impl Spool {
                 ready: found.into(),
                 next_seq,
             }),
+            dead_letters: DeadLetters::new(dir, max_bytes),
         })
     }
 
@@ -117,6 +121,14 @@ impl Spool {
 
     pub(crate) fn is_full(&self) -> bool {
         self.bytes() >= self.max_bytes
+    }
+
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    pub(crate) fn dead_letters(&self) -> &DeadLetters {
+        &self.dead_letters
     }
 
     /// Appends records as lines, in one write. `sync` makes them durable before
@@ -218,22 +230,6 @@ impl Spool {
         self.bytes.fetch_sub(file.size, Ordering::Relaxed);
     }
 
-    /// Keeps records audit-svc refused as invalid, which no retry will change.
-    pub(crate) fn reject(&self, lines: &[&str]) -> io::Result<PathBuf> {
-        let dir = self.dir.join(REJECTED_DIR);
-        fs::create_dir_all(&dir)?;
-        let path = dir.join(REJECTED_FILE);
-        let mut buf = Vec::new();
-        for line in lines {
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-        }
-        let mut file = OpenOptions::new().append(true).create(true).open(&path)?;
-        file.write_all(&buf)?;
-        file.sync_data()?;
-        Ok(path)
-    }
-
     /// Makes everything spooled so far durable: the file being written and the
     /// directory entries of new files.
     pub(crate) fn sync(&self) -> io::Result<()> {
@@ -316,20 +312,25 @@ impl Replay {
             let mut records = Vec::new();
             let mut corrupt = Vec::new();
             let mut at_end = false;
-            let mut line = String::new();
+            let mut line = Vec::new();
             let mut bytes = 0;
             while records.len() < max && bytes < BATCH_MAX_BYTES {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) => {
+                match read_spool_line(reader, &mut line, MAX_RECORD_BYTES) {
+                    Ok(SpoolLine::End) => {
                         at_end = true;
                         break;
                     }
-                    Ok(n) => {
-                        *offset += n as u64;
-                        let json = line.trim_end_matches('\n');
-                        match serde_json::from_str::<EventId>(json) {
-                            Ok(parsed) if line.ends_with('\n') => {
+                    Ok(SpoolLine::Line {
+                        consumed,
+                        terminated,
+                    }) => {
+                        *offset += consumed;
+                        let parsed = std::str::from_utf8(&line).ok().and_then(|json| {
+                            let id = serde_json::from_str::<EventId>(json).ok()?;
+                            Some((json, id))
+                        });
+                        match parsed {
+                            Some((json, parsed)) if terminated => {
                                 bytes += json.len();
                                 records.push(Record {
                                     event_id: parsed.event_id,
@@ -337,7 +338,21 @@ impl Replay {
                                 });
                             }
                             // A line cut short by a crash, or damaged on disk.
-                            _ => corrupt.push(json.to_owned()),
+                            _ => corrupt.push(String::from_utf8_lossy(&line).into_owned()),
+                        }
+                    }
+                    // Spooled before records were bounded (an older version).
+                    Ok(SpoolLine::TooLong { consumed }) => {
+                        *offset += consumed;
+                        let reason =
+                            format!("the record is over the limit of {MAX_RECORD_BYTES} bytes");
+                        match spool.dead_letters.keep_long_line(&line, reader, &reason) {
+                            Ok(rest) => *offset += rest,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot read an audit spool file; replaying the rest after restart");
+                                at_end = true;
+                                break;
+                            }
                         }
                     }
                     Err(e) => {
@@ -348,17 +363,15 @@ impl Replay {
                 }
             }
             let end = *offset;
-            if !corrupt.is_empty() {
-                let lines: Vec<&str> = corrupt.iter().map(String::as_str).collect();
-                match spool.reject(&lines) {
-                    Ok(path) => {
-                        tracing::error!(lines = corrupt.len(), rejected = %path.display(), "unreadable lines in an audit spool file set aside")
-                    }
-                    Err(e) => {
-                        tracing::error!(lines = corrupt.len(), error = %e, "unreadable lines in an audit spool file, and cannot set them aside")
-                    }
-                }
-            }
+            let unreadable: Vec<DeadLetter<'_>> = corrupt
+                .iter()
+                .map(|json| DeadLetter {
+                    event_id: "",
+                    reason: "an unreadable line of a spool file",
+                    json,
+                })
+                .collect();
+            spool.dead_letters.keep(&unreadable);
             if at_end {
                 self.reading = None;
                 let progress = self.progress(id);

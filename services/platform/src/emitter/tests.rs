@@ -13,7 +13,7 @@ use std::{
 
 use keyhold_proto::audit::v1::{
     IngestEventsRequest, IngestEventsResponse, LookupEventsRequest, LookupEventsResponse,
-    TailEventsRequest, TailEventsResponse,
+    RejectedRecord, TailEventsRequest, TailEventsResponse,
     audit_service_server::{AuditService, AuditServiceServer},
 };
 use serde_json::Value;
@@ -43,6 +43,8 @@ struct FakeAudit {
     received: Arc<Mutex<Received>>,
     /// eventIDs whose batch is answered INVALID_ARGUMENT.
     poison: Arc<Mutex<HashSet<String>>>,
+    /// eventIDs refused one by one, in the acknowledgement of their batch.
+    refuse: Arc<Mutex<HashSet<String>>>,
 }
 
 impl FakeAudit {
@@ -116,10 +118,26 @@ impl AuditService for FakeService {
                         .await;
                     return;
                 }
+                let refused: Vec<RejectedRecord> = {
+                    let refuse = fake.refuse.lock().unwrap();
+                    batch
+                        .records
+                        .iter()
+                        .filter(|r| refuse.contains(&r.event_id))
+                        .map(|r| RejectedRecord {
+                            event_id: r.event_id.clone(),
+                            reason: "not a record".into(),
+                        })
+                        .collect()
+                };
                 {
                     let mut received = fake.received.lock().unwrap();
                     received.batch_sizes.push(batch.records.len());
-                    for record in &batch.records {
+                    for record in batch
+                        .records
+                        .iter()
+                        .filter(|r| !refused.iter().any(|x| x.event_id == r.event_id))
+                    {
                         let json: Value = serde_json::from_str(&record.cloud_trail_event)
                             .expect("records are CloudTrail JSON");
                         assert_eq!(json["eventID"], record.event_id.as_str());
@@ -128,7 +146,8 @@ impl AuditService for FakeService {
                 }
                 let ack = IngestEventsResponse {
                     acknowledged_sequence: batch.batch_sequence,
-                    stored: batch.records.len() as u32,
+                    stored: (batch.records.len() - refused.len()) as u32,
+                    rejected: refused,
                 };
                 if tx.send(Ok(ack)).await.is_err() {
                     return;
@@ -478,6 +497,37 @@ async fn an_invalid_batch_is_set_aside_and_later_batches_flow() {
     );
     assert!(!got.contains("poison"));
     eventually("spool drained", || spool_files(&dir.0).is_empty()).await;
+    task.finish().await;
+    server.kill().await;
+}
+
+#[tokio::test]
+async fn a_refused_record_is_set_aside_alone_and_counted() {
+    let fake = FakeAudit::default();
+    fake.refuse.lock().unwrap().insert("bad".to_owned());
+    let addr = free_addr().await;
+    let server = serve(&fake, addr).await;
+    let dir = TempDir::new();
+    let (emitter, task) =
+        AuditEmitter::start(config(addr, &dir.0), CancellationToken::new()).unwrap();
+
+    let before = ids("before", 5);
+    record_all(&emitter, &before);
+    emitter.record(event("bad"));
+    let after = ids("after", 50);
+    record_all(&emitter, &after);
+    eventually("every good record delivered", || {
+        missing(&fake, &before) + missing(&fake, &after) == 0
+    })
+    .await;
+    let rejected = dir.0.join("rejected");
+    eventually("the refused one set aside", || emitter.dead_lettered() == 1).await;
+    assert_eq!(spooled_ids_in(&rejected), HashSet::from(["bad".to_owned()]));
+    let reasons = std::fs::read_to_string(rejected.join("reasons.jsonl")).unwrap();
+    let reason: Value = serde_json::from_str(reasons.trim_end()).unwrap();
+    assert_eq!(reason["eventID"], "bad");
+    assert_eq!(reason["reason"], "not a record");
+    assert_eq!(emitter.dropped(), 0);
     task.finish().await;
     server.kill().await;
 }
