@@ -22,6 +22,9 @@ pub enum AuditError {
     /// batch's acknowledgement, the rest of the batch is stored.
     #[error("{0}")]
     InvalidRecord(String),
+    /// The caller's identity policy does not allow reading the trail.
+    #[error("{0}")]
+    AccessDenied(String),
     #[error("the database is unavailable")]
     Unavailable,
     #[error("{0}")]
@@ -45,6 +48,7 @@ impl AuditError {
                 (Code::InvalidArgument, "InvalidEventCategoryException")
             }
             AuditError::InvalidRecord(_) => (Code::InvalidArgument, "ValidationException"),
+            AuditError::AccessDenied(_) => (Code::PermissionDenied, "AccessDeniedException"),
             AuditError::Unavailable => (Code::Unavailable, "ServiceUnavailableException"),
             AuditError::Internal(_) => (Code::Internal, "InternalFailureException"),
         }

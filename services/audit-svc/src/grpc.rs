@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
+    access,
     domain::{Audit, LookupInput, TailFilter},
     record::AuditEvent,
 };
@@ -31,12 +32,16 @@ impl AuditGrpc {
 
 type GrpcResult<T> = Result<Response<T>, Status>;
 
-fn require_caller<T>(request: &Request<T>) -> Result<(), Status> {
+fn require_caller<T>(request: &Request<T>) -> Result<&Caller, Status> {
     request
         .extensions()
         .get::<Caller>()
-        .map(|_| ())
         .ok_or_else(|| Status::unauthenticated(keyhold_platform::error::UNRECOGNIZED_CLIENT))
+}
+
+/// The caller, if its identity policy lets it read the trail.
+fn require_reader<T>(request: &Request<T>) -> Result<(), Status> {
+    Ok(access::check_read(require_caller(request)?)?)
 }
 
 pub fn event_of(event: &AuditEvent) -> pb::Event {
@@ -133,7 +138,7 @@ impl AuditService for AuditGrpc {
         &self,
         request: Request<pb::LookupEventsRequest>,
     ) -> GrpcResult<pb::LookupEventsResponse> {
-        require_caller(&request)?;
+        require_reader(&request)?;
         let req = request.into_inner();
         let input = LookupInput {
             attributes: req
@@ -158,7 +163,7 @@ impl AuditService for AuditGrpc {
         &self,
         request: Request<pb::TailEventsRequest>,
     ) -> GrpcResult<Self::TailEventsStream> {
-        require_caller(&request)?;
+        require_reader(&request)?;
         let req = request.into_inner();
         let filter = TailFilter::parse(
             req.lookup_attribute

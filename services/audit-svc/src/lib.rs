@@ -5,6 +5,7 @@
 //! the NextToken key, the retention sweeper, the writer of audit-svc's own records,
 //! and the gRPC server behind the platform's shared stack.
 
+pub mod access;
 pub mod domain;
 pub mod error;
 pub mod grpc;

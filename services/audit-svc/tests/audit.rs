@@ -758,3 +758,41 @@ async fn audit_svc_records_its_own_calls() {
     );
     audit.stop().await;
 }
+
+#[tokio::test]
+async fn reading_the_trail_needs_cloudtrail_lookup_events() {
+    let audit = AuditHarness::start().await;
+    audit.ingest_all(&generated(3, base_time())).await;
+    for who in [Who::Root, Who::User1] {
+        let page = audit
+            .client(who)
+            .lookup_events(lookup(None))
+            .await
+            .unwrap_or_else(|e| panic!("{who:?} may look up events: {e:?}"))
+            .into_inner();
+        assert_eq!(page.events.len(), 3);
+        audit
+            .client(who)
+            .tail_events(pb::TailEventsRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("{who:?} may tail events: {e:?}"));
+    }
+
+    let denied = "User: arn:aws:iam::000000000000:user/AWSLabsUser-0004 is not authorized to \
+         perform: cloudtrail:LookupEvents on resource: * because no identity-based policy \
+         allows the cloudtrail:LookupEvents action";
+    let mut outsider = audit.client(Who::User4);
+    assert_error(
+        outsider.lookup_events(lookup(None)).await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+        denied,
+    );
+    assert_error(
+        outsider.tail_events(pb::TailEventsRequest::default()).await,
+        Code::PermissionDenied,
+        "AccessDeniedException",
+        denied,
+    );
+    audit.stop().await;
+}
