@@ -6,7 +6,7 @@ mod common;
 
 use std::{path::PathBuf, time::Duration};
 
-use common::AuditHarness;
+use common::{AuditHarness, KMS_SVC, OBJECT_SVC, emitter_flags};
 use keyhold_proto::{
     kms::v1::{EncryptRequest, GenerateRandomRequest},
     object::v1::GetObjectRequest,
@@ -14,37 +14,11 @@ use keyhold_proto::{
 use keyhold_tests::{KmsHarness, ObjectHarness, TestDatabase, Who};
 use serde_json::Value;
 
-const OBJECT_SVC: (&str, &str) = (
-    "AKIAKEYHOLDDEVOBJSVC",
-    "dev-only-object-svc-secret-not-for-production",
-);
-const KMS_SVC: (&str, &str) = (
-    "AKIAKEYHOLDDEVKMSSVC",
-    "dev-only-kms-svc-secret-not-for-production",
-);
 const FIELD_CAP: usize = 32 * 1024;
 const RECORD_CAP: usize = 256 * 1024;
 
 fn spool_dir() -> PathBuf {
     std::env::temp_dir().join(format!("keyhold-bounded-{}", uuid::Uuid::new_v4().simple()))
-}
-
-/// The flags that make a service stream its records to `audit` as `principal`.
-fn emitter_flags(
-    audit: &AuditHarness,
-    principal: (&str, &str),
-    spool: &std::path::Path,
-) -> Vec<String> {
-    vec![
-        "--audit-endpoint".into(),
-        format!("http://{}", audit.address),
-        "--audit-access-key-id".into(),
-        principal.0.into(),
-        "--audit-secret-access-key".into(),
-        principal.1.into(),
-        "--audit-spool-dir".into(),
-        spool.display().to_string(),
-    ]
 }
 
 /// The stored records (as text) of `event_name` calls, once there are `count`.
@@ -90,7 +64,7 @@ fn assert_cut(shown: Option<&str>, original: &str) {
 async fn a_get_object_with_a_3_mb_bucket_name_is_recorded_bounded_and_later_calls_too() {
     let audit = AuditHarness::start().await;
     let spool = spool_dir();
-    let flags = emitter_flags(&audit, OBJECT_SVC, &spool);
+    let flags = emitter_flags(audit.address, OBJECT_SVC, &spool);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let object = ObjectHarness::start_with_flags(&flags).await;
 
@@ -155,7 +129,7 @@ async fn a_get_object_with_a_3_mb_bucket_name_is_recorded_bounded_and_later_call
 async fn an_encrypt_with_a_3_mb_encryption_context_is_recorded_bounded_and_later_calls_too() {
     let audit = AuditHarness::start().await;
     let spool = spool_dir();
-    let flags = emitter_flags(&audit, KMS_SVC, &spool);
+    let flags = emitter_flags(audit.address, KMS_SVC, &spool);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let database = TestDatabase::create().await;
     let url = database.url.clone();

@@ -6,15 +6,10 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use chrono::Utc;
-use common::{AuditHarness, Record, User, Who as AuditWho, attribute};
+use common::{AuditHarness, KMS_SVC, Record, User, Who as AuditWho, attribute, emitter_flags};
 use keyhold_proto::{audit::v1 as pb, kms::v1::GenerateRandomRequest};
-use keyhold_tests::{KmsHarness, TestDatabase, Who};
+use keyhold_tests::{KmsHarness, TestDatabase, Who, free_address, metric, scrape};
 use serde_json::Value;
-
-const KMS_SVC: (&str, &str) = (
-    "AKIAKEYHOLDDEVKMSSVC",
-    "dev-only-kms-svc-secret-not-for-production",
-);
 
 /// Writes a spool file for kms-svc's emitter to replay first, as one left by a
 /// previous run: `lines` are its records.
@@ -40,7 +35,9 @@ async fn stored_ids(audit: &AuditHarness, ids: &[String]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unacceptable_records_are_set_aside_and_the_next_1000_calls_are_stored_in_order() {
-    let audit = AuditHarness::start().await;
+    let audit_metrics = free_address();
+    let audit =
+        AuditHarness::start_with_flags(&["--metrics-listen", &audit_metrics.to_string()]).await;
     let spool =
         std::env::temp_dir().join(format!("keyhold-dead-{}", uuid::Uuid::new_v4().simple()));
 
@@ -80,16 +77,9 @@ async fn unacceptable_records_are_set_aside_and_the_next_1000_calls_are_stored_i
 
     let database = TestDatabase::create().await;
     let url = database.url.clone();
-    let flags = [
-        "--audit-endpoint".to_owned(),
-        format!("http://{}", audit.address),
-        "--audit-access-key-id".to_owned(),
-        KMS_SVC.0.to_owned(),
-        "--audit-secret-access-key".to_owned(),
-        KMS_SVC.1.to_owned(),
-        "--audit-spool-dir".to_owned(),
-        spool.display().to_string(),
-    ];
+    let kms_metrics = free_address();
+    let mut flags = emitter_flags(audit.address, KMS_SVC, &spool);
+    flags.extend(["--metrics-listen".to_owned(), kms_metrics.to_string()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let kms = KmsHarness::start_with_flags(database, url, &flags).await;
 
@@ -175,6 +165,24 @@ async fn unacceptable_records_are_set_aside_and_the_next_1000_calls_are_stored_i
             .to_string_lossy()
             .starts_with("spool-")),
         "the spool is drained"
+    );
+
+    // Counted where an operator looks.
+    let kms_scrape = scrape(kms_metrics).await;
+    assert_eq!(
+        metric(&kms_scrape, "keyhold_audit_dead_letter_records_total"),
+        Some(2.0),
+        "{kms_scrape}"
+    );
+    assert_eq!(
+        metric(&kms_scrape, "keyhold_audit_dropped_records_total"),
+        Some(0.0)
+    );
+    let audit_scrape = scrape(audit_metrics).await;
+    assert_eq!(
+        metric(&audit_scrape, "keyhold_audit_refused_records_total"),
+        Some(1.0),
+        "{audit_scrape}"
     );
 
     kms.stop().await;

@@ -134,6 +134,11 @@ pub trait AuditSink: Send + Sync + 'static {
     fn admit(&self) -> Result<(), crate::error::AwsError> {
         Ok(())
     }
+
+    /// What the sink shows on the metrics endpoint, if anything.
+    fn collector(&self) -> Option<Box<dyn prometheus_client::collector::Collector>> {
+        None
+    }
 }
 
 /// Writes each record as one JSON log line (target `audit`), until audit-svc exists.

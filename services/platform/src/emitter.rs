@@ -29,6 +29,7 @@ use std::{
 };
 
 use anyhow::Context as _;
+use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, transport::Endpoint};
@@ -38,6 +39,7 @@ use crate::{
     audit::{AuditSink, BoundedEvent, LogSink},
     config::secret_value,
     error::AwsError,
+    metrics::{encode_counter, encode_gauge},
 };
 
 use self::spool::Spool;
@@ -404,6 +406,10 @@ impl AuditSink for AuditEmitter {
         }
     }
 
+    fn collector(&self) -> Option<Box<dyn Collector>> {
+        Some(Box::new(EmitterMetrics(self.clone())))
+    }
+
     fn admit(&self) -> Result<(), AwsError> {
         if self.shared.when_full == WhenFull::Refuse && self.shared.spool.is_full() {
             return Err(AwsError::new(
@@ -413,5 +419,44 @@ impl AuditSink for AuditEmitter {
             ));
         }
         Ok(())
+    }
+}
+
+/// The emitter's counts on the metrics endpoint, read at each scrape.
+struct EmitterMetrics(AuditEmitter);
+
+impl std::fmt::Debug for EmitterMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmitterMetrics")
+    }
+}
+
+impl Collector for EmitterMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let emitter = &self.0;
+        encode_counter(
+            &mut encoder,
+            "keyhold_audit_dead_letter_records",
+            "Audit records set aside in the dead-letter file: audit-svc will never take them.",
+            emitter.dead_lettered(),
+        )?;
+        encode_counter(
+            &mut encoder,
+            "keyhold_audit_dropped_records",
+            "Audit records lost: spool full with KEYHOLD_AUDIT_WHEN_FULL=drop, or a disk error.",
+            emitter.dropped(),
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_audit_spool_bytes",
+            "Bytes of audit records in the spool, waiting for audit-svc.",
+            emitter.spooled_bytes(),
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_audit_spool_limit_bytes",
+            "The spool size at which calls are refused (or records dropped).",
+            emitter.spool_limit(),
+        )
     }
 }

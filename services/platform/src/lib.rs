@@ -10,6 +10,7 @@ pub mod db;
 pub mod emitter;
 pub mod error;
 pub mod iam;
+pub mod metrics;
 pub mod principals;
 pub mod server;
 pub mod shutdown;

@@ -58,6 +58,10 @@ pub struct StackConfig {
     /// Whether calls without credentials reach the handlers (as anonymous: no
     /// [`Caller`] in the extensions). Only object-svc serves anonymous readers.
     pub allow_anonymous: bool,
+    /// Where to serve Prometheus metrics; None for nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// What the metrics show besides the sink's own.
+    pub collectors: Vec<Box<dyn prometheus_client::collector::Collector>>,
 }
 
 impl StackConfig {
@@ -78,7 +82,18 @@ impl StackConfig {
             sink,
             requests_per_second: Some(common.requests_per_second),
             allow_anonymous: false,
+            metrics_listen: common.metrics_listen,
+            collectors: Vec::new(),
         }
+    }
+
+    /// Adds what `collector` reports to the metrics.
+    pub fn with_collector(
+        mut self,
+        collector: Box<dyn prometheus_client::collector::Collector>,
+    ) -> Self {
+        self.collectors.push(collector);
+        self
     }
 
     /// Lets calls without credentials through, as anonymous callers.

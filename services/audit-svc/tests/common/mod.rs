@@ -390,3 +390,32 @@ pub fn expected<'r>(
     kept.sort_by_key(|r| std::cmp::Reverse((r.time, r.id)));
     kept.iter().map(|r| r.id.to_string()).collect()
 }
+
+/// kms-svc's and object-svc's service principals, as their emitters present them.
+pub const KMS_SVC: (&str, &str) = (
+    "AKIAKEYHOLDDEVKMSSVC",
+    "dev-only-kms-svc-secret-not-for-production",
+);
+pub const OBJECT_SVC: (&str, &str) = (
+    "AKIAKEYHOLDDEVOBJSVC",
+    "dev-only-object-svc-secret-not-for-production",
+);
+
+/// The flags that make a service stream its records to the audit-svc at `address`
+/// as `principal`, spooling under `spool`.
+pub fn emitter_flags(
+    address: impl std::fmt::Display,
+    principal: (&str, &str),
+    spool: &std::path::Path,
+) -> Vec<String> {
+    vec![
+        "--audit-endpoint".into(),
+        format!("http://{address}"),
+        "--audit-access-key-id".into(),
+        principal.0.into(),
+        "--audit-secret-access-key".into(),
+        principal.1.into(),
+        "--audit-spool-dir".into(),
+        spool.display().to_string(),
+    ]
+}

@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
 };
 
@@ -21,6 +21,9 @@ use super::{
     dead_letter::{DeadLetter, DeadLetters, SpoolLine, read_spool_line},
 };
 use crate::audit::MAX_RECORD_BYTES;
+
+/// Fill levels, in percent of the limit, at which the spool warns (once per crossing).
+const WARN_AT_PERCENT: [u64; 3] = [50, 90, 100];
 
 const PREFIX: &str = "spool-";
 const SUFFIX: &str = ".jsonl";
@@ -43,6 +46,8 @@ pub(crate) struct Spool {
     bytes: AtomicU64,
     state: Mutex<State>,
     dead_letters: DeadLetters,
+    /// How many of [`WARN_AT_PERCENT`] the spool has crossed and said so.
+    warned_level: AtomicU8,
 }
 
 struct State {
@@ -101,7 +106,7 @@ impl Spool {
         found.sort_by_key(|f| f.seq);
         let bytes = found.iter().map(|f| f.size).sum();
         let next_seq = found.last().map_or(1, |f| f.seq + 1);
-        Ok(Spool {
+        let spool = Spool {
             dir: dir.to_owned(),
             max_bytes,
             file_bytes: file_bytes.max(1),
@@ -112,7 +117,11 @@ impl Spool {
                 next_seq,
             }),
             dead_letters: DeadLetters::new(dir, max_bytes),
-        })
+            warned_level: AtomicU8::new(0),
+        };
+        // What a previous run left may already be past a level.
+        spool.note_fill();
+        Ok(spool)
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -178,6 +187,8 @@ impl Spool {
             Ok(()) => {
                 current.size += buf.len() as u64;
                 self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                drop(state);
+                self.note_fill();
                 Ok(())
             }
             Err(e) => {
@@ -228,6 +239,41 @@ impl Spool {
             tracing::error!(path = %file.path.display(), error = %e, "cannot delete a replayed audit spool file");
         }
         self.bytes.fetch_sub(file.size, Ordering::Relaxed);
+        self.note_fill();
+    }
+
+    /// Warns when the spool crosses a fill level upwards, once per crossing, so that
+    /// an operator sees it fill before calls are refused; falling back under a level
+    /// re-arms its warning.
+    fn note_fill(&self) {
+        let bytes = self.bytes();
+        let level = fill_level(bytes, self.max_bytes);
+        let warned = self.warned_level.load(Ordering::Relaxed);
+        if level == warned
+            || self
+                .warned_level
+                .compare_exchange(warned, level, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if level > warned {
+            let percent = WARN_AT_PERCENT[usize::from(level) - 1];
+            tracing::warn!(
+                percent,
+                spool_bytes = bytes,
+                spool_limit_bytes = self.max_bytes,
+                spool = %self.dir.display(),
+                "the audit spool is {percent}% full: audit-svc is unreachable or slower than this service; \
+                 when full, calls are refused (KEYHOLD_AUDIT_WHEN_FULL=refuse) or records dropped (=drop)"
+            );
+        } else {
+            tracing::info!(
+                spool_bytes = bytes,
+                spool_limit_bytes = self.max_bytes,
+                "the audit spool is draining"
+            );
+        }
     }
 
     /// Makes everything spooled so far durable: the file being written and the
@@ -428,6 +474,15 @@ impl Replay {
             spool.remove(&progress.file);
         }
     }
+}
+
+/// How many of the warning levels `bytes` has reached.
+fn fill_level(bytes: u64, max_bytes: u64) -> u8 {
+    let reached = WARN_AT_PERCENT
+        .iter()
+        .filter(|percent| u128::from(bytes) * 100 >= u128::from(max_bytes) * u128::from(**percent))
+        .count();
+    u8::try_from(reached).unwrap_or(u8::MAX)
 }
 
 fn open_at(file: &SpoolFile) -> io::Result<BufReader<File>> {

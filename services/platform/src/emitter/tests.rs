@@ -25,6 +25,7 @@ use tokio_stream::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+use super::spool::Spool;
 use super::*;
 use crate::audit::{CloudTrailEvent, EVENT_VERSION, UserIdentity};
 
@@ -668,4 +669,61 @@ async fn batches_of_large_records_stay_under_the_message_limit() {
             .all(|n| *n <= BATCH_MAX_BYTES / 30_000 + 2)
     );
     assert!(spool_files(&dir.0).is_empty());
+}
+
+/// Log lines written while `f` runs on this thread.
+fn logs_of(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn the_spool_warns_once_per_fill_level_it_crosses() {
+    let dir = TempDir::new();
+    let spool = Spool::open(&dir.0, 1000, 1 << 20).unwrap();
+    // 99 bytes of JSON and a newline: ten lines fill the spool.
+    let record = Record {
+        event_id: "e".into(),
+        json: format!("{{\"eventID\":\"e\",\"x\":\"{}\"}}", "x".repeat(77)),
+    };
+    assert_eq!(record.json.len(), 99);
+    let logs = logs_of(|| {
+        for _ in 0..15 {
+            spool.append(std::slice::from_ref(&record), false).unwrap();
+        }
+        for file in spool.take_ready() {
+            spool.remove(&file);
+        }
+        for _ in 0..5 {
+            spool.append(std::slice::from_ref(&record), false).unwrap();
+        }
+    });
+    let count = |text: &str| logs.matches(text).count();
+    assert_eq!(
+        (
+            count("is 50% full"),
+            count("is 90% full"),
+            count("is 100% full")
+        ),
+        (2, 1, 1),
+        "{logs}"
+    );
+    assert_eq!(count("the audit spool is draining"), 1, "{logs}");
 }
