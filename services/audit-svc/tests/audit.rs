@@ -796,3 +796,30 @@ async fn reading_the_trail_needs_cloudtrail_lookup_events() {
     );
     audit.stop().await;
 }
+
+#[tokio::test]
+async fn a_batch_over_the_message_limit_is_answered_out_of_range() {
+    let audit = AuditHarness::start().await;
+    // 17 records of 1 MiB: one message over audit-svc's 16 MiB limit. Said back, the
+    // emitter knows not to send it again as it is; a silently closed stream looked
+    // like an outage, and the batch was retried forever.
+    let padding = "x".repeat(1 << 20);
+    let batch: Vec<pb::AuditRecord> = (0..17)
+        .map(|_| pb::AuditRecord {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            cloud_trail_event: padding.clone(),
+        })
+        .collect();
+    let status = audit
+        .ingest(vec![batch])
+        .await
+        .expect_err("the batch is refused");
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("decoded message length too large"),
+        "{status:?}"
+    );
+    audit.stop().await;
+}
