@@ -20,6 +20,8 @@ pub const USER2_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0002";
 pub const ROOT_ARN: &str = "arn:aws:iam::000000000000:root";
 /// A third user that the tests add to the dev principals: in no key policy.
 pub const USER3_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0003";
+/// A fourth test user: the lab users' identity policy without cloudtrail:LookupEvents.
+pub const USER4_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0004";
 
 /// The dev principals of deploy/dev/principals.json, and nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +213,7 @@ impl KmsHarness {
 }
 
 /// The dev principals plus AWSLabsUser-0003, a user with the lab users' identity
-/// policy who is in no key policy.
+/// policy who is in no key policy, and AWSLabsUser-0004, who may not read the trail.
 pub fn test_principals() -> String {
     let mut file: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dev_principals_path()).expect("dev principals"),
@@ -229,7 +231,19 @@ pub fn test_principals() -> String {
     outsider["arn"] = USER3_ARN.into();
     outsider["access_key_id"] = "AKIAKEYHOLDTESTUSR03".into();
     outsider["secret_access_key"] = "test-only-user-0003-secret".into();
+    let mut no_trail = outsider.clone();
     principals.push(outsider);
+    // The lab users' identity policy without the statement that lets them read the
+    // audit trail.
+    no_trail["name"] = "AWSLabsUser-0004".into();
+    no_trail["arn"] = USER4_ARN.into();
+    no_trail["access_key_id"] = "AKIAKEYHOLDTESTUSR04".into();
+    no_trail["secret_access_key"] = "test-only-user-0004-secret".into();
+    no_trail["identity_policy"]["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .retain(|s| s["Action"] != "cloudtrail:LookupEvents");
+    principals.push(no_trail);
     file.to_string()
 }
 

@@ -104,3 +104,26 @@ pub async fn terminate(
     }
     (status, logs)
 }
+
+/// An address nothing listens on yet, for a flag such as `--metrics-listen`.
+pub fn free_address() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().expect("its address")
+}
+
+/// The text of a service's `GET /metrics` at `address`.
+pub async fn scrape(address: std::net::SocketAddr) -> String {
+    let response = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .expect("the metrics endpoint answers");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("the metrics text")
+}
+
+/// The value of the unlabelled sample `name` in a scrape.
+pub fn metric(scrape: &str, name: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let (sample, value) = line.split_once(' ')?;
+        (sample == name).then(|| value.parse().ok())?
+    })
+}

@@ -25,7 +25,7 @@ use crate::{KmsHarness, TestDatabase, Who, kms::credentials};
 pub type ObjectClient = ObjectServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
 /// kms-svc and object-svc, each with its own database, object-svc's audit records in
-/// a memory sink.
+/// a memory sink (or, given `--audit-endpoint`, streamed to that audit-svc).
 pub struct ObjectHarness {
     pub kms: KmsHarness,
     pub address: SocketAddr,
@@ -90,12 +90,18 @@ impl ObjectHarness {
         let s3_address = listeners.s3.local_addr().expect("S3 endpoint address");
         let sink = MemorySink::default();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(object_svc::run_with_sink(
-            config,
-            listeners,
-            shutdown.clone(),
-            std::sync::Arc::new(sink.clone()),
-        ));
+        // With an audit endpoint the records stream there (the real emitter);
+        // otherwise the test reads them from the memory sink.
+        let task = if config.audit.audit_endpoint.is_some() {
+            tokio::spawn(object_svc::run(config, listeners, shutdown.clone()))
+        } else {
+            tokio::spawn(object_svc::run_with_sink(
+                config,
+                listeners,
+                shutdown.clone(),
+                std::sync::Arc::new(sink.clone()),
+            ))
+        };
         let harness = ObjectHarness {
             kms,
             address,

@@ -1,11 +1,15 @@
 //! The audit trail's rules, free of gRPC: ingest batches, answer LookupEvents, feed
 //! live tails.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, KeyInit, Mac};
+use keyhold_platform::audit::{MAX_RECORD_BYTES, truncate_text};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -75,10 +79,36 @@ impl TailFilter {
     }
 }
 
+/// What became of a batch: how many records were new, and which were refused.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub stored: u32,
+    pub rejected: Vec<Rejected>,
+}
+
+/// A record audit-svc refused; both texts are bounded, whatever the sender sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub event_id: String,
+    pub reason: String,
+}
+
+impl Rejected {
+    const MAX_EVENT_ID: usize = 128;
+    const MAX_REASON: usize = 1024;
+
+    fn new(mut event_id: String, mut reason: String) -> Rejected {
+        truncate_text(&mut event_id, Self::MAX_EVENT_ID);
+        truncate_text(&mut reason, Self::MAX_REASON);
+        Rejected { event_id, reason }
+    }
+}
+
 pub struct Audit {
     store: AuditStore,
     tail: broadcast::Sender<Arc<AuditEvent>>,
     tokens: TokenSigner,
+    rejected: AtomicU64,
 }
 
 impl Audit {
@@ -92,6 +122,7 @@ impl Audit {
             store,
             tail,
             tokens: TokenSigner { key },
+            rejected: AtomicU64::new(0),
         })
     }
 
@@ -99,22 +130,40 @@ impl Audit {
         &self.store
     }
 
-    /// Stores a batch durably; returns how many of its records were new. Live tails
-    /// see the new ones once they are committed.
-    pub async fn ingest(&self, records: Vec<(String, String)>) -> AuditResult<u32> {
-        // Every record is checked before any is stored: a record that cannot be
-        // indexed refuses the whole batch. Storing the rest would make the batch
-        // half-acknowledged, and the emitter could neither retry it (the same record
-        // fails again, forever) nor tell which records are missing; refused whole,
-        // it is one poison batch the emitter logs and drops.
+    /// Stores the acceptable records of a batch durably and names the others. Live
+    /// tails see the new ones once they are committed.
+    pub async fn ingest(&self, records: Vec<(String, String)>) -> AuditResult<Ingested> {
+        // Each record is judged alone: one that can never be stored (not a CloudTrail
+        // record, over the size limit) is named in the answer for the emitter to set
+        // aside, and the rest of its batch is stored, so nothing waits behind it.
         let mut events = Vec::with_capacity(records.len());
+        let mut rejected = Vec::new();
         let mut seen = std::collections::HashSet::with_capacity(records.len());
         for (event_id, json) in records {
-            let event = AuditEvent::parse(&event_id, json)?;
-            // A batch that repeats a record stores it once.
-            if seen.insert(event.event_id) {
-                events.push(event);
+            let parsed = if json.len() > MAX_RECORD_BYTES {
+                Err(AuditError::InvalidRecord(format!(
+                    "the record is {} bytes, over the limit of {MAX_RECORD_BYTES} bytes",
+                    json.len()
+                )))
+            } else {
+                AuditEvent::parse(&event_id, json)
+            };
+            match parsed {
+                // A batch that repeats a record stores it once.
+                Ok(event) => {
+                    if seen.insert(event.event_id) {
+                        events.push(event);
+                    }
+                }
+                Err(AuditError::InvalidRecord(reason)) => {
+                    rejected.push(Rejected::new(event_id, reason));
+                }
+                Err(other) => return Err(other),
             }
+        }
+        if !rejected.is_empty() {
+            self.rejected
+                .fetch_add(rejected.len() as u64, Ordering::Relaxed);
         }
         let inserted = self.store.insert(&events).await?;
         let stored = u32::try_from(inserted.len()).unwrap_or(u32::MAX);
@@ -125,7 +174,12 @@ impl Audit {
                 let _ = self.tail.send(Arc::new(event));
             }
         }
-        Ok(stored)
+        Ok(Ingested { stored, rejected })
+    }
+
+    /// Records refused since the start, for the metrics.
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<AuditEvent>> {

@@ -18,9 +18,13 @@ pub enum AuditError {
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidEventCategory(String),
-    /// A record of an IngestEvents batch that cannot be stored; the whole batch is refused.
+    /// A record of an IngestEvents batch that can never be stored; named in the
+    /// batch's acknowledgement, the rest of the batch is stored.
     #[error("{0}")]
     InvalidRecord(String),
+    /// The caller's identity policy does not allow reading the trail.
+    #[error("{0}")]
+    AccessDenied(String),
     #[error("the database is unavailable")]
     Unavailable,
     #[error("{0}")]
@@ -44,6 +48,7 @@ impl AuditError {
                 (Code::InvalidArgument, "InvalidEventCategoryException")
             }
             AuditError::InvalidRecord(_) => (Code::InvalidArgument, "ValidationException"),
+            AuditError::AccessDenied(_) => (Code::PermissionDenied, "AccessDeniedException"),
             AuditError::Unavailable => (Code::Unavailable, "ServiceUnavailableException"),
             AuditError::Internal(_) => (Code::Internal, "InternalFailureException"),
         }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
+    access,
     domain::{Audit, LookupInput, TailFilter},
     record::AuditEvent,
 };
@@ -31,12 +32,16 @@ impl AuditGrpc {
 
 type GrpcResult<T> = Result<Response<T>, Status>;
 
-fn require_caller<T>(request: &Request<T>) -> Result<(), Status> {
+fn require_caller<T>(request: &Request<T>) -> Result<&Caller, Status> {
     request
         .extensions()
         .get::<Caller>()
-        .map(|_| ())
         .ok_or_else(|| Status::unauthenticated(keyhold_platform::error::UNRECOGNIZED_CLIENT))
+}
+
+/// The caller, if its identity policy lets it read the trail.
+fn require_reader<T>(request: &Request<T>) -> Result<(), Status> {
+    Ok(access::check_read(require_caller(request)?)?)
 }
 
 pub fn event_of(event: &AuditEvent) -> pb::Event {
@@ -87,7 +92,10 @@ impl AuditService for AuditGrpc {
                     Ok(Some(batch)) => batch,
                     Ok(None) => break,
                     Err(status) => {
-                        tracing::debug!(error = %status, "an ingest stream broke");
+                        // Said back to the emitter: a batch over the message limit
+                        // (OUT_OF_RANGE) is one it must not send again as it is.
+                        tracing::warn!(code = ?status.code(), error = %status.message(), "an ingest stream broke");
+                        let _ = replies.send(Err(status)).await;
                         break;
                     }
                 };
@@ -99,9 +107,22 @@ impl AuditService for AuditGrpc {
                 let reply = audit
                     .ingest(records)
                     .await
-                    .map(|stored| pb::IngestEventsResponse {
-                        acknowledged_sequence: batch.batch_sequence,
-                        stored,
+                    .map(|ingested| {
+                        for rejected in &ingested.rejected {
+                            tracing::warn!(event_id = %rejected.event_id, reason = %rejected.reason, "a record refused");
+                        }
+                        pb::IngestEventsResponse {
+                            acknowledged_sequence: batch.batch_sequence,
+                            stored: ingested.stored,
+                            rejected: ingested
+                                .rejected
+                                .into_iter()
+                                .map(|r| pb::RejectedRecord {
+                                    event_id: r.event_id,
+                                    reason: r.reason,
+                                })
+                                .collect(),
+                        }
                     })
                     .map_err(Status::from);
                 let failed = reply.is_err();
@@ -117,7 +138,7 @@ impl AuditService for AuditGrpc {
         &self,
         request: Request<pb::LookupEventsRequest>,
     ) -> GrpcResult<pb::LookupEventsResponse> {
-        require_caller(&request)?;
+        require_reader(&request)?;
         let req = request.into_inner();
         let input = LookupInput {
             attributes: req
@@ -142,7 +163,7 @@ impl AuditService for AuditGrpc {
         &self,
         request: Request<pb::TailEventsRequest>,
     ) -> GrpcResult<Self::TailEventsStream> {
-        require_caller(&request)?;
+        require_reader(&request)?;
         let req = request.into_inner();
         let filter = TailFilter::parse(
             req.lookup_attribute

@@ -5,6 +5,7 @@
 //! the NextToken key, the retention sweeper, the writer of audit-svc's own records,
 //! and the gRPC server behind the platform's shared stack.
 
+pub mod access;
 pub mod domain;
 pub mod error;
 pub mod grpc;
@@ -18,6 +19,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, server};
 use keyhold_proto::audit::v1::audit_service_server::AuditServiceServer;
+use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -117,11 +119,13 @@ async fn serve(
 
     // The emitter closes a batch once it holds 2 MiB of records (the last record may
     // cross that line), so batches of large records fit with room to spare.
+    let metrics = Box::new(AuditMetrics(audit.clone()));
     let routes = Routes::new(
         AuditServiceServer::new(AuditGrpc::new(audit, shutdown.clone()))
             .max_decoding_message_size(INGEST_MESSAGE_LIMIT),
     );
-    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink);
+    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink)
+        .with_collector(metrics);
     let served = server::serve(
         stack,
         routes,
@@ -138,4 +142,24 @@ async fn serve(
         let _ = writer.await;
     }
     served
+}
+
+/// audit-svc's counts on the metrics endpoint.
+struct AuditMetrics(Arc<Audit>);
+
+impl std::fmt::Debug for AuditMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditMetrics")
+    }
+}
+
+impl Collector for AuditMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        keyhold_platform::metrics::encode_counter(
+            &mut encoder,
+            "keyhold_audit_refused_records",
+            "Records audit-svc refused (named back to their emitter, which sets them aside).",
+            self.0.rejected_count(),
+        )
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, AwsError, CloudTrailEvent};
+use keyhold_platform::{AuditSink, AwsError, BoundedEvent};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +16,7 @@ const BATCH: usize = 500;
 const RETRY: Duration = Duration::from_millis(500);
 
 pub struct StoreSink {
-    queue: mpsc::Sender<CloudTrailEvent>,
+    queue: mpsc::Sender<BoundedEvent>,
 }
 
 impl AuditSink for StoreSink {
@@ -29,25 +29,25 @@ impl AuditSink for StoreSink {
         Ok(())
     }
 
-    fn record(&self, event: CloudTrailEvent) {
-        match self.queue.try_send(event) {
+    fn deliver(&self, record: BoundedEvent) {
+        match self.queue.try_send(record) {
             Ok(()) => {}
-            Err(TrySendError::Full(event)) => {
-                tracing::warn!(event_id = %event.event_id, "audit-svc's own record queue is full; a record is dropped");
+            Err(TrySendError::Full(record)) => {
+                tracing::warn!(event_id = %record.event().event_id, "audit-svc's own record queue is full; a record is dropped");
             }
-            Err(TrySendError::Closed(event)) => {
-                tracing::warn!(event_id = %event.event_id, "audit-svc is stopping; a record of its own is dropped");
+            Err(TrySendError::Closed(record)) => {
+                tracing::warn!(event_id = %record.event().event_id, "audit-svc is stopping; a record of its own is dropped");
             }
         }
     }
 }
 
 /// The sink for the stack, and the queue [`write_until`] drains.
-pub fn store_sink() -> (StoreSink, mpsc::Receiver<CloudTrailEvent>) {
+pub fn store_sink() -> (StoreSink, mpsc::Receiver<BoundedEvent>) {
     store_sink_holding(QUEUE)
 }
 
-fn store_sink_holding(records: usize) -> (StoreSink, mpsc::Receiver<CloudTrailEvent>) {
+fn store_sink_holding(records: usize) -> (StoreSink, mpsc::Receiver<BoundedEvent>) {
     let (queue, receiver) = mpsc::channel(records);
     (StoreSink { queue }, receiver)
 }
@@ -55,7 +55,7 @@ fn store_sink_holding(records: usize) -> (StoreSink, mpsc::Receiver<CloudTrailEv
 /// Writes queued records until `stop`, then writes what is left and returns.
 pub async fn write_until(
     audit: Arc<Audit>,
-    mut records: mpsc::Receiver<CloudTrailEvent>,
+    mut records: mpsc::Receiver<BoundedEvent>,
     stop: CancellationToken,
 ) {
     loop {
@@ -76,23 +76,25 @@ pub async fn write_until(
     }
 }
 
-async fn write(audit: &Audit, batch: Vec<CloudTrailEvent>, stop: &CancellationToken) {
+async fn write(audit: &Audit, batch: Vec<BoundedEvent>, stop: &CancellationToken) {
     if batch.is_empty() {
         return;
     }
     let records: Vec<(String, String)> = batch
-        .iter()
-        .filter_map(|event| match serde_json::to_string(event) {
-            Ok(json) => Some((event.event_id.clone(), json)),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot serialize an audit record");
-                None
-            }
+        .into_iter()
+        .map(|record| {
+            let (event, json) = record.into_parts();
+            (event.event_id, json)
         })
         .collect();
     loop {
         match audit.ingest(records.clone()).await {
-            Ok(_) => return,
+            Ok(ingested) => {
+                for rejected in ingested.rejected {
+                    tracing::error!(event_id = %rejected.event_id, reason = %rejected.reason, "a record of audit-svc's own is refused");
+                }
+                return;
+            }
             // Meanwhile the queue fills and admit() refuses new calls.
             Err(AuditError::Unavailable) if !stop.is_cancelled() => tokio::time::sleep(RETRY).await,
             Err(error) => {
@@ -106,6 +108,7 @@ async fn write(audit: &Audit, batch: Vec<CloudTrailEvent>, stop: &CancellationTo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keyhold_platform::CloudTrailEvent;
 
     fn event() -> CloudTrailEvent {
         CloudTrailEvent {

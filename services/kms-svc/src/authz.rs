@@ -9,11 +9,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use keyhold_key_policy::{
-    AccessRequest, Caller as PolicyCaller, ConditionContext, Decision, PolicyDocument, authorize,
-    authorize_without_key,
-};
-use keyhold_platform::Caller;
+use keyhold_key_policy::{AccessRequest, ConditionContext, Decision, PolicyDocument, authorize};
+use keyhold_platform::{Caller, iam::policy_caller};
 use uuid::Uuid;
 
 use crate::{
@@ -79,15 +76,6 @@ pub fn condition_context(
     }
 }
 
-fn policy_caller(caller: &Caller) -> PolicyCaller<'_> {
-    PolicyCaller {
-        arn: &caller.principal.arn,
-        account_id: &caller.principal.account_id,
-        is_account_root: caller.principal.is_root(),
-        identity_policy: caller.principal.identity_policy.as_ref(),
-    }
-}
-
 impl PolicyCache {
     /// Refuses with AWS's AccessDenied message unless `action` is allowed on `key`.
     pub fn check(
@@ -145,23 +133,8 @@ pub fn check_identity(
     resource: &str,
     context: &ConditionContext,
 ) -> KmsResult<()> {
-    let request = AccessRequest {
-        action,
-        resource,
-        context,
-    };
-    let who = &caller.principal.arn;
-    match authorize_without_key(&policy_caller(caller), &request) {
-        Decision::Allow => Ok(()),
-        Decision::ExplicitDenyInIdentityPolicy | Decision::ExplicitDenyInResourcePolicy => {
-            Err(KmsError::AccessDenied(format!(
-                "User: {who} is not authorized to perform: {action} on resource: {resource} with an explicit deny in an identity-based policy"
-            )))
-        }
-        Decision::ImplicitDeny => Err(KmsError::AccessDenied(format!(
-            "User: {who} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
-        ))),
-    }
+    keyhold_platform::iam::check_identity(caller, action, resource, context)
+        .map_err(KmsError::AccessDenied)
 }
 
 fn denied_unless(

@@ -2,12 +2,20 @@
 //!
 //! The record is assembled by the tower stack (`stack.rs`) from what every call has
 //! (caller, method, status); handlers only add what only they know, the resources a
-//! call touched, through [`AuditNotes`].
+//! call touched, through [`AuditNotes`]. Every record is bounded ([`bound`]) on its
+//! way into a sink.
+
+mod bound;
 
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::Value;
+
+pub use self::bound::{
+    BoundedEvent, FALLBACK_FIELD_BYTES, MAX_FIELD_BYTES, MAX_RECORD_BYTES, truncate_text,
+    truncate_value,
+};
 
 pub const EVENT_VERSION: &str = "1.11";
 
@@ -112,12 +120,24 @@ pub fn user_identity(
 
 /// Where finished records go. `record` must not block the request path.
 pub trait AuditSink: Send + Sync + 'static {
-    fn record(&self, event: CloudTrailEvent);
+    /// The one way into a sink: bounds the record ([`CloudTrailEvent::bounded`]),
+    /// whichever service and path built it, then delivers it.
+    fn record(&self, event: CloudTrailEvent) {
+        self.deliver(event.bounded());
+    }
+
+    /// Takes a bounded record. Must not block.
+    fn deliver(&self, record: BoundedEvent);
 
     /// Whether the sink can take another call's record; the stack refuses the call
     /// with this error otherwise, before the call does anything worth recording.
     fn admit(&self) -> Result<(), crate::error::AwsError> {
         Ok(())
+    }
+
+    /// What the sink shows on the metrics endpoint, if anything.
+    fn collector(&self) -> Option<Box<dyn prometheus_client::collector::Collector>> {
+        None
     }
 }
 
@@ -126,11 +146,8 @@ pub trait AuditSink: Send + Sync + 'static {
 pub struct LogSink;
 
 impl AuditSink for LogSink {
-    fn record(&self, event: CloudTrailEvent) {
-        match serde_json::to_string(&event) {
-            Ok(json) => tracing::info!(target: "audit", event = %json, "cloudtrail event"),
-            Err(e) => tracing::error!(error = %e, "cannot serialize an audit event"),
-        }
+    fn deliver(&self, record: BoundedEvent) {
+        tracing::info!(target: "audit", event = %record.json(), "cloudtrail event");
     }
 }
 
@@ -145,7 +162,8 @@ impl MemorySink {
 }
 
 impl AuditSink for MemorySink {
-    fn record(&self, event: CloudTrailEvent) {
+    fn deliver(&self, record: BoundedEvent) {
+        let (event, _) = record.into_parts();
         self.0.lock().expect("sink lock").push(event);
     }
 }

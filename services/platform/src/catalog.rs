@@ -5,8 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value as PValue,
+    DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, ReflectMessage, Value as PValue,
 };
+
+use crate::audit::{MAX_FIELD_BYTES, truncate_text};
 
 #[derive(Debug, Clone)]
 pub struct MethodInfo {
@@ -72,14 +74,15 @@ impl MethodCatalog {
     }
 
     /// Decodes one gRPC message and renders it as CloudTrail shows parameters: AWS
-    /// JSON names, defaults omitted, secrets removed. `None` when it cannot decode.
+    /// JSON names, defaults omitted, secrets removed, every string cut at
+    /// [`MAX_FIELD_BYTES`] before it is copied into JSON. `None` when it cannot decode.
     pub fn render(
         &self,
         descriptor: &MessageDescriptor,
         bytes: &[u8],
     ) -> Option<serde_json::Value> {
         let mut message = DynamicMessage::decode(descriptor.clone(), bytes).ok()?;
-        self.redact(&mut message);
+        self.prepare(&mut message);
         let value = serde_json::to_value(&message).ok()?;
         match &value {
             serde_json::Value::Object(map) if map.is_empty() => None,
@@ -87,7 +90,8 @@ impl MethodCatalog {
         }
     }
 
-    fn redact(&self, message: &mut DynamicMessage) {
+    /// Removes secrets and cuts long strings, at every depth.
+    fn prepare(&self, message: &mut DynamicMessage) {
         let fields: Vec<_> = message.descriptor().fields().collect();
         for field in fields {
             if self.sensitive_fields.contains(field.full_name()) {
@@ -97,17 +101,36 @@ impl MethodCatalog {
             if !message.has_field(&field) {
                 continue;
             }
-            match message.get_field_mut(&field) {
-                PValue::Message(inner) => self.redact(inner),
-                PValue::List(items) => {
-                    for item in items {
-                        if let PValue::Message(inner) = item {
-                            self.redact(inner);
-                        }
+            self.prepare_value(message.get_field_mut(&field));
+        }
+    }
+
+    fn prepare_value(&self, value: &mut PValue) {
+        match value {
+            PValue::String(text) => truncate_text(text, MAX_FIELD_BYTES),
+            PValue::Message(inner) => self.prepare(inner),
+            PValue::List(items) => items.iter_mut().for_each(|item| self.prepare_value(item)),
+            PValue::Map(entries) => {
+                let long_key =
+                    |key: &MapKey| matches!(key, MapKey::String(k) if k.len() > MAX_FIELD_BYTES);
+                if entries.keys().any(long_key) {
+                    let old = std::mem::take(entries);
+                    for (key, item) in old {
+                        let key = match key {
+                            MapKey::String(mut k) => {
+                                truncate_text(&mut k, MAX_FIELD_BYTES);
+                                MapKey::String(k)
+                            }
+                            other => other,
+                        };
+                        entries.insert(key, item);
                     }
                 }
-                _ => {}
+                entries
+                    .values_mut()
+                    .for_each(|item| self.prepare_value(item));
             }
+            _ => {}
         }
     }
 }
@@ -184,6 +207,32 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"keyId": "arn:aws:kms:us-east-1:000000000000:key/k"})
+        );
+    }
+
+    #[test]
+    fn long_strings_are_cut_before_they_become_json() {
+        let catalog = catalog();
+        let method = catalog
+            .method("/keyhold.kms.v1.KmsService/Encrypt")
+            .unwrap();
+        let long = "k".repeat(MAX_FIELD_BYTES + 3);
+        let cut = format!(
+            "{}...[keyhold truncated 37 bytes]",
+            &long[..MAX_FIELD_BYTES - 34]
+        );
+        let request = EncryptRequest {
+            key_id: long.clone(),
+            plaintext: b"secret".to_vec(),
+            encryption_context: [(long.clone(), long.clone())].into(),
+            encryption_algorithm: String::new(),
+        };
+        let json = catalog
+            .render(&method.input, &request.encode_to_vec())
+            .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"keyId": cut.clone(), "encryptionContext": {cut.clone(): cut}})
         );
     }
 

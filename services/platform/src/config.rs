@@ -44,6 +44,11 @@ pub struct CommonArgs {
     /// Seconds in-flight calls get to finish after SIGTERM before the server stops.
     #[arg(long, env = "KEYHOLD_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+
+    /// Where to serve Prometheus metrics (GET /metrics), e.g. 127.0.0.1:9464; unset,
+    /// no metrics port is opened.
+    #[arg(long, env = "KEYHOLD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl CommonArgs {

@@ -13,6 +13,7 @@
 //! calls already admitted are still kept. [`WhenFull::DropAndCount`] instead drops
 //! records, counted by [`AuditEmitter::dropped`].
 
+mod dead_letter;
 mod spool;
 mod stream;
 #[cfg(test)]
@@ -28,15 +29,17 @@ use std::{
 };
 
 use anyhow::Context as _;
+use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, transport::Endpoint};
 use zeroize::Zeroizing;
 
 use crate::{
-    audit::{AuditSink, CloudTrailEvent, LogSink},
+    audit::{AuditSink, BoundedEvent, LogSink},
     config::{bad_config, secret_value},
     error::AwsError,
+    metrics::{encode_counter, encode_gauge},
 };
 
 use self::spool::Spool;
@@ -319,15 +322,27 @@ impl AuditEmitter {
         Ok((AuditEmitter { shared }, EmitterTask { finish, handle }))
     }
 
-    /// Records dropped because the spool was full (only with [`WhenFull::DropAndCount`])
-    /// or could not be written.
+    /// Records lost: dropped because the spool was full (only with
+    /// [`WhenFull::DropAndCount`]), or because they could not be written to the spool
+    /// or to the dead letters.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.dropped.load(Ordering::Relaxed) + self.shared.spool.dead_letters().lost()
+    }
+
+    /// Records set aside in the dead-letter file because audit-svc will never take
+    /// them; they are kept there, not retried.
+    pub fn dead_lettered(&self) -> u64 {
+        self.shared.spool.dead_letters().kept()
     }
 
     /// Bytes in the spool, waiting for audit-svc.
     pub fn spooled_bytes(&self) -> u64 {
         self.shared.spool.bytes()
+    }
+
+    /// The spool size at which the service refuses calls (or drops records).
+    pub fn spool_limit(&self) -> u64 {
+        self.shared.spool.max_bytes()
     }
 }
 
@@ -377,14 +392,8 @@ impl Shared {
 }
 
 impl AuditSink for AuditEmitter {
-    fn record(&self, event: CloudTrailEvent) {
-        let json = match serde_json::to_string(&event) {
-            Ok(json) => json,
-            Err(e) => {
-                tracing::error!(event_id = %event.event_id, error = %e, "cannot serialize an audit event");
-                return;
-            }
-        };
+    fn deliver(&self, record: BoundedEvent) {
+        let (event, json) = record.into_parts();
         let record = Record {
             event_id: event.event_id,
             json,
@@ -397,6 +406,10 @@ impl AuditSink for AuditEmitter {
         }
     }
 
+    fn collector(&self) -> Option<Box<dyn Collector>> {
+        Some(Box::new(EmitterMetrics(self.clone())))
+    }
+
     fn admit(&self) -> Result<(), AwsError> {
         if self.shared.when_full == WhenFull::Refuse && self.shared.spool.is_full() {
             return Err(AwsError::new(
@@ -406,5 +419,44 @@ impl AuditSink for AuditEmitter {
             ));
         }
         Ok(())
+    }
+}
+
+/// The emitter's counts on the metrics endpoint, read at each scrape.
+struct EmitterMetrics(AuditEmitter);
+
+impl std::fmt::Debug for EmitterMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmitterMetrics")
+    }
+}
+
+impl Collector for EmitterMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let emitter = &self.0;
+        encode_counter(
+            &mut encoder,
+            "keyhold_audit_dead_letter_records",
+            "Audit records set aside in the dead-letter file: audit-svc will never take them.",
+            emitter.dead_lettered(),
+        )?;
+        encode_counter(
+            &mut encoder,
+            "keyhold_audit_dropped_records",
+            "Audit records lost: spool full with KEYHOLD_AUDIT_WHEN_FULL=drop, or a disk error.",
+            emitter.dropped(),
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_audit_spool_bytes",
+            "Bytes of audit records in the spool, waiting for audit-svc.",
+            emitter.spooled_bytes(),
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_audit_spool_limit_bytes",
+            "The spool size at which calls are refused (or records dropped).",
+            emitter.spool_limit(),
+        )
     }
 }

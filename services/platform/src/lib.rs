@@ -9,6 +9,8 @@ pub mod config;
 pub mod db;
 pub mod emitter;
 pub mod error;
+pub mod iam;
+pub mod metrics;
 pub mod periodic;
 pub mod principals;
 pub mod server;
@@ -18,7 +20,7 @@ pub mod stack;
 pub mod telemetry;
 pub mod throttle;
 
-pub use audit::{AuditNotes, AuditSink, CloudTrailEvent, LogSink, MemorySink};
+pub use audit::{AuditNotes, AuditSink, BoundedEvent, CloudTrailEvent, LogSink, MemorySink};
 pub use auth::Caller;
 pub use error::AwsError;
 pub use principals::{Principal, Principals};

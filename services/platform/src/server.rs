@@ -16,7 +16,7 @@ use crate::stack::{KeyholdLayer, StackConfig};
 /// Serves `routes` on `listener` until `shutdown` is cancelled. `grpc_services` are
 /// the fully qualified service names health reports on.
 pub async fn serve(
-    stack: StackConfig,
+    mut stack: StackConfig,
     routes: Routes,
     grpc_services: &[&'static str],
     listener: TcpListener,
@@ -24,6 +24,15 @@ pub async fn serve(
     grace: Duration,
 ) -> anyhow::Result<()> {
     let service_name = stack.service_name;
+    let metrics = match stack.metrics_listen {
+        Some(address) => {
+            let mut collectors = std::mem::take(&mut stack.collectors);
+            collectors.extend(stack.sink.collector());
+            let registry = crate::metrics::registry(collectors);
+            Some(crate::metrics::listen(address, registry, shutdown.clone()).await?)
+        }
+        None => None,
+    };
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in grpc_services.iter().copied().chain([""]) {
         health
@@ -71,6 +80,9 @@ pub async fn serve(
             tracing::warn!(grace_seconds = grace.as_secs(), "drain deadline passed; closing the remaining calls");
             server.abort();
         }
+    }
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
     }
     tracing::info!(service = service_name, "stopped");
     Ok(())

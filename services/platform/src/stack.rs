@@ -30,6 +30,8 @@ use crate::{
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The longest client request id a record keeps.
+pub const MAX_CLIENT_REQUEST_ID: usize = 128;
 /// The response header AWS SDKs read the request id from.
 pub const AWS_REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 /// tonic's default limit on a decoded message, plus the 5-byte gRPC frame header.
@@ -56,6 +58,10 @@ pub struct StackConfig {
     /// Whether calls without credentials reach the handlers (as anonymous: no
     /// [`Caller`] in the extensions). Only object-svc serves anonymous readers.
     pub allow_anonymous: bool,
+    /// Where to serve Prometheus metrics; None for nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// What the metrics show besides the sink's own.
+    pub collectors: Vec<Box<dyn prometheus_client::collector::Collector>>,
 }
 
 impl StackConfig {
@@ -76,7 +82,18 @@ impl StackConfig {
             sink,
             requests_per_second: Some(common.requests_per_second),
             allow_anonymous: false,
+            metrics_listen: common.metrics_listen,
+            collectors: Vec::new(),
         }
+    }
+
+    /// Adds what `collector` reports to the metrics.
+    pub fn with_collector(
+        mut self,
+        collector: Box<dyn prometheus_client::collector::Collector>,
+    ) -> Self {
+        self.collectors.push(collector);
+        self
     }
 
     /// Lets calls without credentials through, as anonymous callers.
@@ -162,13 +179,9 @@ where
         if method.internal {
             return Box::pin(internal_call(shared, ready, request));
         }
-        let request_id = request
-            .headers()
-            .get(REQUEST_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty() && v.len() <= 128)
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Always keyhold's own: consumers take a record's requestID as unique, which a
+        // client's id cannot be trusted to be.
+        let request_id = uuid::Uuid::new_v4().to_string();
         let span = telemetry::server_span(&request);
         span.record("request_id", request_id.as_str());
         Box::pin(handle(shared, ready, method, request_id, request).instrument(span))
@@ -190,6 +203,7 @@ where
     let mut pending = PendingEvent {
         shared: shared.clone(),
         request_id: request_id.clone(),
+        client_request_id: client_request_id(headers),
         user_agent: header_text(headers, "user-agent"),
         source_ip: request
             .extensions()
@@ -339,12 +353,23 @@ fn header_text(headers: &http::HeaderMap, name: &str) -> String {
         .to_owned()
 }
 
+/// The id a client gave its call (`x-request-id`), kept in the record as
+/// `additionalEventData.clientRequestId` for correlation only: when it is 1 to
+/// [`MAX_CLIENT_REQUEST_ID`] printable ASCII characters, else it is left out.
+fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let id = headers.get(REQUEST_ID_HEADER)?.as_bytes();
+    let printable = id.iter().all(|b| (0x20..0x7f).contains(b));
+    (printable && (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len()))
+        .then(|| String::from_utf8_lossy(id).into_owned())
+}
+
 /// Everything known about a call while it runs; becomes its record when the response
 /// body is done (dropped), which happens exactly once per call.
 struct PendingEvent {
     shared: Arc<Shared>,
     method: MethodInfo,
     request_id: String,
+    client_request_id: Option<String>,
     user_agent: String,
     source_ip: String,
     presented_access_key: Option<String>,
@@ -398,7 +423,10 @@ impl PendingEvent {
                 &notes.parameter_names,
             ),
             response_elements,
-            additional_event_data: notes.additional_event_data,
+            additional_event_data: with_client_request_id(
+                notes.additional_event_data,
+                self.client_request_id,
+            ),
             request_id: self.request_id,
             event_id: uuid::Uuid::new_v4().to_string(),
             read_only: self.method.read_only,
@@ -423,6 +451,20 @@ impl PendingEvent {
             &self.shared.config.account_id,
         )
     }
+}
+
+fn with_client_request_id(data: Option<Value>, client_id: Option<String>) -> Option<Value> {
+    let Some(client_id) = client_id else {
+        return data;
+    };
+    let mut data = match data {
+        Some(Value::Object(fields)) => fields,
+        None => serde_json::Map::new(),
+        // Handlers only ever note objects; another shape is left as it is.
+        Some(other) => return Some(other),
+    };
+    data.insert("clientRequestId".to_owned(), Value::String(client_id));
+    Some(Value::Object(data))
 }
 
 /// Top-level request fields under the names CloudTrail shows them by.

@@ -124,3 +124,50 @@ async fn a_refused_decrypt_is_recorded_with_access_denied() {
         Some("AWSLabsUser-0003")
     );
 }
+
+#[tokio::test]
+async fn the_request_id_is_keyholds_and_the_clients_is_kept_aside() {
+    let kms = KmsHarness::start().await;
+    let mut root = kms.client(Who::Root);
+    let call = || {
+        let mut request = tonic::Request::new(GenerateRandomRequest { number_of_bytes: 8 });
+        request
+            .metadata_mut()
+            .insert("x-request-id", "my-id-1".parse().unwrap());
+        request
+    };
+    let mut answered = Vec::new();
+    for _ in 0..2 {
+        let response = root.generate_random(call()).await.unwrap();
+        answered.push(
+            response
+                .metadata()
+                .get("x-amzn-requestid")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // An id a record cannot keep: too long.
+    let mut long = tonic::Request::new(GenerateRandomRequest { number_of_bytes: 8 });
+    long.metadata_mut()
+        .insert("x-request-id", "x".repeat(129).parse().unwrap());
+    root.generate_random(long).await.unwrap();
+
+    let events = kms.events_at_least(3).await;
+    let ids: Vec<&str> = events.iter().map(|e| e.request_id.as_str()).collect();
+    assert_ne!(
+        ids[0], ids[1],
+        "one requestID per call, whatever the client sends"
+    );
+    assert_eq!(ids[..2], answered, "the id the response names");
+    for event in &events[..2] {
+        assert!(uuid::Uuid::parse_str(&event.request_id).is_ok());
+        assert_eq!(
+            event.additional_event_data,
+            Some(serde_json::json!({"clientRequestId": "my-id-1"}))
+        );
+    }
+    assert_eq!(events[2].additional_event_data, None);
+}

@@ -23,13 +23,15 @@ use uuid::Uuid;
 
 pub const ACCOUNT: &str = "000000000000";
 
-/// The dev principals (deploy/dev/principals.json).
+/// The dev principals (deploy/dev/principals.json), and a test user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {
     Root,
     User1,
     /// object-svc's service principal, calling for itself (as its emitter does).
     ObjectSvc,
+    /// A user whose identity policy does not allow cloudtrail:LookupEvents.
+    User4,
 }
 
 impl Who {
@@ -47,6 +49,7 @@ impl Who {
                 "AKIAKEYHOLDDEVOBJSVC",
                 "dev-only-object-svc-secret-not-for-production",
             ),
+            Who::User4 => ("AKIAKEYHOLDTESTUSR04", "test-only-user-0004-secret"),
         }
     }
 }
@@ -73,10 +76,16 @@ impl AuditHarness {
 
     /// audit-svc (run(), so its own calls are recorded in its store) on `database`.
     pub async fn start_on(database: TestDatabase, flags: &[&str]) -> AuditHarness {
+        let principals = std::env::temp_dir().join(format!(
+            "keyhold-audit-principals-{}.json",
+            Uuid::new_v4().simple()
+        ));
+        std::fs::write(&principals, keyhold_tests::kms::test_principals())
+            .expect("write the principals");
         let mut args = vec![
             "audit-svc".to_owned(),
             "--principals-file".to_owned(),
-            keyhold_tests::dev_principals_path().display().to_string(),
+            principals.display().to_string(),
             "--database-url".to_owned(),
             database.url.clone(),
             "--shutdown-grace-seconds".to_owned(),
@@ -380,4 +389,33 @@ pub fn expected<'r>(
     let mut kept: Vec<&Record> = records.into_iter().filter(|r| keep(r)).collect();
     kept.sort_by_key(|r| std::cmp::Reverse((r.time, r.id)));
     kept.iter().map(|r| r.id.to_string()).collect()
+}
+
+/// kms-svc's and object-svc's service principals, as their emitters present them.
+pub const KMS_SVC: (&str, &str) = (
+    "AKIAKEYHOLDDEVKMSSVC",
+    "dev-only-kms-svc-secret-not-for-production",
+);
+pub const OBJECT_SVC: (&str, &str) = (
+    "AKIAKEYHOLDDEVOBJSVC",
+    "dev-only-object-svc-secret-not-for-production",
+);
+
+/// The flags that make a service stream its records to the audit-svc at `address`
+/// as `principal`, spooling under `spool`.
+pub fn emitter_flags(
+    address: impl std::fmt::Display,
+    principal: (&str, &str),
+    spool: &std::path::Path,
+) -> Vec<String> {
+    vec![
+        "--audit-endpoint".into(),
+        format!("http://{address}"),
+        "--audit-access-key-id".into(),
+        principal.0.into(),
+        "--audit-secret-access-key".into(),
+        principal.1.into(),
+        "--audit-spool-dir".into(),
+        spool.display().to_string(),
+    ]
 }

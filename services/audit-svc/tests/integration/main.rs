@@ -1,6 +1,9 @@
 //! audit-svc's own integration tests, as one test binary.
 
 mod audit;
+mod bounded_records;
 mod common;
+mod dead_letters;
 mod lookup_keys;
+mod metrics;
 mod no_loss;

@@ -1,27 +1,32 @@
 //! The on-disk side of the emitter: records audit-svc has not acknowledged, kept in
 //! append-only files of one CloudTrail JSON record per line (`spool-<seq>.jsonl`),
 //! replayed oldest first and deleted once every record in them is acknowledged.
-//! Records audit-svc refused as invalid go to `rejected/rejected.jsonl`, for a human.
+//! Records audit-svc will never take go to the dead letters (`dead_letter.rs`).
 
 use std::{
     collections::VecDeque,
     fs::{self, File, OpenOptions},
-    io::{self, BufRead, BufReader, Seek, SeekFrom, Write},
+    io::{self, BufReader, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
 };
 
 use serde::Deserialize;
 
-use super::{BATCH_MAX_BYTES, Record};
+use super::{
+    BATCH_MAX_BYTES, Record,
+    dead_letter::{DeadLetter, DeadLetters, SpoolLine, read_spool_line},
+};
+use crate::audit::MAX_RECORD_BYTES;
+
+/// Fill levels, in percent of the limit, at which the spool warns (once per crossing).
+const WARN_AT_PERCENT: [u64; 3] = [50, 90, 100];
 
 const PREFIX: &str = "spool-";
 const SUFFIX: &str = ".jsonl";
-pub(crate) const REJECTED_DIR: &str = "rejected";
-const REJECTED_FILE: &str = "rejected.jsonl";
 
 /// A closed spool file waiting for replay. `offset` is where its unacknowledged part
 /// starts, so a replay cut short by a disconnect resumes rather than resends.
@@ -40,6 +45,9 @@ pub(crate) struct Spool {
     /// Every spool file's size, read by `admit` on each call without the lock.
     bytes: AtomicU64,
     state: Mutex<State>,
+    dead_letters: DeadLetters,
+    /// How many of [`WARN_AT_PERCENT`] the spool has crossed and said so.
+    warned_level: AtomicU8,
 }
 
 struct State {
@@ -98,7 +106,7 @@ impl Spool {
         found.sort_by_key(|f| f.seq);
         let bytes = found.iter().map(|f| f.size).sum();
         let next_seq = found.last().map_or(1, |f| f.seq + 1);
-        Ok(Spool {
+        let spool = Spool {
             dir: dir.to_owned(),
             max_bytes,
             file_bytes: file_bytes.max(1),
@@ -108,7 +116,12 @@ impl Spool {
                 ready: found.into(),
                 next_seq,
             }),
-        })
+            dead_letters: DeadLetters::new(dir, max_bytes),
+            warned_level: AtomicU8::new(0),
+        };
+        // What a previous run left may already be past a level.
+        spool.note_fill();
+        Ok(spool)
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -117,6 +130,14 @@ impl Spool {
 
     pub(crate) fn is_full(&self) -> bool {
         self.bytes() >= self.max_bytes
+    }
+
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    pub(crate) fn dead_letters(&self) -> &DeadLetters {
+        &self.dead_letters
     }
 
     /// Appends records as lines, in one write. `sync` makes them durable before
@@ -166,6 +187,8 @@ impl Spool {
             Ok(()) => {
                 current.size += buf.len() as u64;
                 self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                drop(state);
+                self.note_fill();
                 Ok(())
             }
             Err(e) => {
@@ -216,22 +239,41 @@ impl Spool {
             tracing::error!(path = %file.path.display(), error = %e, "cannot delete a replayed audit spool file");
         }
         self.bytes.fetch_sub(file.size, Ordering::Relaxed);
+        self.note_fill();
     }
 
-    /// Keeps records audit-svc refused as invalid, which no retry will change.
-    pub(crate) fn reject(&self, lines: &[&str]) -> io::Result<PathBuf> {
-        let dir = self.dir.join(REJECTED_DIR);
-        fs::create_dir_all(&dir)?;
-        let path = dir.join(REJECTED_FILE);
-        let mut buf = Vec::new();
-        for line in lines {
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
+    /// Warns when the spool crosses a fill level upwards, once per crossing, so that
+    /// an operator sees it fill before calls are refused; falling back under a level
+    /// re-arms its warning.
+    fn note_fill(&self) {
+        let bytes = self.bytes();
+        let level = fill_level(bytes, self.max_bytes);
+        let warned = self.warned_level.load(Ordering::Relaxed);
+        if level == warned
+            || self
+                .warned_level
+                .compare_exchange(warned, level, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
         }
-        let mut file = OpenOptions::new().append(true).create(true).open(&path)?;
-        file.write_all(&buf)?;
-        file.sync_data()?;
-        Ok(path)
+        if level > warned {
+            let percent = WARN_AT_PERCENT[usize::from(level) - 1];
+            tracing::warn!(
+                percent,
+                spool_bytes = bytes,
+                spool_limit_bytes = self.max_bytes,
+                spool = %self.dir.display(),
+                "the audit spool is {percent}% full: audit-svc is unreachable or slower than this service; \
+                 when full, calls are refused (KEYHOLD_AUDIT_WHEN_FULL=refuse) or records dropped (=drop)"
+            );
+        } else {
+            tracing::info!(
+                spool_bytes = bytes,
+                spool_limit_bytes = self.max_bytes,
+                "the audit spool is draining"
+            );
+        }
     }
 
     /// Makes everything spooled so far durable: the file being written and the
@@ -316,20 +358,25 @@ impl Replay {
             let mut records = Vec::new();
             let mut corrupt = Vec::new();
             let mut at_end = false;
-            let mut line = String::new();
+            let mut line = Vec::new();
             let mut bytes = 0;
             while records.len() < max && bytes < BATCH_MAX_BYTES {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) => {
+                match read_spool_line(reader, &mut line, MAX_RECORD_BYTES) {
+                    Ok(SpoolLine::End) => {
                         at_end = true;
                         break;
                     }
-                    Ok(n) => {
-                        *offset += n as u64;
-                        let json = line.trim_end_matches('\n');
-                        match serde_json::from_str::<EventId>(json) {
-                            Ok(parsed) if line.ends_with('\n') => {
+                    Ok(SpoolLine::Line {
+                        consumed,
+                        terminated,
+                    }) => {
+                        *offset += consumed;
+                        let parsed = std::str::from_utf8(&line).ok().and_then(|json| {
+                            let id = serde_json::from_str::<EventId>(json).ok()?;
+                            Some((json, id))
+                        });
+                        match parsed {
+                            Some((json, parsed)) if terminated => {
                                 bytes += json.len();
                                 records.push(Record {
                                     event_id: parsed.event_id,
@@ -337,7 +384,21 @@ impl Replay {
                                 });
                             }
                             // A line cut short by a crash, or damaged on disk.
-                            _ => corrupt.push(json.to_owned()),
+                            _ => corrupt.push(String::from_utf8_lossy(&line).into_owned()),
+                        }
+                    }
+                    // Spooled before records were bounded (an older version).
+                    Ok(SpoolLine::TooLong { consumed }) => {
+                        *offset += consumed;
+                        let reason =
+                            format!("the record is over the limit of {MAX_RECORD_BYTES} bytes");
+                        match spool.dead_letters.keep_long_line(&line, reader, &reason) {
+                            Ok(rest) => *offset += rest,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot read an audit spool file; replaying the rest after restart");
+                                at_end = true;
+                                break;
+                            }
                         }
                     }
                     Err(e) => {
@@ -348,17 +409,15 @@ impl Replay {
                 }
             }
             let end = *offset;
-            if !corrupt.is_empty() {
-                let lines: Vec<&str> = corrupt.iter().map(String::as_str).collect();
-                match spool.reject(&lines) {
-                    Ok(path) => {
-                        tracing::error!(lines = corrupt.len(), rejected = %path.display(), "unreadable lines in an audit spool file set aside")
-                    }
-                    Err(e) => {
-                        tracing::error!(lines = corrupt.len(), error = %e, "unreadable lines in an audit spool file, and cannot set them aside")
-                    }
-                }
-            }
+            let unreadable: Vec<DeadLetter<'_>> = corrupt
+                .iter()
+                .map(|json| DeadLetter {
+                    event_id: "",
+                    reason: "an unreadable line of a spool file",
+                    json,
+                })
+                .collect();
+            spool.dead_letters.keep(&unreadable);
             if at_end {
                 self.reading = None;
                 let progress = self.progress(id);
@@ -415,6 +474,15 @@ impl Replay {
             spool.remove(&progress.file);
         }
     }
+}
+
+/// How many of the warning levels `bytes` has reached.
+fn fill_level(bytes: u64, max_bytes: u64) -> u8 {
+    let reached = WARN_AT_PERCENT
+        .iter()
+        .filter(|percent| u128::from(bytes) * 100 >= u128::from(max_bytes) * u128::from(**percent))
+        .count();
+    u8::try_from(reached).unwrap_or(u8::MAX)
 }
 
 fn open_at(file: &SpoolFile) -> io::Result<BufReader<File>> {

@@ -2,7 +2,11 @@
 //! spool first (older records, and replaying them frees the space `admit` watches),
 //! then from the queue, with a few batches in flight.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use keyhold_proto::audit::v1::{
     AuditRecord, IngestEventsRequest, IngestEventsResponse,
@@ -18,9 +22,10 @@ use tonic::{Code, Request, Status, Streaming, metadata::AsciiMetadataValue, tran
 
 use super::{
     BATCH_MAX_BYTES, Record, Shared,
+    dead_letter::DeadLetter,
     spool::{Replay, SpoolBatch},
 };
-use crate::auth::AUTHORIZATION_HEADER;
+use crate::{audit::MAX_RECORD_BYTES, auth::AUTHORIZATION_HEADER};
 
 /// Unacknowledged batches per stream: enough to hide a round trip, few enough that a
 /// broken stream leaves little to resend.
@@ -93,14 +98,12 @@ impl Worker {
                 }
                 End::Broken(status) => Some(status),
             };
-            let poisoned = status
-                .as_ref()
-                .is_some_and(|s| s.code() == Code::InvalidArgument);
+            let poisoned = status.as_ref().is_some_and(never_accepted);
             if poisoned
                 && let Some(status) = &status
                 && let Some(batch) = session.in_flight.pop_front()
             {
-                self.reject(batch, status, &mut replay);
+                self.set_aside(batch, status, &mut replay);
             }
             for batch in session.in_flight.drain(..) {
                 // Batches read from the spool are still in their file.
@@ -172,6 +175,11 @@ impl Worker {
                     else {
                         continue;
                     };
+                    let records = self.within_limit(records);
+                    if records.is_empty() {
+                        replay.done(&self.shared.spool, file, end);
+                        continue;
+                    }
                     if !session.send(records, Origin::Spool { file, end }) {
                         return (End::Broken(stream_gone()), session);
                     }
@@ -191,7 +199,7 @@ impl Worker {
                 message = next_message(&mut inbound) => match message {
                     Ok(Some(ack)) => {
                         session.answered = true;
-                        self.acknowledge(&mut session, ack.acknowledged_sequence, replay);
+                        self.acknowledge(&mut session, ack, replay);
                     }
                     Ok(None) => {
                         return (End::Broken(Status::unavailable("audit-svc closed the stream")), session);
@@ -200,8 +208,9 @@ impl Worker {
                 },
                 first = self.queue.recv(), if queue_open && room => match first {
                     Some(first) => {
-                        let records = self.take_batch(first);
-                        if !session.send(records, Origin::Queue) {
+                        let batch = self.take_batch(first);
+                        let records = self.within_limit(batch);
+                        if !records.is_empty() && !session.send(records, Origin::Queue) {
                             return (End::Broken(stream_gone()), session);
                         }
                     }
@@ -234,56 +243,66 @@ impl Worker {
         records
     }
 
-    fn acknowledge(&self, session: &mut Session, acknowledged: u64, replay: &mut Replay) {
+    /// Sets aside, before sending, records too large for audit-svc to take (from a
+    /// spool written before records were bounded): they would fail every batch.
+    fn within_limit(&self, records: Vec<Record>) -> Vec<Record> {
+        if records.iter().all(|r| r.json.len() <= MAX_RECORD_BYTES) {
+            return records;
+        }
+        let (sendable, oversized): (Vec<Record>, Vec<Record>) = records
+            .into_iter()
+            .partition(|r| r.json.len() <= MAX_RECORD_BYTES);
+        let reason = format!("the record is over the limit of {MAX_RECORD_BYTES} bytes");
+        self.shared
+            .spool
+            .dead_letters()
+            .keep_records(&oversized, &reason);
+        sendable
+    }
+
+    /// Completes the batches an acknowledgement covers, setting aside the records
+    /// audit-svc refused in them.
+    fn acknowledge(&self, session: &mut Session, ack: IngestEventsResponse, replay: &mut Replay) {
+        let refused: HashMap<&str, &str> = ack
+            .rejected
+            .iter()
+            .map(|r| (r.event_id.as_str(), r.reason.as_str()))
+            .collect();
         while session
             .in_flight
             .front()
-            .is_some_and(|b| b.seq <= acknowledged)
+            .is_some_and(|b| b.seq <= ack.acknowledged_sequence)
         {
             let batch = session.in_flight.pop_front().expect("checked");
+            if !refused.is_empty() {
+                let letters: Vec<DeadLetter<'_>> = batch
+                    .records
+                    .iter()
+                    .filter_map(|r| {
+                        Some(DeadLetter {
+                            event_id: &r.event_id,
+                            reason: refused.get(r.event_id.as_str())?,
+                            json: &r.json,
+                        })
+                    })
+                    .collect();
+                self.shared.spool.dead_letters().keep(&letters);
+            }
             if let Origin::Spool { file, end } = batch.origin {
                 replay.done(&self.shared.spool, file, end);
             }
         }
     }
 
-    /// Sets aside a batch audit-svc refused as invalid (the oldest unacknowledged one,
-    /// since it acknowledges in order): resending it would fail forever.
-    fn reject(&self, batch: InFlight, status: &Status, replay: &mut Replay) {
-        const SHOWN: usize = 20;
-        let mut event_ids = batch
-            .records
-            .iter()
-            .take(SHOWN)
-            .map(|r| r.event_id.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        if batch.records.len() > SHOWN {
-            event_ids.push_str(",...");
-        }
-        let lines: Vec<&str> = batch.records.iter().map(|r| r.json.as_str()).collect();
-        match self.shared.spool.reject(&lines) {
-            Ok(path) => tracing::error!(
-                records = batch.records.len(),
-                event_ids,
-                error = %status.message(),
-                rejected = %path.display(),
-                "audit-svc rejected a batch as invalid; its records are set aside, not retried"
-            ),
-            Err(e) => {
-                tracing::error!(
-                    records = batch.records.len(),
-                    event_ids,
-                    error = %status.message(),
-                    write_error = %e,
-                    "audit-svc rejected a batch as invalid, and it cannot be set aside: records lost"
-                );
-                self.shared.dropped.fetch_add(
-                    batch.records.len() as u64,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-            }
-        }
+    /// Sets aside a batch audit-svc refused whole for a reason no retry changes (the
+    /// oldest unacknowledged one, since it answers in order): resending it would fail
+    /// forever and hold up everything behind it.
+    fn set_aside(&self, batch: InFlight, status: &Status, replay: &mut Replay) {
+        let reason = format!("audit-svc refused the batch: {}", status.message());
+        self.shared
+            .spool
+            .dead_letters()
+            .keep_records(&batch.records, &reason);
         if let Origin::Spool { file, end } = batch.origin {
             replay.done(&self.shared.spool, file, end);
         }
@@ -353,6 +372,12 @@ impl Session {
         // Never full: it holds at most the unacknowledged batches, fewer than its size.
         self.tx.try_send(request).is_ok()
     }
+}
+
+/// Whether a status that broke the stream says the oldest batch can never be taken:
+/// invalid (an audit-svc that refuses whole batches), or over its message limit.
+fn never_accepted(status: &Status) -> bool {
+    matches!(status.code(), Code::InvalidArgument | Code::OutOfRange)
 }
 
 fn stream_gone() -> Status {

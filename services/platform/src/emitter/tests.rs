@@ -13,7 +13,7 @@ use std::{
 
 use keyhold_proto::audit::v1::{
     IngestEventsRequest, IngestEventsResponse, LookupEventsRequest, LookupEventsResponse,
-    TailEventsRequest, TailEventsResponse,
+    RejectedRecord, TailEventsRequest, TailEventsResponse,
     audit_service_server::{AuditService, AuditServiceServer},
 };
 use serde_json::Value;
@@ -25,8 +25,9 @@ use tokio_stream::{
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+use super::spool::Spool;
 use super::*;
-use crate::audit::{EVENT_VERSION, UserIdentity};
+use crate::audit::{CloudTrailEvent, EVENT_VERSION, UserIdentity};
 
 const AKID: &str = "AKIAKEYHOLDSVCKMS001";
 const SECRET: &str = "kms-service-secret";
@@ -43,6 +44,8 @@ struct FakeAudit {
     received: Arc<Mutex<Received>>,
     /// eventIDs whose batch is answered INVALID_ARGUMENT.
     poison: Arc<Mutex<HashSet<String>>>,
+    /// eventIDs refused one by one, in the acknowledgement of their batch.
+    refuse: Arc<Mutex<HashSet<String>>>,
 }
 
 impl FakeAudit {
@@ -116,10 +119,26 @@ impl AuditService for FakeService {
                         .await;
                     return;
                 }
+                let refused: Vec<RejectedRecord> = {
+                    let refuse = fake.refuse.lock().unwrap();
+                    batch
+                        .records
+                        .iter()
+                        .filter(|r| refuse.contains(&r.event_id))
+                        .map(|r| RejectedRecord {
+                            event_id: r.event_id.clone(),
+                            reason: "not a record".into(),
+                        })
+                        .collect()
+                };
                 {
                     let mut received = fake.received.lock().unwrap();
                     received.batch_sizes.push(batch.records.len());
-                    for record in &batch.records {
+                    for record in batch
+                        .records
+                        .iter()
+                        .filter(|r| !refused.iter().any(|x| x.event_id == r.event_id))
+                    {
                         let json: Value = serde_json::from_str(&record.cloud_trail_event)
                             .expect("records are CloudTrail JSON");
                         assert_eq!(json["eventID"], record.event_id.as_str());
@@ -128,7 +147,8 @@ impl AuditService for FakeService {
                 }
                 let ack = IngestEventsResponse {
                     acknowledged_sequence: batch.batch_sequence,
-                    stored: batch.records.len() as u32,
+                    stored: (batch.records.len() - refused.len()) as u32,
+                    rejected: refused,
                 };
                 if tx.send(Ok(ack)).await.is_err() {
                     return;
@@ -482,6 +502,37 @@ async fn an_invalid_batch_is_set_aside_and_later_batches_flow() {
     server.kill().await;
 }
 
+#[tokio::test]
+async fn a_refused_record_is_set_aside_alone_and_counted() {
+    let fake = FakeAudit::default();
+    fake.refuse.lock().unwrap().insert("bad".to_owned());
+    let addr = free_addr().await;
+    let server = serve(&fake, addr).await;
+    let dir = TempDir::new();
+    let (emitter, task) =
+        AuditEmitter::start(config(addr, &dir.0), CancellationToken::new()).unwrap();
+
+    let before = ids("before", 5);
+    record_all(&emitter, &before);
+    emitter.record(event("bad"));
+    let after = ids("after", 50);
+    record_all(&emitter, &after);
+    eventually("every good record delivered", || {
+        missing(&fake, &before) + missing(&fake, &after) == 0
+    })
+    .await;
+    let rejected = dir.0.join("rejected");
+    eventually("the refused one set aside", || emitter.dead_lettered() == 1).await;
+    assert_eq!(spooled_ids_in(&rejected), HashSet::from(["bad".to_owned()]));
+    let reasons = std::fs::read_to_string(rejected.join("reasons.jsonl")).unwrap();
+    let reason: Value = serde_json::from_str(reasons.trim_end()).unwrap();
+    assert_eq!(reason["eventID"], "bad");
+    assert_eq!(reason["reason"], "not a record");
+    assert_eq!(emitter.dropped(), 0);
+    task.finish().await;
+    server.kill().await;
+}
+
 fn spooled_ids_in(dir: &Path) -> HashSet<String> {
     if dir.exists() {
         spooled_ids(dir)
@@ -588,8 +639,8 @@ fn flags_choose_the_sink_and_require_credentials_with_an_endpoint() {
 
 #[tokio::test]
 async fn batches_of_large_records_stay_under_the_message_limit() {
-    // tonic's default 4 MiB limit on the fake server: 1000 records of 40 KB (a
-    // PutKeyPolicy record's size) would be 40 MB in one batch without the byte cap.
+    // tonic's default 4 MiB limit on the fake server: 1000 records of 30 KB (a
+    // PutKeyPolicy record's size) would be 30 MB in one batch without the byte cap.
     let fake = FakeAudit::default();
     let addr = free_addr().await;
     let server = serve(&fake, addr).await;
@@ -600,7 +651,7 @@ async fn batches_of_large_records_stay_under_the_message_limit() {
     let sent = ids("large", 300);
     for id in &sent {
         let mut large = event(id);
-        large.request_parameters = serde_json::json!({"policy": "x".repeat(40_000)});
+        large.request_parameters = serde_json::json!({"policy": "x".repeat(30_000)});
         emitter.record(large);
     }
     eventually("all large events acknowledged", || {
@@ -615,7 +666,64 @@ async fn batches_of_large_records_stay_under_the_message_limit() {
             .unwrap()
             .batch_sizes
             .iter()
-            .all(|n| *n <= 60)
+            .all(|n| *n <= BATCH_MAX_BYTES / 30_000 + 2)
     );
     assert!(spool_files(&dir.0).is_empty());
+}
+
+/// Log lines written while `f` runs on this thread.
+fn logs_of(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn the_spool_warns_once_per_fill_level_it_crosses() {
+    let dir = TempDir::new();
+    let spool = Spool::open(&dir.0, 1000, 1 << 20).unwrap();
+    // 99 bytes of JSON and a newline: ten lines fill the spool.
+    let record = Record {
+        event_id: "e".into(),
+        json: format!("{{\"eventID\":\"e\",\"x\":\"{}\"}}", "x".repeat(77)),
+    };
+    assert_eq!(record.json.len(), 99);
+    let logs = logs_of(|| {
+        for _ in 0..15 {
+            spool.append(std::slice::from_ref(&record), false).unwrap();
+        }
+        for file in spool.take_ready() {
+            spool.remove(&file);
+        }
+        for _ in 0..5 {
+            spool.append(std::slice::from_ref(&record), false).unwrap();
+        }
+    });
+    let count = |text: &str| logs.matches(text).count();
+    assert_eq!(
+        (
+            count("is 50% full"),
+            count("is 90% full"),
+            count("is 100% full")
+        ),
+        (2, 1, 1),
+        "{logs}"
+    );
+    assert_eq!(count("the audit spool is draining"), 1, "{logs}");
 }
