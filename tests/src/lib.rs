@@ -9,6 +9,8 @@ pub mod object;
 pub mod proxy;
 pub mod rpcs;
 pub mod s3;
+pub mod s3_sdk;
+pub mod texts;
 pub mod tools;
 
 pub use db::TestDatabase;

@@ -1,0 +1,54 @@
+//! object-svc's S3 REST endpoint operation by operation, with the official AWS SDK for
+//! Rust as the signed user and a plain HTTP client where a browser or curl would be:
+//! buckets and their settings, object writes and reads of awkward sizes, ranges,
+//! conditions, deletes, listings, copies, ACLs, the SSE headers and KMS refusals, and
+//! the S3 error document every refusal comes with. object_api.rs and object_errors.rs
+//! cover the same domain over gRPC.
+
+use std::{collections::HashMap, time::Duration};
+
+use aws_sdk_s3::{
+    Client,
+    config::http::HttpResponse,
+    error::SdkError,
+    operation::get_object::GetObjectOutput,
+    primitives::{ByteStream, DateTime},
+    types::{
+        BucketCannedAcl, Delete, ObjectCannedAcl, ObjectIdentifier, ObjectOwnership, Permission,
+        PublicAccessBlockConfiguration, ServerSideEncryption,
+    },
+};
+use base64::Engine;
+use keyhold_proto::kms::v1 as kms;
+use keyhold_tests::{
+    ObjectHarness, Who,
+    kms::ACCOUNT,
+    s3::{http, xml_field},
+    s3_sdk::*,
+    seeded_bytes,
+    texts::*,
+};
+
+const BUCKET: &str = "ops-bucket";
+const OTHER: &str = "ops-other";
+/// MD5 of no bytes, and of FOX: the ETags of SSE-S3 objects.
+const MD5_EMPTY: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+const MD5_FOX: &str = "\"9e107d9d372bb6826bd81d3542a419d6\"";
+const FOX: &[u8] = b"The quick brown fox jumps over the lazy dog";
+/// MD5_FOX as Content-MD5 sends it.
+const FOX_MD5_BASE64: &str = "nhB9nTcrtoJr2B01QqQZ1g==";
+
+mod acls;
+mod buckets;
+mod copy_object;
+mod deletes;
+mod error_documents;
+mod fixed_differences;
+mod listings;
+mod objects;
+mod sse;
+
+/// A harness, User1's SDK client and BUCKET (all defaults).
+async fn start() -> (ObjectHarness, Client) {
+    keyhold_tests::s3_sdk::start(BUCKET).await
+}
