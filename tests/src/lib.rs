@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod rpcs;
 pub mod s3;
 pub mod s3_sdk;
+pub mod setup;
 pub mod texts;
 pub mod tools;
 

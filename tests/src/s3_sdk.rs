@@ -17,11 +17,10 @@ use aws_sdk_s3::{
         ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Type,
     },
 };
-use keyhold_proto::kms::v1 as kms;
 
 use crate::{
     ObjectHarness, Who,
-    kms::{ACCOUNT, console_key},
+    kms::ACCOUNT,
     s3::{http, sdk_error, xml_field},
     texts::{ALL_USERS, NO_SUCH_BUCKET, NO_SUCH_KEY},
 };
@@ -40,12 +39,6 @@ pub async fn create_bucket(s3: &Client, name: &str) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
-}
-
-/// A key User1 administers and may use, with the console's key policy.
-pub async fn user_key(harness: &ObjectHarness) -> kms::KeyMetadata {
-    let mut kms_user = harness.kms.client(Who::User1);
-    console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
 }
 
 pub async fn put(s3: &Client, bucket: &str, key: &str, body: &[u8]) -> PutObjectOutput {

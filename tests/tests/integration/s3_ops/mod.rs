@@ -26,6 +26,7 @@ use keyhold_tests::{
     s3::{http, xml_field},
     s3_sdk::*,
     seeded_bytes,
+    setup::user_key,
     texts::*,
 };
 

@@ -1,0 +1,55 @@
+//! What many tests do before the call they test, over gRPC: start object-svc with a
+//! bucket, change a bucket's ownership and public access settings, make a key the lab
+//! user administers and uses.
+
+use keyhold_proto::{kms::v1 as kms, object::v1::*};
+
+use crate::{ObjectClient, ObjectHarness, Who, kms::console_key};
+
+pub async fn create_bucket(client: &mut ObjectClient, name: &str) {
+    client
+        .create_bucket(CreateBucketRequest {
+            bucket: name.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {name}: {e:?}"));
+}
+
+/// A harness, User1's gRPC client and `bucket` (all defaults).
+pub async fn start(bucket: &str) -> (ObjectHarness, ObjectClient) {
+    let harness = ObjectHarness::start().await;
+    let mut user = harness.client(Who::User1);
+    create_bucket(&mut user, bucket).await;
+    (harness, user)
+}
+
+/// A key User1 administers and may use, with the console's key policy.
+pub async fn user_key(harness: &ObjectHarness) -> kms::KeyMetadata {
+    let mut kms_user = harness.kms.client(Who::User1);
+    console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
+}
+
+pub async fn set_ownership(client: &mut ObjectClient, bucket: &str, ownership: &str) {
+    client
+        .put_bucket_ownership_controls(PutBucketOwnershipControlsRequest {
+            bucket: bucket.into(),
+            ownership_controls: Some(OwnershipControls {
+                rules: vec![OwnershipControlsRule {
+                    object_ownership: ownership.into(),
+                }],
+            }),
+        })
+        .await
+        .unwrap();
+}
+
+/// Turns Block Public Access off (all four settings).
+pub async fn delete_block(client: &mut ObjectClient, bucket: &str) {
+    client
+        .delete_public_access_block(DeletePublicAccessBlockRequest {
+            bucket: bucket.into(),
+        })
+        .await
+        .unwrap();
+}
