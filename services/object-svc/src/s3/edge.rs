@@ -22,7 +22,7 @@ use s3s::service::S3Service;
 use super::{
     audit::PendingRecord,
     call::S3Call,
-    errors::{MAX_PRESIGN_SECONDS, RenderedError, SIGV2_REFUSED},
+    errors::{MAX_PRESIGN_SECONDS, RenderedError, SIGV2_REFUSED, SLOW_DOWN},
 };
 
 /// Error bodies are small XML documents; anything bigger is not one of ours.
@@ -123,8 +123,8 @@ impl Edge {
             call.clone(),
         );
 
-        if let Some(refusal) = refusal(&request, &query, authentication) {
-            return pending.respond_with_error(refusal, StatusCode::BAD_REQUEST);
+        if let Some((refusal, status)) = refusal(&request, &query, authentication) {
+            return pending.respond_with_error(refusal, status);
         }
         if let Err(refused) = shared.sink.admit() {
             let error = RenderedError::new("ServiceUnavailable", &refused.message);
@@ -213,17 +213,18 @@ fn drop_ignored_range(headers: &mut HeaderMap, query: &str) {
 }
 
 pub fn slow_down() -> RenderedError {
-    RenderedError::new("SlowDown", "Please reduce your request rate.")
+    RenderedError::new("SlowDown", SLOW_DOWN)
 }
 
-/// What the edge refuses before s3s sees the request.
+/// What the edge refuses before s3s sees the request (and before its body is read).
 fn refusal(
     request: &Request<Incoming>,
     query: &str,
     authentication: Authentication,
-) -> Option<RenderedError> {
+) -> Option<(RenderedError, StatusCode)> {
+    let bad_request = |error| Some((error, StatusCode::BAD_REQUEST));
     if authentication == Authentication::SigV2 {
-        return Some(RenderedError::new("InvalidRequest", SIGV2_REFUSED));
+        return bad_request(RenderedError::new("InvalidRequest", SIGV2_REFUSED));
     }
     if authentication == Authentication::QueryString {
         let expires = query_pairs(query).find(|(name, _)| name == "X-Amz-Expires");
@@ -232,21 +233,41 @@ fn refusal(
                 .parse::<u64>()
                 .map_or(true, |seconds| seconds > MAX_PRESIGN_SECONDS);
             if too_long {
-                return Some(RenderedError::new(
+                return bad_request(RenderedError::new(
                     "AuthorizationQueryParametersError",
                     "X-Amz-Expires must be less than a week (in seconds) that is 604800",
                 ));
             }
         }
     }
-    if request.method() == Method::POST && request.uri().query().is_none() {
-        // Browser-form uploads (POST Object) are not part of keyhold's S3 API.
-        return Some(RenderedError::new(
-            "NotImplemented",
-            "A header you provided implies functionality that is not implemented",
+    if request.method() == Method::POST
+        && (request.uri().query().is_none() || is_form_upload(request.headers()))
+    {
+        // Browser-form uploads (POST Object) are not part of keyhold's S3 API, and
+        // s3s would read the form's file part into memory before any check.
+        return Some((
+            RenderedError::new(
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+            ),
+            StatusCode::NOT_IMPLEMENTED,
         ));
     }
     None
+}
+
+/// A `multipart/form-data` body: what s3s takes for a browser-form upload.
+fn is_form_upload(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONTENT_TYPE).iter().any(|value| {
+        let essence = value
+            .as_bytes()
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or_default();
+        essence
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"multipart/form-data")
+    })
 }
 
 /// The request body, counted as it is read (CloudTrail's bytesTransferredIn).
