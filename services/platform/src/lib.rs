@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod emitter;
 pub mod error;
+pub mod log_limits;
 pub mod principals;
 pub mod server;
 pub mod shutdown;
