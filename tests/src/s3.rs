@@ -387,3 +387,35 @@ pub fn resident_bytes() -> u64 {
         .expect("VmRSS in /proc/self/status")
         * 1024
 }
+
+/// A SigV2 presigned URL for `GET /<bucket>/<key>` (what AWS CLI v1 makes by
+/// default), validly signed with `who`'s secret, expiring at `expires` (Unix time).
+pub fn sigv2_presigned_get(
+    endpoint: &str,
+    who: crate::Who,
+    bucket: &str,
+    key: &str,
+    expires: u64,
+) -> String {
+    use hmac::{KeyInit, Mac};
+    let (access_key, secret) = who.credentials().expect("credentials");
+    let string_to_sign = format!("GET\n\n\n{expires}\n/{bucket}/{key}");
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("a key");
+    mac.update(string_to_sign.as_bytes());
+    let signature = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        mac.finalize().into_bytes(),
+    );
+    let signature: String = signature
+        .bytes()
+        .map(|b| match b {
+            b'+' => "%2B".to_owned(),
+            b'/' => "%2F".to_owned(),
+            b'=' => "%3D".to_owned(),
+            _ => (b as char).to_string(),
+        })
+        .collect();
+    format!(
+        "{endpoint}/{bucket}/{key}?AWSAccessKeyId={access_key}&Expires={expires}&Signature={signature}"
+    )
+}

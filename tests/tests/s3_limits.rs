@@ -145,3 +145,30 @@ async fn bodies_that_cannot_be_served_are_refused_before_they_are_read() {
         rise / MIB
     );
 }
+
+/// Issue 12, section 4: requests without credentials share one quota per source
+/// address; adding `?X-Amz-Credential=x` made the edge take them for signed
+/// requests (which are counted per verified principal), so none was ever counted.
+#[tokio::test]
+async fn the_anonymous_quota_cannot_be_skipped_with_a_credential_parameter() {
+    let harness = ObjectHarness::start_with_flags(&["--requests-per-second", "2"]).await;
+    let endpoint = harness.s3_endpoint();
+    for query in [
+        "",
+        "?X-Amz-Credential=x",
+        "?X-Amz-Credential=AKIAKEYHOLDDEVUSER01%2F20260101%2Fus-east-1%2Fs3%2Faws4_request",
+    ] {
+        // Let the address's bucket fill up again.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let url = format!("{endpoint}/some-bucket{query}");
+        let requests = (0..20).map(|_| keyhold_tests::s3::send_raw("GET", &url, &[], Vec::new()));
+        let answers = futures::future::join_all(requests).await;
+        let throttled = answers
+            .iter()
+            .filter(|(status, xml)| {
+                *status == 503 && xml_field(xml, "Code").as_deref() == Some("SlowDown")
+            })
+            .count();
+        assert!(throttled >= 10, "{query:?}: {throttled} of 20 throttled");
+    }
+}

@@ -244,10 +244,8 @@ impl PendingRecord {
             .decoded_content_length
             .map_or(counted_in, |declared| declared.min(counted_in));
         let mut additional = Map::new();
-        if matches!(
-            self.authentication,
-            Authentication::AuthHeader | Authentication::QueryString
-        ) {
+        // What the request passed: a signature s3s verified, of the scheme the edge found.
+        if state.caller.is_some() && self.authentication.is_sigv4() {
             additional.insert("SignatureVersion".to_owned(), json!("SigV4"));
             additional.insert(
                 "AuthenticationMethod".to_owned(),

@@ -40,6 +40,17 @@ pub struct RecordingAccess {
 #[async_trait::async_trait]
 impl S3Access for RecordingAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // s3s verified a signature exactly when the edge found a SigV4 one: should the
+        // two ever disagree (two Authorization headers, which s3s ignores), the
+        // request is not served, rather than served under the wrong scheme or quota.
+        let expected = cx
+            .extensions_mut()
+            .get::<S3Call>()
+            .map(|call| call.snapshot().authentication)
+            .unwrap_or_default();
+        if cx.credentials().is_some() != expected.is_sigv4() {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let caller = cx.credentials().and_then(|credentials| {
             self.principals
                 .by_access_key(&credentials.access_key)

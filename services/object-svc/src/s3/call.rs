@@ -9,7 +9,7 @@ use std::sync::{
 
 use keyhold_platform::Caller;
 
-use super::buffered::BudgetShare;
+use super::{buffered::BudgetShare, edge::Authentication};
 
 #[derive(Debug, Default, Clone)]
 pub struct S3Call(Arc<CallShared>);
@@ -24,6 +24,8 @@ struct CallShared {
 
 #[derive(Debug, Default, Clone)]
 pub struct CallState {
+    /// How the edge found the request to be authenticated (s3s must agree).
+    pub authentication: Authentication,
     /// The operation s3s routed the request to (None when it failed before routing).
     pub operation: Option<String>,
     pub bucket: Option<String>,

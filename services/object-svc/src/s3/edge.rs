@@ -40,8 +40,9 @@ pub(super) struct EdgeShared {
 }
 
 /// How a request proves who sent it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Authentication {
+    #[default]
     Anonymous,
     /// SigV4 in the Authorization header.
     AuthHeader,
@@ -52,28 +53,41 @@ pub enum Authentication {
 }
 
 impl Authentication {
+    /// The scheme s3s will check, found the way s3s looks for it, so that what the
+    /// edge decides (refusal, 7-day limit, whose quota) is about the check that is
+    /// actually made: SigV2 first (a `Signature` query parameter, or an
+    /// Authorization header `AWS ...`), then a SigV4 presigned URL
+    /// (`X-Amz-Signature`), then any other Authorization header. Any other sign of
+    /// SigV2 (`AWSAccessKeyId`) is SigV2 too. Other `X-Amz-*` parameters prove
+    /// nothing: such a request is anonymous. The access hook checks that s3s agreed.
     fn of(headers: &HeaderMap, query: &str) -> Self {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        match authorization {
-            Some(value) if value.starts_with("AWS4-") => return Authentication::AuthHeader,
-            Some(value) if value.starts_with("AWS ") => return Authentication::SigV2,
-            Some(_) => return Authentication::AuthHeader,
-            None => {}
+        let names: Vec<String> = query_pairs(query).map(|(name, _)| name).collect();
+        let has = |wanted: &str| names.iter().any(|name| name == wanted);
+        // As s3s reads header values: any UTF-8, not only visible ASCII.
+        let authorizations: Vec<&str> = headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .map(|value| std::str::from_utf8(value.as_bytes()).unwrap_or_default())
+            .collect();
+        if has("Signature")
+            || has("AWSAccessKeyId")
+            || authorizations.iter().any(|value| value.starts_with("AWS "))
+        {
+            Authentication::SigV2
+        } else if has("X-Amz-Signature") {
+            Authentication::QueryString
+        } else if !authorizations.is_empty() {
+            Authentication::AuthHeader
+        } else {
+            Authentication::Anonymous
         }
-        let names = query_pairs(query).map(|(name, _)| name);
-        let mut authentication = Authentication::Anonymous;
-        for name in names {
-            match name.as_str() {
-                "X-Amz-Signature" | "X-Amz-Credential" => {
-                    return Authentication::QueryString;
-                }
-                "Signature" | "AWSAccessKeyId" => authentication = Authentication::SigV2,
-                _ => {}
-            }
-        }
-        authentication
+    }
+
+    pub fn is_sigv4(self) -> bool {
+        matches!(
+            self,
+            Authentication::AuthHeader | Authentication::QueryString
+        )
     }
 }
 
@@ -90,18 +104,26 @@ fn decode(text: &str) -> String {
         .into_owned()
 }
 
-/// The access key id a request presents, valid or not (for the record of a refusal).
-fn presented_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let credential = value.split("Credential=").nth(1)?;
-        return credential.split('/').next().map(str::to_owned);
+/// The access key id a SigV4 request presents, valid or not (for the record of a
+/// refusal).
+fn presented_access_key(
+    headers: &HeaderMap,
+    query: &str,
+    authentication: Authentication,
+) -> Option<String> {
+    match authentication {
+        Authentication::AuthHeader => {
+            let value = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())?;
+            let credential = value.split("Credential=").nth(1)?;
+            credential.split('/').next().map(str::to_owned)
+        }
+        Authentication::QueryString => query_pairs(query)
+            .find(|(name, _)| name == "X-Amz-Credential")
+            .and_then(|(_, value)| value.split('/').next().map(str::to_owned)),
+        Authentication::Anonymous | Authentication::SigV2 => None,
     }
-    query_pairs(query)
-        .find(|(name, _)| name == "X-Amz-Credential")
-        .and_then(|(_, value)| value.split('/').next().map(str::to_owned))
 }
 
 impl Edge {
@@ -114,12 +136,13 @@ impl Edge {
         let query = request.uri().query().unwrap_or_default().to_owned();
         let authentication = Authentication::of(request.headers(), &query);
         let call = S3Call::default();
+        call.update(|state| state.authentication = authentication);
         let pending = PendingRecord::new(
             shared.clone(),
             &request,
             peer,
             authentication,
-            presented_access_key(request.headers(), &query),
+            presented_access_key(request.headers(), &query, authentication),
             call.clone(),
         );
 
@@ -227,17 +250,19 @@ fn refusal(
         return bad_request(RenderedError::new("InvalidRequest", SIGV2_REFUSED));
     }
     if authentication == Authentication::QueryString {
-        let expires = query_pairs(query).find(|(name, _)| name == "X-Amz-Expires");
-        if let Some((_, value)) = expires {
-            let too_long = value
-                .parse::<u64>()
-                .map_or(true, |seconds| seconds > MAX_PRESIGN_SECONDS);
-            if too_long {
-                return bad_request(RenderedError::new(
-                    "AuthorizationQueryParametersError",
-                    "X-Amz-Expires must be less than a week (in seconds) that is 604800",
-                ));
-            }
+        // Every value, should there be several (s3s refuses those, but later).
+        let too_long = query_pairs(query)
+            .filter(|(name, _)| name == "X-Amz-Expires")
+            .any(|(_, value)| {
+                value
+                    .parse::<u64>()
+                    .map_or(true, |seconds| seconds > MAX_PRESIGN_SECONDS)
+            });
+        if too_long {
+            return bad_request(RenderedError::new(
+                "AuthorizationQueryParametersError",
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+            ));
         }
     }
     if request.method() == Method::POST
@@ -356,5 +381,51 @@ impl Drop for EdgeBody {
 pub(super) fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(authorization: &[&str], query: &str) -> Authentication {
+        let mut headers = HeaderMap::new();
+        for value in authorization {
+            headers.append(header::AUTHORIZATION, value.parse().unwrap());
+        }
+        Authentication::of(&headers, query)
+    }
+
+    #[test]
+    fn requests_are_classified_by_the_check_s3s_makes() {
+        use Authentication::*;
+        let sigv4 = "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab";
+        let cases = [
+            (&[][..], "", Anonymous),
+            (&[], "X-Amz-Credential=x", Anonymous),
+            (&[], "X-Amz-Credential=x&X-Amz-Expires=1", Anonymous),
+            (&[], "X-Amz-Signature=x&X-Amz-Credential=x", QueryString),
+            (&[], "X-Amz-%53ignature=x", QueryString),
+            (&[], "AWSAccessKeyId=a&Expires=1&Signature=s", SigV2),
+            (
+                &[],
+                "AWSAccessKeyId=a&Expires=1&Signature=s&X-Amz-Credential=x",
+                SigV2,
+            ),
+            (&[], "X-Amz-Signature=x&Signature=s", SigV2),
+            (&[], "AWSAccessKeyId=a", SigV2),
+            (&[sigv4], "", AuthHeader),
+            (&[sigv4], "Signature=s", SigV2),
+            (&["AWS a:b"], "X-Amz-Signature=x", SigV2),
+            (&[sigv4, "AWS a:b"], "", SigV2),
+            (&["Bearer x"], "", AuthHeader),
+        ];
+        for (authorization, query, expected) in cases {
+            assert_eq!(
+                classify(authorization, query),
+                expected,
+                "{authorization:?} {query}"
+            );
+        }
     }
 }
