@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod emitter;
 pub mod error;

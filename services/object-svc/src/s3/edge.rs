@@ -5,10 +5,12 @@
 //! into exactly one CloudTrail record when its response body is done.
 
 use std::{
+    future::Future,
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -18,9 +20,11 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use keyhold_platform::{AuditSink, throttle::Throttle};
 use s3s::service::S3Service;
+use tokio::time::Sleep;
 
 use super::{
     audit::PendingRecord,
+    body::{incomplete_body, request_timeout},
     call::S3Call,
     errors::{MAX_PRESIGN_SECONDS, RenderedError, SIGV2_REFUSED, SLOW_DOWN},
 };
@@ -37,6 +41,7 @@ pub(super) struct EdgeShared {
     pub throttle: Option<Arc<Throttle>>,
     pub account_id: String,
     pub region: String,
+    pub body_idle_timeout: Duration,
 }
 
 /// How a request proves who sent it.
@@ -168,7 +173,12 @@ impl Edge {
         let (mut parts, body) = request.into_parts();
         drop_ignored_range(&mut parts.headers, &query);
         parts.extensions.insert(call.clone());
-        let body = s3s::Body::http_body_unsync(CountingBody { inner: body, call });
+        let body = s3s::Body::http_body_unsync(CountingBody {
+            inner: body,
+            call: call.clone(),
+            idle: shared.body_idle_timeout,
+            stalled: None,
+        });
         let response = match shared.service.call(Request::from_parts(parts, body)).await {
             Ok(response) => response,
             Err(error) => {
@@ -186,7 +196,16 @@ impl Edge {
                 Ok(collected) => collected.to_bytes(),
                 Err(_) => Bytes::new(),
             };
-            let error = RenderedError::from_s3s_body(&bytes, pending.handler_error().as_ref());
+            let mut error = RenderedError::from_s3s_body(&bytes, pending.handler_error().as_ref());
+            // s3s answers 500 for a document whose body failed to arrive: the body's
+            // own failure says what happened.
+            if parts.status.is_server_error()
+                && let Some(failure) = call.snapshot().body_failure
+                && let Ok(status) = StatusCode::from_u16(failure.status)
+            {
+                error = RenderedError::new(failure.code, &failure.message);
+                parts.status = status;
+            }
             return pending.respond_with_error_parts(error, parts);
         }
         if is_head
@@ -295,27 +314,61 @@ fn is_form_upload(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The request body, counted as it is read (CloudTrail's bytesTransferredIn).
+/// The request body, counted as it is read (CloudTrail's bytesTransferredIn), and
+/// failed with S3's RequestTimeout when the client stops sending it for `idle`
+/// (the connection is not timed while its request runs: this is what bounds a
+/// trickled body).
 struct CountingBody {
     inner: Incoming,
     call: S3Call,
+    idle: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
 }
+
+/// What a stalled request body fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("RequestTimeout: the client sent nothing of the request body for {0:?}")]
+struct BodyStalled(Duration);
 
 impl HttpBody for CountingBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = s3s::StdError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.call.add_bytes_in(data.len() as u64);
+    ) -> Poll<Option<Result<Frame<Bytes>, s3s::StdError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Pending => {
+                let idle = this.idle;
+                let timer = this
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.call.update(|state| {
+                    state.body_failure.get_or_insert_with(request_timeout);
+                });
+                Poll::Ready(Some(Err(Box::new(BodyStalled(idle)))))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stalled = None;
+                if let Some(data) = frame.data_ref() {
+                    this.call.add_bytes_in(data.len() as u64);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                // The connection broke or ended mid-body.
+                this.call.update(|state| {
+                    state.body_failure.get_or_insert_with(incomplete_body);
+                });
+                Poll::Ready(Some(Err(Box::new(error))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {

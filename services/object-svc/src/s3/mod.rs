@@ -21,7 +21,7 @@ mod server;
 
 use std::{sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, Principals, throttle::Throttle};
+use keyhold_platform::{AuditSink, Principals, connections::ConnectionLimits, throttle::Throttle};
 use s3s::{
     config::{S3Config, StaticConfigProvider},
     service::S3ServiceBuilder,
@@ -45,6 +45,8 @@ pub struct S3Settings {
     pub region: String,
     /// Serve virtual-hosted-style requests (`<bucket>.<base domain>`) too.
     pub base_domain: Option<String>,
+    /// How long a request body may stall before the request fails (RequestTimeout).
+    pub body_idle_timeout: Duration,
 }
 
 /// Builds the endpoint's request handler.
@@ -73,6 +75,7 @@ pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<E
         throttle,
         account_id: settings.account_id,
         region: settings.region,
+        body_idle_timeout: settings.body_idle_timeout,
     }))
 }
 
@@ -88,13 +91,14 @@ fn s3s_limits() -> S3Config {
     config
 }
 
-/// Serves `edge` on `listener` until `shutdown`, then lets requests in flight finish
-/// for up to `grace`.
+/// Serves `edge` on `listener` within `limits` until `shutdown`, then lets requests
+/// in flight finish for up to `grace`.
 pub async fn serve(
     edge: Edge,
     listener: TcpListener,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    server::serve(edge, listener, shutdown, grace).await
+    server::serve(edge, listener, limits, shutdown, grace).await
 }
