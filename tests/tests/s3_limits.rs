@@ -172,3 +172,62 @@ async fn the_anonymous_quota_cannot_be_skipped_with_a_credential_parameter() {
         assert!(throttled >= 10, "{query:?}: {throttled} of 20 throttled");
     }
 }
+
+/// s3s holds each aws-chunked chunk whole before checking its signature, and a
+/// chunk may declare up to 4 GiB: a signed upload whose first chunk declares 1 GiB
+/// is refused as soon as that size is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_upload_cannot_declare_a_huge_chunk() {
+    use keyhold_tests::{
+        Who,
+        s3::{Payload, RawSigner},
+    };
+    let harness = ObjectHarness::start().await;
+    harness
+        .s3(Who::User1)
+        .create_bucket()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    let host = harness.s3_address.to_string();
+    let upload = |key: &str| {
+        let url = harness.object_url("uploads", key);
+        let length = GIB.to_string();
+        let (headers, _) = RawSigner::new(Who::User1).sign(
+            "PUT",
+            &url,
+            &[
+                ("content-encoding", "aws-chunked"),
+                ("x-amz-decoded-content-length", &length),
+            ],
+            Payload::StreamingSigned,
+        );
+        let mut head = format!("PUT /uploads/{key} HTTP/1.1\r\nhost: {host}");
+        for (name, value) in headers {
+            head.push_str(&format!("\r\n{name}: {value}"));
+        }
+        Upload {
+            head,
+            // One chunk of 1 GiB (0x40000000); its signature is never reached.
+            prefix: b"40000000;chunk-signature=0000000000000000000000000000000000000000000000000000000000000000\r\n",
+            chunked: false,
+            status: 400,
+            code: "InvalidRequest",
+        }
+    };
+    let rise = stream_in_parallel(&harness, vec![upload("one"), upload("two")]).await;
+    assert!(
+        rise < MEMORY_ALLOWANCE,
+        "object-svc's memory rose {} MiB above idle",
+        rise / MIB
+    );
+    let listed = harness
+        .s3(Who::User1)
+        .list_objects_v2()
+        .bucket("uploads")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(0), "nothing was stored");
+}

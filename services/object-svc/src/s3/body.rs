@@ -258,6 +258,18 @@ fn classify(error: &str) -> BodyFailure {
     }
 }
 
+/// The answer to an aws-chunked body with a chunk over keyhold's cap.
+pub fn chunk_too_large() -> BodyFailure {
+    BodyFailure {
+        code: "InvalidRequest",
+        message: format!(
+            "aws-chunked chunks larger than {} bytes are not accepted.",
+            super::chunk_guard::MAX_CHUNK_BYTES
+        ),
+        status: 400,
+    }
+}
+
 /// S3's answer to a request whose body ended (or broke) before its length.
 pub fn incomplete_body() -> BodyFailure {
     BodyFailure {

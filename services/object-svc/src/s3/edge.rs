@@ -24,8 +24,9 @@ use tokio::time::Sleep;
 
 use super::{
     audit::PendingRecord,
-    body::{incomplete_body, request_timeout},
+    body::{chunk_too_large, incomplete_body, request_timeout},
     call::S3Call,
+    chunk_guard::{ChunkSizes, MAX_CHUNK_BYTES},
     errors::{MAX_PRESIGN_SECONDS, RenderedError, SIGV2_REFUSED, SLOW_DOWN},
 };
 
@@ -178,6 +179,7 @@ impl Edge {
             call: call.clone(),
             idle: shared.body_idle_timeout,
             stalled: None,
+            chunks: is_aws_chunked(&parts.headers).then(ChunkSizes::default),
         });
         let response = match shared.service.call(Request::from_parts(parts, body)).await {
             Ok(response) => response,
@@ -323,12 +325,26 @@ struct CountingBody {
     call: S3Call,
     idle: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
+    /// The chunk sizes of an aws-chunked body (see chunk_guard.rs).
+    chunks: Option<ChunkSizes>,
+}
+
+/// Whether s3s will decode the body as aws-chunked (it decides by this header).
+fn is_aws_chunked(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("x-amz-content-sha256")
+        .iter()
+        .any(|value| value.as_bytes().starts_with(b"STREAMING-"))
 }
 
 /// What a stalled request body fails with.
 #[derive(Debug, thiserror::Error)]
 #[error("RequestTimeout: the client sent nothing of the request body for {0:?}")]
 struct BodyStalled(Duration);
+
+#[derive(Debug, thiserror::Error)]
+#[error("an aws-chunked chunk is larger than {MAX_CHUNK_BYTES} bytes")]
+struct ChunkRefused;
 
 impl HttpBody for CountingBody {
     type Data = Bytes;
@@ -357,6 +373,14 @@ impl HttpBody for CountingBody {
                 this.stalled = None;
                 if let Some(data) = frame.data_ref() {
                     this.call.add_bytes_in(data.len() as u64);
+                    if let Some(chunks) = this.chunks.as_mut()
+                        && chunks.observe(data).is_err()
+                    {
+                        this.call.update(|state| {
+                            state.body_failure.get_or_insert_with(chunk_too_large);
+                        });
+                        return Poll::Ready(Some(Err(Box::new(ChunkRefused))));
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -11,6 +11,7 @@ mod body;
 mod buckets;
 mod buffered;
 mod call;
+mod chunk_guard;
 mod convert;
 mod edge;
 mod errors;
