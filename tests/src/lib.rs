@@ -18,6 +18,13 @@ pub use db::TestDatabase;
 pub use kms::{KmsClient, KmsHarness, Who};
 pub use object::{ObjectClient, ObjectHarness};
 
+/// Held by a test while it measures the process's resident memory, so that two such
+/// tests (of the `memory` test binary) never run at once.
+pub async fn measuring_memory() -> tokio::sync::MutexGuard<'static, ()> {
+    static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    MEASURING.lock().await
+}
+
 /// The repository's dev principals file, as `keyhold up` ships it.
 pub fn dev_principals_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/dev/principals.json")

@@ -266,3 +266,156 @@ pub async fn raw_request(
         .unwrap_or(0);
     (status, text)
 }
+
+/// What a client streaming a large body saw: the answer (status and text, 0 and
+/// empty when none came) and how many body bytes it managed to send.
+#[derive(Debug)]
+pub struct StreamedRequest {
+    pub status: u16,
+    pub response: String,
+    pub sent: u64,
+}
+
+/// Sends `head` (request line and headers, without the blank line) with a body of
+/// `prefix` then `total` bytes generated on the fly, chunked or (when `chunked` is
+/// false) with its Content-Length; reads the answer while sending.
+/// The client stops sending as soon as an answer arrives, when the server stops
+/// reading, or when `stop` is set (the caller's safety valve); it gives up waiting
+/// for an answer `patience` after it stopped sending.
+pub async fn stream_request(
+    address: std::net::SocketAddr,
+    head: &str,
+    prefix: &[u8],
+    total: u64,
+    chunked: bool,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    patience: Duration,
+) -> StreamedRequest {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut reading = {
+        let answered = answered.clone();
+        let received = received.clone();
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 16 * 1024];
+            // Until EOF or a reset; whatever arrived before is the answer.
+            while let Ok(read) = reader.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                received.lock().unwrap().extend_from_slice(&buffer[..read]);
+                answered.store(true, Ordering::SeqCst);
+            }
+        })
+    };
+    let chunk: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let frame = |bytes: &[u8]| {
+        if !chunked {
+            return bytes.to_vec();
+        }
+        let mut framed = format!("{:x}\r\n", bytes.len()).into_bytes();
+        framed.extend_from_slice(bytes);
+        framed.extend_from_slice(b"\r\n");
+        framed
+    };
+    let framed = frame(&chunk);
+    let mut start = if chunked {
+        format!("{head}\r\ntransfer-encoding: chunked\r\n\r\n")
+    } else {
+        format!(
+            "{head}\r\ncontent-length: {}\r\n\r\n",
+            prefix.len() as u64 + total
+        )
+    }
+    .into_bytes();
+    if !prefix.is_empty() {
+        start.extend_from_slice(&frame(prefix));
+    }
+    let mut sent = 0u64;
+    if writer.write_all(&start).await.is_ok() {
+        while sent < total && !answered.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
+            // A server that stopped reading leaves the write pending: check again.
+            match tokio::time::timeout(Duration::from_millis(200), writer.write_all(&framed)).await
+            {
+                Ok(Ok(())) => sent += chunk.len() as u64,
+                Ok(Err(_)) => break,
+                Err(_) => continue,
+            }
+        }
+        if sent >= total && chunked {
+            let _ = writer.write_all(b"0\r\n\r\n").await;
+        }
+    }
+    if tokio::time::timeout(patience, &mut reading).await.is_err() {
+        reading.abort();
+    }
+    drop(writer);
+    let bytes = received.lock().unwrap().clone();
+    let response = String::from_utf8_lossy(&bytes).into_owned();
+    let status = response
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    StreamedRequest {
+        status,
+        response,
+        sent,
+    }
+}
+
+/// The resident set size of this process (object-svc runs in it), in bytes.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .expect("VmRSS in /proc/self/status")
+        * 1024
+}
+
+/// A SigV2 presigned URL for `GET /<bucket>/<key>` (what AWS CLI v1 makes by
+/// default), validly signed with `who`'s secret, expiring at `expires` (Unix time).
+pub fn sigv2_presigned_get(
+    endpoint: &str,
+    who: crate::Who,
+    bucket: &str,
+    key: &str,
+    expires: u64,
+) -> String {
+    use hmac::{KeyInit, Mac};
+    let (access_key, secret) = who.credentials().expect("credentials");
+    let string_to_sign = format!("GET\n\n\n{expires}\n/{bucket}/{key}");
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("a key");
+    mac.update(string_to_sign.as_bytes());
+    let signature = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        mac.finalize().into_bytes(),
+    );
+    let signature: String = signature
+        .bytes()
+        .map(|b| match b {
+            b'+' => "%2B".to_owned(),
+            b'/' => "%2F".to_owned(),
+            b'=' => "%3D".to_owned(),
+            _ => (b as char).to_string(),
+        })
+        .collect();
+    format!(
+        "{endpoint}/{bucket}/{key}?AWSAccessKeyId={access_key}&Expires={expires}&Signature={signature}"
+    )
+}

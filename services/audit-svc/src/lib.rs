@@ -131,6 +131,7 @@ async fn serve(
         routes,
         &[GRPC_SERVICE],
         listener,
+        config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),
     )

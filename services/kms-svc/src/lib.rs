@@ -114,6 +114,7 @@ pub async fn run_with_sink(
         routes,
         &[GRPC_SERVICE],
         listener,
+        config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),
     )

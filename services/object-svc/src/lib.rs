@@ -218,11 +218,13 @@ pub async fn run_with_sink(
             account_id: config.common.account_id.clone(),
             region: config.common.region.clone(),
             base_domain: config.s3_base_domain.clone(),
+            body_idle_timeout: config.common.connection_limits().idle_timeout,
         },
     )?;
     let s3_served = tokio::spawn(s3::serve(
         s3_endpoint,
         listeners.s3,
+        config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),
     ));
@@ -241,6 +243,7 @@ pub async fn run_with_sink(
         routes,
         GRPC_SERVICES,
         listeners.grpc,
+        config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),
     )

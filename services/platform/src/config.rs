@@ -49,6 +49,29 @@ pub struct CommonArgs {
     /// no metrics port is opened.
     #[arg(long, env = "KEYHOLD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+/// The limits every listening port (gRPC, and object-svc's S3 endpoint) applies to
+/// its connections, whoever opens them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// Seconds a new connection has to deliver its first request (HTTP/1.1: each
+    /// request's headers; HTTP/2: the handshake and a first request).
+    #[arg(long, env = "KEYHOLD_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+
+    /// Seconds a connection may sit with no request in flight and nothing received
+    /// before it is closed; also how long a request body or a response may stall.
+    #[arg(long, env = "KEYHOLD_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_seconds: u64,
+
+    /// Connections each port serves at once; more wait in the kernel's accept
+    /// queue until one closes.
+    #[arg(long, env = "KEYHOLD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 impl CommonArgs {
@@ -82,6 +105,11 @@ impl CommonArgs {
             settings,
         )
         .await
+    }
+
+    /// What each of the service's ports grants a connection.
+    pub fn connection_limits(&self) -> crate::connections::ConnectionLimits {
+        (&self.connections).into()
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -5,21 +5,22 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    service::Routes,
-    transport::{Server, server::TcpIncoming},
-};
+use tonic::{service::Routes, transport::Server};
 use tonic_health::ServingStatus;
 
-use crate::stack::{KeyholdLayer, StackConfig};
+use crate::{
+    connections::{ConnectionActivityLayer, ConnectionLimits, LimitedListener},
+    stack::{KeyholdLayer, StackConfig},
+};
 
-/// Serves `routes` on `listener` until `shutdown` is cancelled. `grpc_services` are
-/// the fully qualified service names health reports on.
+/// Serves `routes` on `listener` until `shutdown` is cancelled, within `limits`.
+/// `grpc_services` are the fully qualified service names health reports on.
 pub async fn serve(
     mut stack: StackConfig,
     routes: Routes,
     grpc_services: &[&'static str],
     listener: TcpListener,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> anyhow::Result<()> {
@@ -46,7 +47,7 @@ pub async fn serve(
     let routes = routes.add_service(health_service).add_service(reflection);
 
     let local = listener.local_addr()?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = LimitedListener::new(listener, limits).into_incoming();
     let signal = {
         let shutdown = shutdown.clone();
         let health = health.clone();
@@ -64,6 +65,7 @@ pub async fn serve(
     };
     let mut server = tokio::spawn(
         Server::builder()
+            .layer(ConnectionActivityLayer)
             .layer(KeyholdLayer::new(stack))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, signal),

@@ -20,11 +20,14 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Filter, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::log_limits::{BoundedLines, always_silenced};
 
 /// Log line format on stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -109,7 +112,9 @@ const OTLP_ENDPOINT_VARS: [&str; 2] = [
 /// (gRPC) trace export with `service.name = service_name`.
 ///
 /// Logs go to stderr as text or JSON lines, filtered by `RUST_LOG` (default `info`, with h2,
-/// hyper, tower, sqlx and the OTel SDK at `warn` unless `RUST_LOG` names them). The W3C
+/// hyper, tower, sqlx and the OTel SDK at `warn` unless `RUST_LOG` names them). Whatever
+/// `RUST_LOG` says, libraries that log what clients send stay silent and no line is longer
+/// than its cap (see `log_limits`). The W3C
 /// TraceContext propagator is installed globally whether or not export is on; see the module
 /// docs.
 ///
@@ -134,9 +139,14 @@ pub fn init(service_name: &'static str, format: LogFormat) -> TelemetryGuard {
         // The exporter must exist before the OTel layer can be built, so the subscriber is not
         // installed yet; a temporary one keeps the exporter's own diagnostics (bad endpoint,
         // ignored OTEL_* values) from vanishing.
-        let log_filter = EnvFilter::builder().parse_lossy(&directives);
-        let build_logger =
-            tracing_subscriber::registry().with(log_layer(format, log_filter, std::io::stderr));
+        let log_filter = EnvFilter::builder()
+            .parse_lossy(&directives)
+            .and(always_silenced());
+        let build_logger = tracing_subscriber::registry().with(log_layer(
+            format,
+            log_filter,
+            BoundedLines::new(std::io::stderr, format),
+        ));
         tracing::subscriber::with_default(build_logger, || {
             start_otlp_export(service_name)
                 .inspect_err(|error| tracing::error!(%error, "OTLP trace export disabled"))
@@ -176,15 +186,22 @@ pub fn init(service_name: &'static str, format: LogFormat) -> TelemetryGuard {
     // and every outgoing call would start a new trace. Its directives are a superset of the log
     // layer's, so any span current for logging also carries an OTel context.
     let otel_filter = EnvFilter::builder()
-        .parse_lossy(format!("{}={DEFAULT_LEVEL},{directives}", module_path!()));
+        .parse_lossy(format!("{}={DEFAULT_LEVEL},{directives}", module_path!()))
+        .and(always_silenced());
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(env!("CARGO_PKG_NAME")))
         .with_filter(otel_filter);
 
-    let log_filter = EnvFilter::builder().parse_lossy(&directives);
+    let log_filter = EnvFilter::builder()
+        .parse_lossy(&directives)
+        .and(always_silenced());
     if let Err(error) = tracing_subscriber::registry()
         .with(otel_layer)
-        .with(log_layer(format, log_filter, log_writer))
+        .with(log_layer(
+            format,
+            log_filter,
+            BoundedLines::new(log_writer, format),
+        ))
         .try_init()
     {
         // Either another subscriber won a race with us, or the `log` bridge was already taken;
@@ -200,13 +217,14 @@ pub fn init(service_name: &'static str, format: LogFormat) -> TelemetryGuard {
     guard
 }
 
-fn log_layer<S, W>(
+pub(crate) fn log_layer<S, F, W>(
     format: LogFormat,
-    filter: EnvFilter,
+    filter: F,
     writer: W,
 ) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    F: Filter<S> + Send + Sync + 'static,
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     match format {
@@ -231,7 +249,7 @@ fn install_propagator() {
 /// Keeps RUST_LOG's own semantics (a bare level such as `debug` replaces the default `info`)
 /// while still quieting chatty dependencies. Invalid directives are reported once and skipped
 /// rather than taking the service down, and the result is parsed twice (one filter per layer).
-fn filter_directives(rust_log: Option<&str>) -> String {
+pub(crate) fn filter_directives(rust_log: Option<&str>) -> String {
     let mut directives = format!("{DEFAULT_LEVEL},{QUIET_DEPENDENCIES}");
     for directive in rust_log.unwrap_or_default().split(',').map(str::trim) {
         if directive.is_empty() {

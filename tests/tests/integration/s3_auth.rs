@@ -500,3 +500,106 @@ async fn bodies_that_do_not_match_their_signature_or_length_are_refused_and_not_
     let listed = s3.list_objects_v2().bucket("refused").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(0));
 }
+
+/// Issue 12, section 4: a SigV2 presigned URL with an added `X-Amz-Credential` (or
+/// `X-Amz-Signature`) parameter was served and recorded as SigV4, because the edge
+/// classified requests by the presence of one parameter while s3s checked the SigV2
+/// signature. SigV2 is refused in every form (and so is its expiry, which knows no
+/// 7-day limit); the record says what the request presented, never SigV4.
+#[tokio::test]
+async fn sigv2_is_refused_whatever_sigv4_parameters_come_with_it() {
+    let harness = harness_with_bucket("sigv2").await;
+    harness
+        .s3(Who::User1)
+        .put_object()
+        .bucket("sigv2")
+        .key("note.txt")
+        .body(ByteStream::from_static(b"private"))
+        .send()
+        .await
+        .unwrap();
+    let url = keyhold_tests::s3::sigv2_presigned_get(
+        &harness.s3_endpoint(),
+        Who::User1,
+        "sigv2",
+        "note.txt",
+        2_000_000_000,
+    );
+    for extra in [
+        "",
+        "&X-Amz-Credential=x",
+        "&X-Amz-Signature=x",
+        "&X-Amz-Credential=x&X-Amz-Signature=x&X-Amz-Expires=60",
+    ] {
+        let (status, xml) = send_raw("GET", &format!("{url}{extra}"), &[], Vec::new()).await;
+        assert_eq!(
+            (status, code_and_message(&xml)),
+            (
+                400,
+                (
+                    "InvalidRequest".to_owned(),
+                    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".to_owned()
+                )
+            ),
+            "{extra}: {xml}"
+        );
+    }
+    let events = harness.events_at_least(6).await;
+    for event in events.iter().filter(|e| e.event_name == "GetObject") {
+        assert_eq!(event.error_code.as_deref(), Some("InvalidRequest"));
+        let additional = event.additional_event_data.as_ref().unwrap();
+        assert_eq!(additional.get("SignatureVersion"), None, "{additional}");
+        assert_eq!(additional.get("AuthenticationMethod"), None, "{additional}");
+        assert_eq!(event.user_identity.principal_id, None);
+    }
+}
+
+/// Two Authorization headers: s3s checks none of them (it only reads a unique
+/// one) and would serve the request as anonymous, while the edge took it for a
+/// signed request (so it escaped the per-address quota of anonymous callers). When
+/// the two disagree, the request is not served.
+#[tokio::test]
+async fn a_request_the_edge_and_s3s_classify_differently_is_not_served() {
+    use aws_sdk_s3::types::{
+        ObjectCannedAcl, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    };
+    let harness = harness_with_bucket("public").await;
+    let s3 = harness.s3(Who::User1);
+    s3.delete_public_access_block()
+        .bucket("public")
+        .send()
+        .await
+        .unwrap();
+    let rule = OwnershipControlsRule::builder()
+        .object_ownership(ObjectOwnership::BucketOwnerPreferred)
+        .build()
+        .unwrap();
+    s3.put_bucket_ownership_controls()
+        .bucket("public")
+        .ownership_controls(OwnershipControls::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("public")
+        .key("open.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"anyone may read this"))
+        .send()
+        .await
+        .unwrap();
+    let url = harness.object_url("public", "open.txt");
+    let (status, body) = send_raw("GET", &url, &[], Vec::new()).await;
+    assert_eq!((status, body.as_str()), (200, "anyone may read this"));
+
+    let twice = [
+        ("authorization".to_owned(), "AWS4-HMAC-SHA256 x".to_owned()),
+        ("authorization".to_owned(), "AWS4-HMAC-SHA256 y".to_owned()),
+    ];
+    let (status, xml) = send_raw("GET", &url, &twice, Vec::new()).await;
+    assert_eq!(
+        (status, code_and_message(&xml)),
+        (403, ("AccessDenied".to_owned(), "Access Denied".to_owned())),
+        "{xml}"
+    );
+}

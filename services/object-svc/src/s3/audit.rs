@@ -19,14 +19,80 @@ use super::{
     errors::RenderedError,
 };
 
-/// Query parameters that carry a signature: never recorded.
-const SIGNING_PARAMETERS: &[&str] = &[
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-    "Signature",
-    "AWSAccessKeyId",
-];
+/// The query parameters each operation takes (its sub-resource among them), as S3
+/// records them. Anything else in a query is not the operation's input and is not
+/// recorded (signatures, SDK markers such as `x-id`, or a caller's attempt to write
+/// `bucketName` or `Host` into the record).
+fn operation_parameters(operation: &str) -> &'static [&'static str] {
+    const GET_OBJECT: &[&str] = &[
+        "partNumber",
+        "versionId",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+    ];
+    match operation {
+        "ListBuckets" => &[
+            "max-buckets",
+            "continuation-token",
+            "prefix",
+            "bucket-region",
+        ],
+        "GetBucketEncryption" | "PutBucketEncryption" | "DeleteBucketEncryption" => &["encryption"],
+        "GetPublicAccessBlock" | "PutPublicAccessBlock" | "DeletePublicAccessBlock" => {
+            &["publicAccessBlock"]
+        }
+        "GetBucketOwnershipControls"
+        | "PutBucketOwnershipControls"
+        | "DeleteBucketOwnershipControls" => &["ownershipControls"],
+        "GetBucketAcl" | "PutBucketAcl" => &["acl"],
+        "GetObjectAcl" | "PutObjectAcl" => &["acl", "versionId"],
+        "GetObject" | "HeadObject" => GET_OBJECT,
+        "DeleteObject" => &["versionId"],
+        "DeleteObjects" => &["delete"],
+        "ListObjectsV2" => &[
+            "list-type",
+            "prefix",
+            "delimiter",
+            "max-keys",
+            "continuation-token",
+            "start-after",
+            "encoding-type",
+            "fetch-owner",
+        ],
+        "ListObjects" => &["prefix", "delimiter", "max-keys", "marker", "encoding-type"],
+        "CreateMultipartUpload" => &["uploads"],
+        "UploadPart" => &["partNumber", "uploadId"],
+        "CompleteMultipartUpload" | "AbortMultipartUpload" => &["uploadId"],
+        "ListParts" => &["uploadId", "max-parts", "part-number-marker"],
+        "ListMultipartUploads" => &[
+            "uploads",
+            "prefix",
+            "delimiter",
+            "key-marker",
+            "upload-id-marker",
+            "max-uploads",
+            "encoding-type",
+        ],
+        _ => &[],
+    }
+}
+
+/// The header a client may name its request by; kept (when it is 1 to 128
+/// printable ASCII characters) as `additionalEventData.clientRequestId`, for
+/// correlation only: the record's requestID is always keyhold's, as for gRPC.
+const CLIENT_REQUEST_ID_HEADER: &str = "x-request-id";
+const MAX_CLIENT_REQUEST_ID: usize = 128;
+
+fn client_request_id(headers: &HeaderMap) -> Option<String> {
+    let id = headers.get(CLIENT_REQUEST_ID_HEADER)?.as_bytes();
+    let printable = id.iter().all(|b| (0x20..0x7f).contains(b));
+    (printable && (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len()))
+        .then(|| String::from_utf8_lossy(id).into_owned())
+}
 
 /// Request headers S3 shows in requestParameters.
 const RECORDED_HEADERS: &[&str] = &[
@@ -114,6 +180,7 @@ pub struct PendingRecord {
     source_ip: String,
     authentication: Authentication,
     presented_access_key: Option<String>,
+    client_request_id: Option<String>,
     query: Vec<(String, String)>,
     recorded_headers: Vec<(&'static str, String)>,
     decoded_content_length: Option<u64>,
@@ -150,14 +217,21 @@ impl PendingRecord {
             ),
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
-            host: text(header::HOST.as_str()),
+            // HTTP/2 names the host in :authority only.
+            host: match headers.get(header::HOST) {
+                Some(_) => text(header::HOST.as_str()),
+                None => request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.to_string())
+                    .unwrap_or_default(),
+            },
             user_agent: text(header::USER_AGENT.as_str()),
             source_ip: peer.ip().to_string(),
             authentication,
             presented_access_key,
-            query: query_pairs(request.uri().query().unwrap_or_default())
-                .filter(|(name, _)| !SIGNING_PARAMETERS.contains(&name.as_str()))
-                .collect(),
+            client_request_id: client_request_id(headers),
+            query: query_pairs(request.uri().query().unwrap_or_default()).collect(),
             recorded_headers: RECORDED_HEADERS
                 .iter()
                 .filter_map(|name| Some((*name, headers.get(*name)?.to_str().ok()?.to_owned())))
@@ -225,6 +299,17 @@ impl PendingRecord {
         let (read_only, data_event) = classify(&operation);
 
         let mut parameters = Map::new();
+        let taken = operation_parameters(&operation);
+        for (name, value) in &self.query {
+            if taken.contains(&name.as_str()) && !parameters.contains_key(name) {
+                parameters.insert(name.clone(), json!(value));
+            }
+        }
+        for (name, value) in &self.recorded_headers {
+            parameters.insert((*name).to_owned(), json!(value));
+        }
+        // The routed bucket and key and the Host the request came to, after the
+        // rest: nothing else can stand in for them.
         if let Some(bucket) = &bucket {
             parameters.insert("bucketName".to_owned(), json!(bucket));
         }
@@ -232,22 +317,14 @@ impl PendingRecord {
         if let Some(key) = &key {
             parameters.insert("key".to_owned(), json!(key));
         }
-        for (name, value) in &self.query {
-            parameters.insert(name.clone(), json!(value));
-        }
-        for (name, value) in &self.recorded_headers {
-            parameters.insert((*name).to_owned(), json!(value));
-        }
 
         let counted_in = self.call.bytes_in();
         let bytes_in = self
             .decoded_content_length
             .map_or(counted_in, |declared| declared.min(counted_in));
         let mut additional = Map::new();
-        if matches!(
-            self.authentication,
-            Authentication::AuthHeader | Authentication::QueryString
-        ) {
+        // What the request passed: a signature s3s verified, of the scheme the edge found.
+        if state.caller.is_some() && self.authentication.is_sigv4() {
             additional.insert("SignatureVersion".to_owned(), json!("SigV4"));
             additional.insert(
                 "AuthenticationMethod".to_owned(),
@@ -263,6 +340,9 @@ impl PendingRecord {
         additional.insert("bytesTransferredIn".to_owned(), json!(bytes_in));
         additional.insert("bytesTransferredOut".to_owned(), json!(self.bytes_out));
         additional.insert("x-amz-id-2".to_owned(), json!(self.host_id));
+        if let Some(client_id) = self.client_request_id {
+            additional.insert("clientRequestId".to_owned(), json!(client_id));
+        }
 
         let account_id = shared.account_id.clone();
         let mut resources = Vec::new();

@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use keyhold_platform::{Caller, Principals, throttle::Throttle};
 use s3s::{
-    S3Error, S3ErrorCode, S3Result,
+    S3Result,
     access::{S3Access, S3AccessContext},
     auth::{S3Auth, SecretKey},
     path::S3Path,
     s3_error,
 };
 
-use super::call::S3Call;
+use super::{buffered::DocumentBudget, call::S3Call, errors::slow_down};
 use crate::access::Requester;
 
 pub struct PrincipalsAuth(pub Arc<Principals>);
@@ -33,11 +33,24 @@ pub struct RecordingAccess {
     pub principals: Arc<Principals>,
     /// The per-principal quota, taken once the signature is verified.
     pub throttle: Option<Arc<Throttle>>,
+    /// The memory the XML documents being read may take together.
+    pub documents: DocumentBudget,
 }
 
 #[async_trait::async_trait]
 impl S3Access for RecordingAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        // s3s verified a signature exactly when the edge found a SigV4 one: should the
+        // two ever disagree (two Authorization headers, which s3s ignores), the
+        // request is not served, rather than served under the wrong scheme or quota.
+        let expected = cx
+            .extensions_mut()
+            .get::<S3Call>()
+            .map(|call| call.snapshot().authentication)
+            .unwrap_or_default();
+        if cx.credentials().is_some() != expected.is_sigv4() {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let caller = cx.credentials().and_then(|credentials| {
             self.principals
                 .by_access_key(&credentials.access_key)
@@ -66,10 +79,15 @@ impl S3Access for RecordingAccess {
         if let (Some(throttle), Some(key)) = (&self.throttle, quota_key)
             && throttle.admit(&key).is_err()
         {
-            let mut error =
-                S3Error::with_message(S3ErrorCode::SlowDown, "Please reduce your request rate.");
-            error.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
-            return Err(error);
+            return Err(slow_down());
+        }
+        // s3s reads a document body whole right after this hook: refused now if it
+        // cannot be served, it is never read.
+        let share = self
+            .documents
+            .admit(cx.s3_op().name(), cx.method(), cx.headers())?;
+        if let (Some(share), Some(call)) = (share, cx.extensions_mut().get::<S3Call>()) {
+            call.hold(share);
         }
         Ok(())
     }

@@ -182,6 +182,15 @@ impl CheckedBody {
     }
 }
 
+/// S3's answer to a request whose body stopped arriving.
+pub fn request_timeout() -> BodyFailure {
+    BodyFailure {
+        code: "RequestTimeout",
+        message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.".to_owned(),
+        status: 400,
+    }
+}
+
 fn bad_digest(message: String) -> BodyFailure {
     BodyFailure {
         code: "BadDigest",
@@ -240,16 +249,35 @@ fn classify(error: &str) -> BodyFailure {
             400,
         )
     } else {
-        (
-            "IncompleteBody",
-            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-            400,
-        )
+        return incomplete_body();
     };
     BodyFailure {
         code,
         message: message.to_owned(),
         status,
+    }
+}
+
+/// The answer to an aws-chunked body with a chunk over keyhold's cap.
+pub fn chunk_too_large() -> BodyFailure {
+    BodyFailure {
+        code: "InvalidRequest",
+        message: format!(
+            "aws-chunked chunks larger than {} bytes are not accepted.",
+            super::chunk_guard::MAX_CHUNK_BYTES
+        ),
+        status: 400,
+    }
+}
+
+/// S3's answer to a request whose body ended (or broke) before its length.
+pub fn incomplete_body() -> BodyFailure {
+    BodyFailure {
+        code: "IncompleteBody",
+        message:
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+                .to_owned(),
+        status: 400,
     }
 }
 

@@ -9,6 +9,8 @@ use std::sync::{
 
 use keyhold_platform::Caller;
 
+use super::{buffered::BudgetShare, edge::Authentication};
+
 #[derive(Debug, Default, Clone)]
 pub struct S3Call(Arc<CallShared>);
 
@@ -16,10 +18,14 @@ pub struct S3Call(Arc<CallShared>);
 struct CallShared {
     state: Mutex<CallState>,
     bytes_in: AtomicU64,
+    /// The request's share of the document budget, returned when the request ends.
+    budget_share: Mutex<Option<BudgetShare>>,
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct CallState {
+    /// How the edge found the request to be authenticated (s3s must agree).
+    pub authentication: Authentication,
     /// The operation s3s routed the request to (None when it failed before routing).
     pub operation: Option<String>,
     pub bucket: Option<String>,
@@ -60,6 +66,10 @@ impl S3Call {
 
     pub fn add_bytes_in(&self, count: u64) {
         self.0.bytes_in.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub fn hold(&self, share: BudgetShare) {
+        *self.0.budget_share.lock().expect("s3 call lock") = Some(share);
     }
 
     pub fn bytes_in(&self) -> u64 {

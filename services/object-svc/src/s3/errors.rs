@@ -17,6 +17,15 @@ const REQUEST_TIME_TOO_SKEWED: &str =
 pub const SIGV2_REFUSED: &str =
     "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.";
 pub const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
+pub const SLOW_DOWN: &str = "Please reduce your request rate.";
+
+/// S3's answer to a caller over its quota (or to any caller when a shared budget
+/// is spent).
+pub fn slow_down() -> S3Error {
+    let mut error = S3Error::with_message(S3ErrorCode::SlowDown, SLOW_DOWN);
+    error.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+    error
+}
 
 /// The S3 error a handler answers, remembering its fields for the edge.
 pub fn to_s3(call: &S3Call, error: ObjectError) -> S3Error {

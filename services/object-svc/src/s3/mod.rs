@@ -9,7 +9,9 @@ mod audit;
 mod auth;
 mod body;
 mod buckets;
+mod buffered;
 mod call;
+mod chunk_guard;
 mod convert;
 mod edge;
 mod errors;
@@ -20,8 +22,11 @@ mod server;
 
 use std::{sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, Principals, throttle::Throttle};
-use s3s::service::S3ServiceBuilder;
+use keyhold_platform::{AuditSink, Principals, connections::ConnectionLimits, throttle::Throttle};
+use s3s::{
+    config::{S3Config, StaticConfigProvider},
+    service::S3ServiceBuilder,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +46,8 @@ pub struct S3Settings {
     pub region: String,
     /// Serve virtual-hosted-style requests (`<bucket>.<base domain>`) too.
     pub base_domain: Option<String>,
+    /// How long a request body may stall before the request fails (RequestTimeout).
+    pub body_idle_timeout: Duration,
 }
 
 /// Builds the endpoint's request handler.
@@ -54,7 +61,9 @@ pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<E
     builder.set_access(auth::RecordingAccess {
         principals: settings.principals,
         throttle: throttle.clone(),
+        documents: buffered::DocumentBudget::default(),
     });
+    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3s_limits()))));
     if let Some(domain) = settings.base_domain {
         // s3s's check of a domain name, for a clear error at start-up.
         s3s::host::SingleDomain::new(&domain)
@@ -67,16 +76,30 @@ pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<E
         throttle,
         account_id: settings.account_id,
         region: settings.region,
+        body_idle_timeout: settings.body_idle_timeout,
     }))
 }
 
-/// Serves `edge` on `listener` until `shutdown`, then lets requests in flight finish
-/// for up to `grace`.
+/// What s3s may read into memory. Browser-form uploads never reach s3s (the edge
+/// refuses them from their headers); were one to, it could read nothing of its file.
+fn s3s_limits() -> S3Config {
+    let mut config = S3Config::default();
+    config.xml_max_body_size = buffered::MAX_DOCUMENT_BYTES;
+    config.post_object_max_file_size = 0;
+    config.form_max_field_size = 16 * 1024;
+    config.form_max_fields_size = 64 * 1024;
+    config.form_max_parts = 16;
+    config
+}
+
+/// Serves `edge` on `listener` within `limits` until `shutdown`, then lets requests
+/// in flight finish for up to `grace`.
 pub async fn serve(
     edge: Edge,
     listener: TcpListener,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> anyhow::Result<()> {
-    server::serve(edge, listener, shutdown, grace).await
+    server::serve(edge, listener, limits, shutdown, grace).await
 }

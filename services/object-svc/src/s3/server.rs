@@ -1,12 +1,14 @@
 //! The accept loop: HTTP/1.1 and h2 (prior knowledge) on one port, each connection
-//! watched so that shutdown waits for requests in flight.
+//! watched so that shutdown waits for requests in flight, within the port's
+//! connection limits (platform's connections.rs).
 
 use std::{convert::Infallible, time::Duration};
 
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
+    rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
 };
+use keyhold_platform::connections::{ConnectionLimits, LimitedListener, TrackedBody};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -15,34 +17,39 @@ use super::Edge;
 pub async fn serve(
     edge: Edge,
     listener: TcpListener,
+    limits: ConnectionLimits,
     shutdown: CancellationToken,
     grace: Duration,
 ) -> anyhow::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A client that half-closes after sending its request still gets the answer.
-    builder.http1().half_close(true);
+    // Each request's headers (the first one's, and those after a kept-alive
+    // response) must arrive within the header timeout.
+    builder
+        .http1()
+        .half_close(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let listener = LimitedListener::new(listener, limits);
     let graceful = GracefulShutdown::new();
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving the S3 REST endpoint");
     }
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: keep serving the others.
-                    tracing::warn!(%error, "S3 endpoint: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = listener.accept() => accepted,
             () = shutdown.cancelled() => break,
         };
-        let _ = stream.set_nodelay(true);
         let edge = edge.clone();
+        let activity = stream.activity();
         let service = hyper::service::service_fn(move |request| {
             let edge = edge.clone();
-            async move { Ok::<_, Infallible>(edge.handle(request, peer).await) }
+            // Taken when hyper hands the request over, not when its future first runs.
+            let in_flight = Some(activity.begin_request());
+            async move {
+                let response = edge.handle(request, peer).await;
+                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
+            }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)

@@ -87,3 +87,81 @@ async fn sigterm_drains_and_exits_cleanly() {
     assert!(status.success(), "exit status {status}");
     assert!(logs.contains("shutdown signal received"), "{logs}");
 }
+
+/// Issue 12, section 3: at any RUST_LOG, object-svc's log never shows a request body
+/// or a signature (s3s logged a malformed XML body whole at ERROR, and at DEBUG the
+/// signature it computed, which a log reader could replay), and no line is longer
+/// than the cap.
+#[tokio::test]
+async fn logs_never_show_bodies_or_signatures_whatever_rust_log_says() {
+    use keyhold_tests::{
+        Who,
+        s3::{Payload, RawSigner, send_raw, xml_field},
+    };
+    let database = TestDatabase::create().await;
+    let dir = object_workdir();
+    let address = free_address();
+    let s3 = free_address();
+    let mut child = object_svc(&dir, &database.url, &address)
+        .env("KEYHOLD_S3_LISTEN", &s3)
+        .env("RUST_LOG", "debug,s3s=trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read as it comes: a full pipe would stall the service's logging.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut logs = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut logs).unwrap();
+        String::from_utf8_lossy(&logs).into_owned()
+    });
+    wait_serving(&address, "object-svc").await;
+
+    // A malformed 1 MiB XML document, without credentials.
+    const MARKER: &str = "BODY-THAT-MUST-NOT-BE-LOGGED ";
+    let mut body = "<AccessControlPolicy><Owner>".to_owned();
+    while body.len() < 1024 * 1024 {
+        body.push_str(MARKER);
+    }
+    let url = format!("http://{s3}/logged?acl");
+    let (status, xml) = send_raw("PUT", &url, &[], body.into_bytes()).await;
+    assert_eq!(
+        (status, xml_field(&xml, "Code").as_deref()),
+        (400, Some("MalformedXML")),
+        "{xml}"
+    );
+
+    // A signature made with the wrong secret, and the one the server computes.
+    let root = format!("http://{s3}/");
+    let signed_with = |who: Who, time| {
+        let mut signer = RawSigner::new(who);
+        signer.time = time;
+        signer.sign("GET", &root, &[], Payload::Bytes(b""))
+    };
+    let now = std::time::SystemTime::now();
+    let (wrong_headers, wrong) = signed_with(Who::WrongSecret, now);
+    let (_, expected) = signed_with(Who::User1, now);
+    let (status, xml) = send_raw("GET", &root, &wrong_headers, Vec::new()).await;
+    assert_eq!(
+        (status, xml_field(&xml, "Code").as_deref()),
+        (403, Some("SignatureDoesNotMatch")),
+        "{xml}"
+    );
+
+    let (status, _) = keyhold_tests::terminate(&mut child, "object-svc").await;
+    assert!(status.success(), "exit status {status}");
+    let logs = reader.join().unwrap();
+    assert!(
+        logs.contains("serving the S3 REST endpoint"),
+        "the log was captured: {logs}"
+    );
+    assert!(!logs.contains(MARKER.trim()), "a request body was logged");
+    assert!(!logs.contains(&wrong), "the client's signature was logged");
+    assert!(
+        !logs.contains(&expected),
+        "the computed signature was logged"
+    );
+    let longest = logs.lines().map(str::len).max().unwrap_or_default();
+    assert!(longest <= 16 * 1024, "a log line of {longest} bytes");
+}
