@@ -118,6 +118,20 @@ pub fn user_identity(
     }
 }
 
+/// The longest client request id a record keeps.
+pub const MAX_CLIENT_REQUEST_ID: usize = 128;
+
+/// The id a client gave its call (`x-request-id`, on gRPC and S3 alike), kept in the
+/// record as `additionalEventData.clientRequestId` for correlation only: the record's
+/// requestID is always keyhold's own, since a client's id need not be unique. Kept
+/// when it is 1 to [`MAX_CLIENT_REQUEST_ID`] printable ASCII characters, else left out.
+pub fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let id = headers.get(crate::stack::REQUEST_ID_HEADER)?.as_bytes();
+    let printable = id.iter().all(|b| (0x20..0x7f).contains(b));
+    (printable && (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len()))
+        .then(|| String::from_utf8_lossy(id).into_owned())
+}
+
 /// Where finished records go. `record` must not block the request path.
 pub trait AuditSink: Send + Sync + 'static {
     /// The one way into a sink: bounds the record ([`CloudTrailEvent::bounded`]),

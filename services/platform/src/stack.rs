@@ -31,7 +31,6 @@ use crate::{
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The longest client request id a record keeps.
-pub const MAX_CLIENT_REQUEST_ID: usize = 128;
 /// The response header AWS SDKs read the request id from.
 pub const AWS_REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 /// tonic's default limit on a decoded message, plus the 5-byte gRPC frame header.
@@ -203,7 +202,7 @@ where
     let mut pending = PendingEvent {
         shared: shared.clone(),
         request_id: request_id.clone(),
-        client_request_id: client_request_id(headers),
+        client_request_id: crate::audit::client_request_id(headers),
         user_agent: header_text(headers, "user-agent"),
         source_ip: request
             .extensions()
@@ -351,16 +350,6 @@ fn header_text(headers: &http::HeaderMap, name: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
-}
-
-/// The id a client gave its call (`x-request-id`), kept in the record as
-/// `additionalEventData.clientRequestId` for correlation only: when it is 1 to
-/// [`MAX_CLIENT_REQUEST_ID`] printable ASCII characters, else it is left out.
-fn client_request_id(headers: &http::HeaderMap) -> Option<String> {
-    let id = headers.get(REQUEST_ID_HEADER)?.as_bytes();
-    let printable = id.iter().all(|b| (0x20..0x7f).contains(b));
-    (printable && (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len()))
-        .then(|| String::from_utf8_lossy(id).into_owned())
 }
 
 /// Everything known about a call while it runs; becomes its record when the response

@@ -81,19 +81,6 @@ fn operation_parameters(operation: &str) -> &'static [&'static str] {
     }
 }
 
-/// The header a client may name its request by; kept (when it is 1 to 128
-/// printable ASCII characters) as `additionalEventData.clientRequestId`, for
-/// correlation only: the record's requestID is always keyhold's, as for gRPC.
-const CLIENT_REQUEST_ID_HEADER: &str = "x-request-id";
-const MAX_CLIENT_REQUEST_ID: usize = 128;
-
-fn client_request_id(headers: &HeaderMap) -> Option<String> {
-    let id = headers.get(CLIENT_REQUEST_ID_HEADER)?.as_bytes();
-    let printable = id.iter().all(|b| (0x20..0x7f).contains(b));
-    (printable && (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len()))
-        .then(|| String::from_utf8_lossy(id).into_owned())
-}
-
 /// Request headers S3 shows in requestParameters.
 const RECORDED_HEADERS: &[&str] = &[
     "x-amz-acl",
@@ -230,7 +217,7 @@ impl PendingRecord {
             source_ip: peer.ip().to_string(),
             authentication,
             presented_access_key,
-            client_request_id: client_request_id(headers),
+            client_request_id: keyhold_platform::audit::client_request_id(headers),
             query: query_pairs(request.uri().query().unwrap_or_default()).collect(),
             recorded_headers: RECORDED_HEADERS
                 .iter()
