@@ -18,6 +18,9 @@ pub enum AuditError {
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidEventCategory(String),
+    /// A request field outside CloudTrail's model (its length), before any lookup.
+    #[error("{0}")]
+    Validation(String),
     /// A record of an IngestEvents batch that cannot be stored; the whole batch is refused.
     #[error("{0}")]
     InvalidRecord(String),
@@ -43,7 +46,9 @@ impl AuditError {
             AuditError::InvalidEventCategory(_) => {
                 (Code::InvalidArgument, "InvalidEventCategoryException")
             }
-            AuditError::InvalidRecord(_) => (Code::InvalidArgument, "ValidationException"),
+            AuditError::InvalidRecord(_) | AuditError::Validation(_) => {
+                (Code::InvalidArgument, "ValidationException")
+            }
             AuditError::Unavailable => (Code::Unavailable, "ServiceUnavailableException"),
             AuditError::Internal(_) => (Code::Internal, "InternalFailureException"),
         }

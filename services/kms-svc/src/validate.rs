@@ -216,17 +216,9 @@ pub fn key_spec_and_usage(key_spec: &str, key_usage: &str) -> KmsResult<()> {
     Ok(())
 }
 
-/// A client's value as keyhold's own messages quote it: whole up to [`MAX_ECHO`]
-/// bytes, else its start and how long it was.
-pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.len() <= MAX_ECHO {
-        return value.into();
-    }
-    let mut end = MAX_ECHO;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... ({} bytes)", &value[..end], value.len()).into()
+/// A client's value as keyhold's own messages quote it.
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    keyhold_platform::error::clipped(value, MAX_ECHO)
 }
 
 fn max_length(value: &str, field: &str, max: usize) -> KmsResult<()> {
