@@ -105,5 +105,17 @@ async fn oversized_lookup_fields_are_refused_with_bounded_messages() {
             clipped('c')
         ),
     );
+    // Past the shared stack's 4 MiB, a request is refused before it is all read.
+    let huge = client
+        .lookup_events(lookup(Some(attribute("EventName", &"n".repeat(5 << 20)))))
+        .await
+        .expect_err("5 MiB is over the limit");
+    assert_eq!(
+        (huge.code(), huge.message()),
+        (
+            Code::OutOfRange,
+            "the request message is larger than 4194309 bytes"
+        )
+    );
     audit.stop().await;
 }
