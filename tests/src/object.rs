@@ -288,3 +288,35 @@ pub fn pairs(items: &[(&str, &str)]) -> HashMap<String, String> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// Code, S3 code, message and the ErrorInfo metadata (exactly these pairs).
+#[track_caller]
+pub fn assert_s3_error<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: tonic::Code,
+    s3_code: &str,
+    message: &str,
+    fields: &[(&str, &str)],
+) {
+    let status = result.expect_err("the call should fail");
+    let info = tonic_types::StatusExt::get_error_details(&status)
+        .error_info()
+        .cloned()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    let metadata: std::collections::BTreeMap<String, String> = info.metadata.into_iter().collect();
+    let expected: std::collections::BTreeMap<String, String> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(
+        (
+            status.code(),
+            info.reason.as_str(),
+            status.message(),
+            metadata
+        ),
+        (code, s3_code, message, expected),
+        "unexpected status {status:?}"
+    );
+    assert_eq!(info.domain, "s3.amazonaws.com");
+}

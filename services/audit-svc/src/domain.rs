@@ -14,9 +14,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use keyhold_platform::error::clipped;
+
 use crate::{
     error::{AuditError, AuditResult},
-    record::{Attribute, AuditEvent, Category},
+    record::{Attribute, AuditEvent, Category, MAX_SHOWN},
     store::{AuditStore, PageQuery},
 };
 
@@ -54,7 +56,7 @@ impl TailFilter {
     pub fn parse(attribute: Option<(String, String)>, category: &str) -> AuditResult<TailFilter> {
         let attribute = attribute
             .filter(|(key, value)| !(key.is_empty() && value.is_empty()))
-            .map(|(key, value)| Attribute::parse(&key, &value))
+            .map(|(key, value)| Attribute::parse("lookupAttribute.attributeValue", &key, &value))
             .transpose()?;
         let category = match category.to_ascii_lowercase().as_str() {
             "" => None,
@@ -63,7 +65,8 @@ impl TailFilter {
             "insight" => Some(Category::Insight),
             _ => {
                 return Err(AuditError::InvalidEventCategory(format!(
-                    "Event category {category} is not valid; use management, data or insight."
+                    "Event category {} is not valid; use management, data or insight.",
+                    clipped(category, MAX_SHOWN)
                 )));
             }
         };
@@ -189,7 +192,11 @@ impl Audit {
     pub async fn lookup(&self, input: LookupInput) -> AuditResult<LookupPage> {
         let attribute = match input.attributes.as_slice() {
             [] => None,
-            [(key, value)] => Some(Attribute::parse(key, value)?),
+            [(key, value)] => Some(Attribute::parse(
+                "lookupAttributes.1.member.attributeValue",
+                key,
+                value,
+            )?),
             _ => {
                 return Err(AuditError::InvalidLookupAttributes(
                     "You can specify only one lookup attribute.".into(),
@@ -211,7 +218,7 @@ impl Audit {
             _ => {
                 return Err(AuditError::InvalidEventCategory(format!(
                     "Event category {} is not valid; the only valid value is insight.",
-                    input.event_category
+                    clipped(&input.event_category, MAX_SHOWN)
                 )));
             }
         };
@@ -265,7 +272,8 @@ fn parse_time(name: &str, text: &str) -> AuditResult<Option<DateTime<Utc>>> {
         .map(|t| Some(t.with_timezone(&Utc)))
         .map_err(|_| {
             AuditError::InvalidTimeRange(format!(
-                "{name} {text} is not an RFC 3339 timestamp, e.g. 2025-01-31T12:00:00Z."
+                "{name} {} is not an RFC 3339 timestamp, e.g. 2025-01-31T12:00:00Z.",
+                clipped(text, MAX_SHOWN)
             ))
         })
 }
@@ -310,6 +318,8 @@ struct TokenSigner {
 
 const TOKEN_VERSION: u8 = 1;
 const TOKEN_LEN: usize = 1 + 8 + 16 + 32;
+/// TOKEN_LEN bytes in unpadded base64.
+const TOKEN_TEXT_LEN: usize = TOKEN_LEN.div_ceil(3) * 4;
 const INVALID_TOKEN: &str = "The NextToken is not valid: it was altered, or it belongs to a \
      request with different lookup attributes, time range or event category.";
 
@@ -334,6 +344,10 @@ impl TokenSigner {
 
     fn open(&self, token: &str, fingerprint: &[u8; 32]) -> AuditResult<(DateTime<Utc>, Uuid)> {
         let invalid = || AuditError::InvalidNextToken(INVALID_TOKEN.into());
+        // Ours are 76 characters: anything longer is not worth decoding.
+        if token.len() > TOKEN_TEXT_LEN {
+            return Err(invalid());
+        }
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
         if bytes.len() != TOKEN_LEN || bytes[0] != TOKEN_VERSION {
             return Err(invalid());

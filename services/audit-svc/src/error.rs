@@ -18,6 +18,9 @@ pub enum AuditError {
     InvalidNextToken(String),
     #[error("{0}")]
     InvalidEventCategory(String),
+    /// A request field outside CloudTrail's model (its length), before any lookup.
+    #[error("{0}")]
+    Validation(String),
     /// A record of an IngestEvents batch that can never be stored; named in the
     /// batch's acknowledgement, the rest of the batch is stored.
     #[error("{0}")]
@@ -47,7 +50,9 @@ impl AuditError {
             AuditError::InvalidEventCategory(_) => {
                 (Code::InvalidArgument, "InvalidEventCategoryException")
             }
-            AuditError::InvalidRecord(_) => (Code::InvalidArgument, "ValidationException"),
+            AuditError::InvalidRecord(_) | AuditError::Validation(_) => {
+                (Code::InvalidArgument, "ValidationException")
+            }
             AuditError::AccessDenied(_) => (Code::PermissionDenied, "AccessDeniedException"),
             AuditError::Unavailable => (Code::Unavailable, "ServiceUnavailableException"),
             AuditError::Internal(_) => (Code::Internal, "InternalFailureException"),

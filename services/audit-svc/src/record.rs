@@ -2,6 +2,7 @@
 //! the attributes LookupEvents and TailEvents select on, read from that JSON.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, Utc};
+use keyhold_platform::error::clipped;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -223,12 +224,24 @@ pub enum Attribute {
     AccessKeyId(String),
 }
 
+/// CloudTrail's limit on a lookup attribute's value, in characters.
+pub const MAX_ATTRIBUTE_VALUE: usize = 2000;
+/// The most of a client's value an error message repeats.
+pub const MAX_SHOWN: usize = 256;
+
 pub const ATTRIBUTE_KEYS: &str =
     "EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId";
 
 impl Attribute {
-    pub fn parse(key: &str, value: &str) -> AuditResult<Attribute> {
+    /// `field` is where the value sits in the request, as CloudTrail's validation
+    /// messages name it.
+    pub fn parse(field: &str, key: &str, value: &str) -> AuditResult<Attribute> {
         let invalid = AuditError::InvalidLookupAttributes;
+        if value.chars().count() > MAX_ATTRIBUTE_VALUE {
+            return Err(AuditError::Validation(format!(
+                "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {MAX_ATTRIBUTE_VALUE}"
+            )));
+        }
         if value.is_empty() {
             return Err(invalid(format!(
                 "The value of lookup attribute {key} must not be empty."
@@ -254,7 +267,8 @@ impl Attribute {
             "AccessKeyId" => Attribute::AccessKeyId(text),
             other => {
                 return Err(invalid(format!(
-                    "{other} is not a lookup attribute key; valid keys: {ATTRIBUTE_KEYS}."
+                    "{} is not a lookup attribute key; valid keys: {ATTRIBUTE_KEYS}.",
+                    clipped(other, MAX_SHOWN)
                 )));
             }
         })
@@ -352,7 +366,7 @@ mod tests {
             ]
         );
         assert!(
-            Attribute::parse("ResourceName", "1234abcd-12ab-34cd-56ef-1234567890ab")
+            Attribute::parse("f", "ResourceName", "1234abcd-12ab-34cd-56ef-1234567890ab")
                 .unwrap()
                 .matches(&event)
         );

@@ -8,13 +8,23 @@ use std::collections::BTreeMap;
 /// the canonical order: by key, comparing UTF-8 bytes.
 pub type EncryptionContext = BTreeMap<String, String>;
 
+/// The most bytes (UTF-8) the keys and values of one context may add up to. AWS KMS
+/// refuses a larger context; kms-svc and object-svc check it before any work is done
+/// with a request, so the AAD and the audit record of a call stay small.
+pub const MAX_CONTEXT_BYTES: usize = 8192;
+
+/// The bytes of a context's keys and values, what [`MAX_CONTEXT_BYTES`] caps.
+pub fn context_size(ctx: &EncryptionContext) -> usize {
+    ctx.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
 /// `u32 BE pair count`, then for each pair in key order `u32 BE key length || key ||
 /// u32 BE value length || value`. Length prefixes rather than separators, so that no
 /// choice of characters in keys or values can make two contexts encode alike.
 ///
 /// # Panics
-/// If the context has 2^32 or more pairs, or a key or value of 4 GiB or more; KMS caps a
-/// whole context at 8 KiB, so callers that validate requests never get here.
+/// If the context has 2^32 or more pairs, or a key or value of 4 GiB or more; callers
+/// refuse a context over [`MAX_CONTEXT_BYTES`] first, so they never get here.
 pub fn canonical_context(ctx: &EncryptionContext) -> Vec<u8> {
     let mut out = vec![0u8; encoded_len(ctx)];
     encode_into(ctx, &mut out);

@@ -23,7 +23,9 @@ pub use blob::{
     BLOB_FORMAT_VERSION, BLOB_HEADER_LEN, BLOB_OVERHEAD, BlobHeader, open_blob, read_blob_header,
     seal_blob, seal_blob_with_nonce,
 };
-pub use encryption_context::{EncryptionContext, canonical_context};
+pub use encryption_context::{
+    EncryptionContext, MAX_CONTEXT_BYTES, canonical_context, context_size,
+};
 pub use error::CryptoError;
 pub use gcm::{NONCE_LEN, TAG_LEN};
 pub use master_key::{MasterKey, WRAP_OVERHEAD, material_aad};

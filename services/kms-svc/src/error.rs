@@ -32,6 +32,9 @@ pub enum KmsError {
     MalformedPolicy(String),
     #[error("{0}")]
     Validation(String),
+    /// A tag list KMS refuses: too many tags, or a key in the reserved namespace.
+    #[error("{0}")]
+    Tag(String),
     #[error("the database is unavailable")]
     Unavailable,
     #[error("{0}")]
@@ -60,6 +63,7 @@ impl KmsError {
                 (Code::InvalidArgument, "MalformedPolicyDocumentException")
             }
             KmsError::Validation(_) => (Code::InvalidArgument, "ValidationException"),
+            KmsError::Tag(_) => (Code::InvalidArgument, "TagException"),
             KmsError::Unavailable => (Code::Unavailable, "ServiceUnavailableException"),
             KmsError::Internal(_) => (Code::Internal, "KMSInternalException"),
         }

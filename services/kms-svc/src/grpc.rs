@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{Call, CreateKeyInput, Kms, Page, PolicyEdit},
+    limits::RequestLimits,
     model::{Key, rfc3339},
 };
 
@@ -52,10 +53,13 @@ impl CallContext {
     }
 }
 
-/// Splits a request into its call context and message.
-fn open<T>(request: Request<T>) -> Result<(CallContext, T), Status> {
+/// Splits a request into its call context and message, once the message is within
+/// AWS's limits.
+fn open<T: RequestLimits>(request: Request<T>) -> Result<(CallContext, T), Status> {
     let context = CallContext::of(&request)?;
-    Ok((context, request.into_inner()))
+    let message = request.into_inner();
+    message.check_limits()?;
+    Ok((context, message))
 }
 
 fn context_of(pairs: HashMap<String, String>) -> EncryptionContext {

@@ -54,6 +54,13 @@ impl Partition {
             None => value,
         };
         if local.starts_with("alias/") {
+            // No alias holds a NUL (the alias pattern refuses it, Postgres text cannot).
+            if local.contains('\0') {
+                return Err(KmsError::NotFound(format!(
+                    "Alias '{}' is not found.",
+                    self.alias_arn(local)
+                )));
+            }
             return Ok(KeyRef::Alias(local.to_owned()));
         }
         let id = local.strip_prefix("key/").unwrap_or(local);

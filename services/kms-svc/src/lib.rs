@@ -10,6 +10,7 @@ pub mod error;
 pub mod grpc;
 pub mod key_cache;
 pub mod key_ref;
+pub mod limits;
 pub mod model;
 pub mod store;
 pub mod validate;

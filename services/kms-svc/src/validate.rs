@@ -7,9 +7,27 @@ pub const MAX_PLAINTEXT: usize = 4096;
 pub const MAX_ALIAS_LEN: usize = 256;
 pub const MAX_DESCRIPTION: usize = 8192;
 pub const DEFAULT_PENDING_WINDOW_DAYS: i32 = 30;
+/// KeyId, SourceKeyId, DestinationKeyId, TargetKeyId: key id, key ARN, alias name or
+/// alias ARN, at most 2048 characters in AWS's model.
+pub const MAX_KEY_ID: usize = 2048;
+pub const MAX_MARKER: usize = 1024;
+pub const MAX_POLICY_NAME: usize = 128;
+/// The console edits and CreateKey's key administrators / key users name a principal
+/// by name or ARN; an IAM ARN is at most 2048 characters.
+pub const MAX_PRINCIPAL: usize = 2048;
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_KEY: usize = 128;
+pub const MAX_TAG_VALUE: usize = 256;
+/// A value longer than this is not repeated in an error message (AWS leaves the value
+/// out of a validation error for some members too): a request cannot make its error,
+/// or the audit record that carries it, as large as itself.
+pub const MAX_ECHO: usize = 2048;
 
 fn violation(value: Option<&str>, field: &str, constraint: &str) -> KmsError {
-    let value = value.map(|v| format!(" '{v}'")).unwrap_or_default();
+    let value = value
+        .filter(|v| v.len() <= MAX_ECHO)
+        .map(|v| format!(" '{v}'"))
+        .unwrap_or_default();
     KmsError::Validation(format!(
         "1 validation error detected: Value{value} at '{field}' failed to satisfy constraint: Member must {constraint}"
     ))
@@ -152,6 +170,14 @@ pub fn description(text: &str) -> KmsResult<()> {
             "have length less than or equal to 8192",
         ));
     }
+    // Postgres text cannot hold one, and no description needs one.
+    if text.contains('\0') {
+        return Err(violation(
+            None,
+            "description",
+            "not contain the NUL character",
+        ));
+    }
     Ok(())
 }
 
@@ -177,13 +203,128 @@ pub fn limit(limit: i32) -> KmsResult<i64> {
 pub fn key_spec_and_usage(key_spec: &str, key_usage: &str) -> KmsResult<()> {
     if !matches!(key_spec, "" | "SYMMETRIC_DEFAULT") {
         return Err(KmsError::Validation(format!(
-            "KeySpec {key_spec} is not supported: keyhold makes SYMMETRIC_DEFAULT keys."
+            "KeySpec {} is not supported: keyhold makes SYMMETRIC_DEFAULT keys.",
+            shown(key_spec)
         )));
     }
     if !matches!(key_usage, "" | "ENCRYPT_DECRYPT") {
         return Err(KmsError::Validation(format!(
-            "KeyUsage {key_usage} is not supported for a SYMMETRIC_DEFAULT key."
+            "KeyUsage {} is not supported for a SYMMETRIC_DEFAULT key.",
+            shown(key_usage)
         )));
+    }
+    Ok(())
+}
+
+/// A client's value as keyhold's own messages quote it.
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    keyhold_platform::error::clipped(value, MAX_ECHO)
+}
+
+fn max_length(value: &str, field: &str, max: usize) -> KmsResult<()> {
+    if value.len() > max {
+        return Err(violation(
+            Some(value),
+            field,
+            &format!("have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A KeyId-like argument (`field` as AWS names it: keyId, targetKeyId ...). Empty is
+/// left to the operation, which says the argument is missing.
+pub fn key_id(field: &str, value: &str) -> KmsResult<()> {
+    max_length(value, field, MAX_KEY_ID)
+}
+
+pub fn marker(value: &str) -> KmsResult<()> {
+    max_length(value, "marker", MAX_MARKER)
+}
+
+pub fn policy_name(value: &str) -> KmsResult<()> {
+    max_length(value, "policyName", MAX_POLICY_NAME)
+}
+
+/// The same limit and message as the policy parser's, checked before anything else.
+pub fn policy(text: &str) -> KmsResult<()> {
+    if text.len() > keyhold_key_policy::MAX_POLICY_BYTES {
+        return Err(crate::domain::policy_error(
+            keyhold_key_policy::PolicyError::TooLarge,
+        ));
+    }
+    Ok(())
+}
+
+pub fn principal(field: &str, value: &str) -> KmsResult<()> {
+    max_length(value, field, MAX_PRINCIPAL)
+}
+
+/// At most 8 KiB of keys and values (bytes of UTF-8), as AWS KMS allows.
+pub fn encryption_context<'a>(
+    field: &str,
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> KmsResult<()> {
+    let size: usize = pairs.into_iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > keyhold_crypto::MAX_CONTEXT_BYTES {
+        return Err(violation(
+            None,
+            field,
+            &format!(
+                "have length less than or equal to {}",
+                keyhold_crypto::MAX_CONTEXT_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// AWS's tag character class: letters, numbers, separators and `_.:/=+-@`.
+fn tag_text(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_alphabetic()
+            || c.is_numeric()
+            || (c.is_whitespace() && !c.is_control())
+            || "_.:/=+-@".contains(c)
+    })
+}
+
+const TAG_PATTERN: &str = r"satisfy regular expression pattern: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$";
+
+/// CreateKey's tags: at most 50, keys of 1..128 and values of 0..256 characters of
+/// AWS's tag alphabet, no key in the reserved `aws:` namespace.
+pub fn tags<'a>(tags: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> KmsResult<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(KmsError::Tag(format!(
+            "A KMS key can have at most {MAX_TAGS} tags; the request has {}.",
+            tags.len()
+        )));
+    }
+    for (index, (key, value)) in tags.enumerate() {
+        let at = |member: &str| format!("tags.{}.member.{member}", index + 1);
+        if key.is_empty() {
+            return Err(violation(
+                Some(key),
+                &at("tagKey"),
+                "have length greater than or equal to 1",
+            ));
+        }
+        max_length(key, &at("tagKey"), MAX_TAG_KEY)?;
+        max_length(value, &at("tagValue"), MAX_TAG_VALUE)?;
+        if !tag_text(key) {
+            return Err(violation(Some(key), &at("tagKey"), TAG_PATTERN));
+        }
+        if !tag_text(value) {
+            return Err(violation(Some(value), &at("tagValue"), TAG_PATTERN));
+        }
+        if key
+            .get(..4)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws:"))
+        {
+            return Err(KmsError::Tag(
+                "Tags beginning with aws: are reserved".into(),
+            ));
+        }
     }
     Ok(())
 }

@@ -7,6 +7,8 @@ use keyhold_platform::{db, error::INTERNAL_MESSAGE};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::validate;
+
 pub const EVENT_SOURCE: &str = "s3.amazonaws.com";
 
 /// docs/aws-behaviour.md (S3 errors): an anonymous read of a public SSE-KMS object.
@@ -30,6 +32,15 @@ pub enum ObjectError {
     InvalidBucketName(String),
     #[error("Your key is too long")]
     KeyTooLong,
+    /// User metadata over S3's 2 KB (keys and values, bytes of UTF-8).
+    #[error("Your metadata headers exceed the maximum allowed metadata size.")]
+    MetadataTooLarge { size: usize },
+    /// A gRPC request whose fields S3 would carry in headers and the query string
+    /// add up to more than S3's 8 KiB for them.
+    #[error(
+        "The request header and query parameters used to make the request exceed the maximum allowed size."
+    )]
+    RequestHeaderSectionTooLarge,
     #[error("{message}")]
     InvalidArgument {
         message: String,
@@ -143,6 +154,10 @@ impl ObjectError {
             BucketNotEmpty(_) => ("BucketNotEmpty", 409, Code::FailedPrecondition),
             InvalidBucketName(_) => ("InvalidBucketName", 400, Code::InvalidArgument),
             KeyTooLong => ("KeyTooLongError", 400, Code::InvalidArgument),
+            MetadataTooLarge { .. } => ("MetadataTooLarge", 400, Code::InvalidArgument),
+            RequestHeaderSectionTooLarge => {
+                ("RequestHeaderSectionTooLarge", 400, Code::InvalidArgument)
+            }
             InvalidArgument { .. } => ("InvalidArgument", 400, Code::InvalidArgument),
             InvalidRequest(_) => ("InvalidRequest", 400, Code::InvalidArgument),
             NotImplemented(_) => ("NotImplemented", 501, Code::Unimplemented),
@@ -193,8 +208,16 @@ impl ObjectError {
         }
     }
 
-    /// S3's extra error fields (`ArgumentName`, `BucketName`, `Key` ...).
+    /// S3's extra error fields (`ArgumentName`, `BucketName`, `Key` ...). A value a
+    /// client sent is repeated only up to [`validate::MAX_ECHO`] bytes: a 3 MB bucket
+    /// name must not come back in the error (or its record) whole.
     pub fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = self.all_fields();
+        fields.retain(|(_, value)| value.len() <= validate::MAX_ECHO);
+        fields
+    }
+
+    fn all_fields(&self) -> Vec<(&'static str, String)> {
         match self {
             ObjectError::InvalidArgument {
                 argument_name,
@@ -227,6 +250,10 @@ impl ObjectError {
                 vec![("Condition", (*condition).to_owned())]
             }
             ObjectError::NoSuchKey(key) => vec![("Key", key.clone())],
+            ObjectError::MetadataTooLarge { size } => vec![
+                ("Size", size.to_string()),
+                ("MaxSizeAllowed", validate::MAX_METADATA.to_string()),
+            ],
             ObjectError::NoSuchUpload(upload_id) | ObjectError::InvalidPartOrder { upload_id } => {
                 vec![("UploadId", upload_id.clone())]
             }

@@ -29,6 +29,7 @@ use crate::{
         WriteCondition, grant, requested_acl,
     },
     error::ObjectError,
+    limits::RequestLimits,
     model::{
         Acl, Bucket, ContentHeaders, DefaultEncryption, Grantee, ObjectOwnership, ObjectRecord,
         PublicAccessBlock, SseAlgorithm,
@@ -65,7 +66,7 @@ impl ObjectGrpc {
 type GrpcResult<T> = Result<Response<T>, Status>;
 
 /// The caller (anonymous when no credentials came) and audit notes of a request.
-fn open<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
+fn open_stream<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
     let requester = Requester::from_caller(request.extensions().get::<Caller>());
     let notes = request
         .extensions()
@@ -75,6 +76,13 @@ fn open<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
     // CloudTrail's S3 records call the bucket `bucketName`.
     notes.rename_request_parameter("bucket", "bucketName");
     (requester, notes, request.into_inner())
+}
+
+/// [`open_stream`] for a message, once it is within S3's limits.
+fn open<T: RequestLimits>(request: Request<T>) -> Result<(Requester, AuditNotes, T), Status> {
+    let (requester, notes, message) = open_stream(request);
+    message.check_limits()?;
+    Ok((requester, notes, message))
 }
 
 fn ok<T>(message: T) -> GrpcResult<T> {
@@ -313,7 +321,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::CreateBucketRequest>,
     ) -> GrpcResult<pb::CreateBucketResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let bucket = self
             .objects
@@ -333,7 +341,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::DeleteBucketRequest>,
     ) -> GrpcResult<pb::DeleteBucketResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         self.objects
             .delete_bucket(&requester, &message.bucket)
@@ -345,7 +353,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::ListBucketsRequest>,
     ) -> GrpcResult<pb::ListBucketsResponse> {
-        let (requester, _, _) = open(request);
+        let (requester, _, _) = open(request)?;
         let buckets = self.objects.list_buckets(&requester).await?;
         ok(pb::ListBucketsResponse {
             buckets: buckets
@@ -363,7 +371,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::HeadBucketRequest>,
     ) -> GrpcResult<pb::HeadBucketResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         self.objects
             .bucket_for_owner(&requester, &message.bucket)
@@ -377,7 +385,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::PutBucketEncryptionRequest>,
     ) -> GrpcResult<pb::PutBucketEncryptionResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let encryption = encryption_from_pb(message.server_side_encryption_configuration)?;
         self.objects
@@ -394,7 +402,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::GetBucketEncryptionRequest>,
     ) -> GrpcResult<pb::GetBucketEncryptionResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let bucket = self
             .objects
@@ -409,7 +417,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::DeleteBucketEncryptionRequest>,
     ) -> GrpcResult<pb::DeleteBucketEncryptionResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         self.objects
             .change_bucket(
@@ -425,7 +433,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::PutPublicAccessBlockRequest>,
     ) -> GrpcResult<pb::PutPublicAccessBlockResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let configuration = message.public_access_block_configuration.ok_or_else(|| {
             ObjectError::invalid_argument("PublicAccessBlockConfiguration is required")
@@ -450,7 +458,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::GetPublicAccessBlockRequest>,
     ) -> GrpcResult<pb::GetPublicAccessBlockResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let bucket = self
             .objects
@@ -473,7 +481,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::DeletePublicAccessBlockRequest>,
     ) -> GrpcResult<pb::DeletePublicAccessBlockResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         self.objects
             .change_bucket(
@@ -489,7 +497,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::PutBucketOwnershipControlsRequest>,
     ) -> GrpcResult<pb::PutBucketOwnershipControlsResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let rules = message
             .ownership_controls
@@ -518,7 +526,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::GetBucketOwnershipControlsRequest>,
     ) -> GrpcResult<pb::GetBucketOwnershipControlsResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let bucket = self
             .objects
@@ -537,7 +545,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::PutBucketAclRequest>,
     ) -> GrpcResult<pb::PutBucketAclResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let acl = acl_from_request(
             &message.acl,
@@ -554,7 +562,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::GetBucketAclRequest>,
     ) -> GrpcResult<pb::GetBucketAclResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let bucket: Bucket = self
             .objects
@@ -571,7 +579,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<Streaming<pb::PutObjectRequest>>,
     ) -> GrpcResult<pb::PutObjectResponse> {
-        let (requester, notes, mut messages) = open(request);
+        let (requester, notes, mut messages) = open_stream(request);
         let header = match messages.message().await? {
             Some(pb::PutObjectRequest {
                 part: Some(put_object_request::Part::Header(header)),
@@ -583,6 +591,7 @@ impl ObjectService for ObjectGrpc {
                 .into());
             }
         };
+        header.check_limits()?;
         notes.set_request_parameters(json!({
             "bucketName": header.bucket,
             "key": header.key,
@@ -657,7 +666,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::GetObjectRequest>,
     ) -> GrpcResult<GetObjectStream> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_object(&notes, &message.bucket, &message.key);
         let input = read_input(
             message.bucket,
@@ -697,7 +706,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::HeadObjectRequest>,
     ) -> GrpcResult<pb::HeadObjectResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_object(&notes, &message.bucket, &message.key);
         let input = read_input(
             message.bucket,
@@ -720,7 +729,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::DeleteObjectRequest>,
     ) -> GrpcResult<pb::DeleteObjectResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_object(&notes, &message.bucket, &message.key);
         self.objects
             .delete_object(&requester, &message.bucket, &message.key)
@@ -732,7 +741,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::ListObjectsV2Request>,
     ) -> GrpcResult<pb::ListObjectsV2Response> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_bucket(&notes, &message.bucket);
         let fetch_owner = message.fetch_owner;
         let input = ListObjectsInput {
@@ -784,7 +793,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::CopyObjectRequest>,
     ) -> GrpcResult<pb::CopyObjectResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_object(&notes, &message.bucket, &message.key);
         let input = CopyObjectInput {
             bucket: message.bucket,
@@ -826,7 +835,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::PutObjectAclRequest>,
     ) -> GrpcResult<pb::PutObjectAclResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_object(&notes, &message.bucket, &message.key);
         let acl = acl_from_request(
             &message.acl,
@@ -843,7 +852,7 @@ impl ObjectService for ObjectGrpc {
         &self,
         request: Request<pb::GetObjectAclRequest>,
     ) -> GrpcResult<pb::GetObjectAclResponse> {
-        let (requester, notes, message) = open(request);
+        let (requester, notes, message) = open(request)?;
         self.note_object(&notes, &message.bucket, &message.key);
         let acl = self
             .objects

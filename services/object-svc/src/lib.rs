@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod kms_client;
+pub mod limits;
 pub mod model;
 pub mod read_ahead;
 pub mod s3;

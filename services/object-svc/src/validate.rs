@@ -2,12 +2,44 @@
 
 use crate::model::{ALL_USERS_URI, AUTHENTICATED_USERS_URI, Acl, Grant, Grantee, Permission};
 
+/// The most bytes of a client's value an error repeats (S3's error fields such as
+/// BucketName, ArgumentValue, UploadId): the longest key.
+pub const MAX_ECHO: usize = MAX_KEY_BYTES;
+/// S3's limit on user metadata: keys and values, bytes of UTF-8.
+pub const MAX_METADATA: usize = 2 * 1024;
+/// S3's limit on a request's headers and query string. gRPC requests are held to it
+/// for the fields S3 carries there (user metadata and the encryption context have
+/// limits of their own).
+pub const MAX_HEADER_SECTION: usize = 8 * 1024;
+/// S3 allows up to 100 grants in one ACL.
+pub const MAX_GRANTS: usize = 100;
+/// A grantee's id, URI or e-mail: canonical ids are 64 characters, group URIs under 60.
+pub const MAX_GRANTEE_TEXT: usize = 1024;
+
+/// The length rule of bucket names, the one checked on every operation (the others
+/// only when a bucket is created; a name that breaks them names no bucket).
+pub fn bucket_name_length(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+}
+
+/// User metadata's size as S3 counts it: the bytes of every key and value.
+pub fn metadata_size<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> usize {
+    pairs.into_iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// What an HTTP field value may hold (RFC 9110): no control characters but tab. The
+/// S3 endpoint cannot receive anything else; gRPC callers could, and the value would
+/// then be stored and break the header it is served in.
+pub fn header_value(text: &str) -> bool {
+    http::HeaderValue::from_str(text).is_ok()
+}
+
 /// S3's bucket naming rules (general purpose buckets). The reason in `Err` is for
 /// logs; S3 answers every violation with "The specified bucket is not valid.".
 pub fn bucket_name(name: &str) -> Result<(), &'static str> {
     const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
     const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    if !(3..=63).contains(&name.len()) {
+    if !bucket_name_length(name) {
         return Err("must be 3 to 63 characters long");
     }
     if !name

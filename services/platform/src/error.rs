@@ -16,6 +16,20 @@ pub const UNRECOGNIZED_CLIENT: &str = "The security token included in the reques
 pub const INTERNAL_MESSAGE: &str =
     "An internal error occurred. The request id identifies it in the service log.";
 
+/// A client's value as an error message quotes it: whole up to `max` bytes, else its
+/// first `max` bytes (at a character boundary) and how long it was, so that no
+/// request can make its error, or the audit record carrying it, as large as itself.
+pub fn clipped(value: &str, max: usize) -> Cow<'_, str> {
+    if value.len() <= max {
+        return value.into();
+    }
+    let mut end = max;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &value[..end], value.len()).into()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsError {
     pub code: Code,
@@ -85,6 +99,16 @@ pub fn exception_of(status: &Status) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clipped_values_keep_their_start_and_say_their_length() {
+        assert_eq!(super::clipped("short", 8), "short");
+        assert_eq!(super::clipped("exactly8", 8), "exactly8");
+        assert_eq!(super::clipped("123456789", 8), "12345678... (9 bytes)");
+        // Never cut inside a character: "é" is two bytes.
+        assert_eq!(super::clipped("aaaaaaaé", 8), "aaaaaaa... (9 bytes)");
+    }
+
     use super::*;
 
     #[test]

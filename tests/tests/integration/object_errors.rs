@@ -2,17 +2,14 @@
 //! an object-svc call fails: the exact gRPC code, S3 code (ErrorInfo reason), message
 //! and extra fields (ErrorInfo metadata).
 
-use std::{
-    collections::BTreeMap,
-    path::{Component, Path, PathBuf},
-};
+use std::path::{Component, Path, PathBuf};
 
 use bytes::Bytes;
 use keyhold_proto::{kms::v1 as kms, object::v1::*};
 use keyhold_tests::{
     ObjectClient, ObjectHarness, Who, assert_error,
     kms::{USER2_ARN, console_key},
-    object::{get, get_object, put, put_header, put_object, sse_kms},
+    object::{assert_s3_error, get, get_object, put, put_header, put_object, sse_kms},
 };
 use tonic::{Code, Status};
 
@@ -28,38 +25,6 @@ const INCOMPLETE_BODY: &str =
     "You did not provide the number of bytes specified by the Content-Length HTTP header.";
 const EMPTY_KEY: &str = "Object key must not be empty";
 const NUL_KEY: &str = "Object key must not contain the NUL character";
-
-/// Code, S3 code, message and the ErrorInfo metadata (exactly these pairs).
-#[track_caller]
-fn assert_s3_error<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    s3_code: &str,
-    message: &str,
-    fields: &[(&str, &str)],
-) {
-    let status = result.expect_err("the call should fail");
-    let info = tonic_types::StatusExt::get_error_details(&status)
-        .error_info()
-        .cloned()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    let metadata: BTreeMap<String, String> = info.metadata.into_iter().collect();
-    let expected: BTreeMap<String, String> = fields
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    assert_eq!(
-        (
-            status.code(),
-            info.reason.as_str(),
-            status.message(),
-            metadata
-        ),
-        (code, s3_code, message, expected),
-        "unexpected status {status:?}"
-    );
-    assert_eq!(info.domain, "s3.amazonaws.com");
-}
 
 #[track_caller]
 fn assert_denied<T: std::fmt::Debug>(result: Result<T, Status>) {

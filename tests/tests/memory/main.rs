@@ -3,4 +3,5 @@
 //! against them, and they measure one at a time
 //! ([`keyhold_tests::measuring_memory`]).
 
+mod message_limits;
 mod s3_limits;

@@ -5,5 +5,6 @@ mod bounded_records;
 mod common;
 mod dead_letters;
 mod lookup_keys;
+mod lookup_limits;
 mod metrics;
 mod no_loss;

@@ -13,7 +13,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use keyhold_crypto::{MasterKey, SecretKey, material_aad};
 use keyhold_platform::{AuditNotes, Caller, Principals};
 
-pub use keys::CreateKeyInput;
+pub use keys::{CreateKeyInput, policy_error};
 pub use policies::PolicyEdit;
 
 use crate::{
@@ -73,6 +73,8 @@ fn decode_marker(marker: &str) -> KmsResult<Option<String>> {
         .decode(marker)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        // No position we hand out holds a NUL (Postgres text cannot).
+        .filter(|position| !position.contains('\0'))
         .map(Some)
         .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker: {marker}")))
 }

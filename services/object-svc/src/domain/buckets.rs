@@ -109,6 +109,7 @@ impl Objects {
         match change {
             BucketSettingsChange::Encryption(encryption) => {
                 let encryption = encryption.unwrap_or_default();
+                check_kms_master_key_id(encryption.kms_master_key_id.as_deref())?;
                 if encryption.algorithm == SseAlgorithm::Aes256
                     && encryption.kms_master_key_id.is_some()
                 {
@@ -153,6 +154,20 @@ impl Objects {
     }
 }
 
+/// KMS names a key in at most 2048 characters; the id is stored, so no NUL either.
+fn check_kms_master_key_id(id: Option<&str>) -> ObjectResult<()> {
+    let problem = match id {
+        Some(id) if id.len() > 2048 => "KMSMasterKeyID must be at most 2048 characters long",
+        Some(id) if id.contains('\0') => "KMSMasterKeyID must not contain the NUL character",
+        _ => return Ok(()),
+    };
+    Err(ObjectError::InvalidArgument {
+        message: problem.to_owned(),
+        argument_name: Some("KMSMasterKeyID".to_owned()),
+        argument_value: None,
+    })
+}
+
 /// A canned ACL by name, or InvalidArgument.
 pub fn canned(name: &str, owner_id: &str) -> ObjectResult<Acl> {
     validate::canned_acl(name, owner_id).ok_or_else(|| ObjectError::InvalidArgument {
@@ -175,15 +190,26 @@ pub fn requested_acl(
         )),
         (false, None) => canned(canned_acl, owner_id),
         (true, None) => Err(ObjectError::MalformedAcl),
-        (true, Some(grants)) => Ok(Acl {
-            owner_id: owner_id.to_owned(),
-            grants: grants?,
-        }),
+        (true, Some(grants)) => {
+            let grants = grants?;
+            if grants.len() > validate::MAX_GRANTS {
+                return Err(ObjectError::MalformedAcl);
+            }
+            Ok(Acl {
+                owner_id: owner_id.to_owned(),
+                grants,
+            })
+        }
     }
 }
 
 /// One grant of an explicit policy: a canonical user by id or a group by URI.
 pub fn grant(kind: &str, id: &str, uri: &str, permission: &str) -> ObjectResult<Grant> {
+    // Stored with the bucket or object: bounded, and no NUL (Postgres cannot hold one).
+    let storable = |text: &str| text.len() <= validate::MAX_GRANTEE_TEXT && !text.contains('\0');
+    if !storable(id) || !storable(uri) {
+        return Err(ObjectError::MalformedAcl);
+    }
     let grantee = match kind {
         "CanonicalUser" if !id.is_empty() => Grantee::CanonicalUser { id: id.to_owned() },
         "Group" if !uri.is_empty() => Grantee::Group {

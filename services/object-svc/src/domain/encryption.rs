@@ -32,8 +32,39 @@ pub struct SseRequest {
     pub bucket_key_enabled: Option<bool>,
 }
 
+/// The SSE-KMS encryption context a request adds: at most KMS's 8 KiB of keys and
+/// values, none holding a NUL (it is stored with the object, and Postgres cannot).
+pub fn check_encryption_context<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> ObjectResult<()> {
+    let invalid = |message: String| ObjectError::InvalidArgument {
+        message,
+        argument_name: Some(CONTEXT_HEADER.to_owned()),
+        argument_value: None,
+    };
+    let mut size = 0;
+    for (key, value) in pairs {
+        if key.contains('\0') || value.contains('\0') {
+            return Err(invalid(
+                "The encryption context must not contain the NUL character".to_owned(),
+            ));
+        }
+        size += key.len() + value.len();
+    }
+    if size > keyhold_crypto::MAX_CONTEXT_BYTES {
+        return Err(invalid(format!(
+            "The encryption context holds {size} bytes of keys and values; KMS accepts at most {}",
+            keyhold_crypto::MAX_CONTEXT_BYTES
+        )));
+    }
+    Ok(())
+}
+
+const CONTEXT_HEADER: &str = "x-amz-server-side-encryption-context";
+
 impl SseRequest {
     fn algorithm(&self) -> ObjectResult<Option<SseAlgorithm>> {
+        check_encryption_context(&self.context)?;
         if self.server_side_encryption.is_empty() {
             if !self.kms_key_id.is_empty() {
                 return Err(ObjectError::InvalidArgument {

@@ -15,14 +15,14 @@ use keyhold_crypto::MasterKey;
 
 pub use buckets::{BucketSettingsChange, canned, grant, requested_acl};
 pub use conditions::{ByteRange, Conditions, WriteCondition, parse_range};
-pub use encryption::SseRequest;
+pub use encryption::{SseRequest, check_encryption_context};
 pub use multipart::{
     CreateMultipartUploadInput, EncryptionSummary, MIN_PART_SIZE, MULTIPART_UPLOAD_IDLE_LIMIT,
     MultipartUpload, PartInfo, PartListing, UploadListing, UploadPartInput, UploadedPart,
 };
 pub use objects::{
     CopyObjectInput, GetObjectInput, ListObjectsInput, ListObjectsOutput, ObjectBody, ObjectRead,
-    PutObjectInput, StoredObject,
+    PutObjectInput, StoredObject, check_key,
 };
 
 use crate::{blobs::BlobStore, kms_client::KmsClient, model::ContentHeaders, store::MetadataStore};

@@ -18,7 +18,7 @@ use crate::{
     access::{self, Requester},
     blobs::{BlobError, BlobStore},
     error::{ObjectError, ObjectResult},
-    model::{Acl, Bucket, ObjectListing, ObjectRecord, SseAlgorithm},
+    model::{Acl, Bucket, ContentHeaders, ObjectListing, ObjectRecord, SseAlgorithm},
     read_ahead::read_ahead,
     store::PutObjectOutcome,
     validate::{self, KeyProblem},
@@ -475,7 +475,7 @@ impl Objects {
     }
 }
 
-pub(super) fn check_key(key: &str) -> ObjectResult<()> {
+pub fn check_key(key: &str) -> ObjectResult<()> {
     validate::object_key(key).map_err(|problem| match problem {
         KeyProblem::TooLong => ObjectError::KeyTooLong,
         KeyProblem::Empty => ObjectError::invalid_argument("Object key must not be empty"),
@@ -486,19 +486,30 @@ pub(super) fn check_key(key: &str) -> ObjectResult<()> {
 }
 
 /// The ACL of a new object (or upload) of `bucket`, after checking its user metadata
-/// keys and the canned ACL asked for (empty: `private`).
+/// (S3's 2 KB, header-safe keys and values), its content headers and the canned ACL
+/// asked for (empty: `private`).
 pub(super) fn write_attributes(
     bucket: &Bucket,
     attributes: &ObjectAttributes,
     canned_acl: &str,
 ) -> ObjectResult<Acl> {
-    for name in attributes.metadata.keys() {
+    let size = validate::metadata_size(&attributes.metadata);
+    if size > validate::MAX_METADATA {
+        return Err(ObjectError::MetadataTooLarge { size });
+    }
+    for (name, value) in &attributes.metadata {
         if !validate::metadata_key(name) {
             return Err(ObjectError::invalid_argument(format!(
                 "Invalid user metadata key: {name:?}"
             )));
         }
+        if !validate::header_value(value) {
+            return Err(ObjectError::invalid_argument(format!(
+                "Invalid user metadata value for key {name:?}: HTTP header values hold no control characters"
+            )));
+        }
     }
+    check_content_headers(&attributes.content)?;
     if canned_acl.is_empty() {
         Ok(Acl::private(&bucket.account_id))
     } else {
@@ -506,6 +517,29 @@ pub(super) fn write_attributes(
         access::check_acl_on_write(bucket, canned_acl, &acl)?;
         Ok(acl)
     }
+}
+
+/// Content headers are served back as headers: each must be a valid header value.
+fn check_content_headers(content: &ContentHeaders) -> ObjectResult<()> {
+    let headers = [
+        ("Content-Type", &content.content_type),
+        ("Cache-Control", &content.cache_control),
+        ("Content-Disposition", &content.content_disposition),
+        ("Content-Encoding", &content.content_encoding),
+        ("Content-Language", &content.content_language),
+    ];
+    for (name, value) in headers {
+        if value.as_deref().is_some_and(|v| !validate::header_value(v)) {
+            return Err(ObjectError::InvalidArgument {
+                message: format!(
+                    "Invalid value for header {name}: HTTP header values hold no control characters"
+                ),
+                argument_name: Some(name.to_owned()),
+                argument_value: None,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn parse_copy_source(source: &str) -> ObjectResult<(String, String)> {

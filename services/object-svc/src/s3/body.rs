@@ -35,6 +35,10 @@ pub struct Declared {
     /// (algorithm, value from the header, or None when it comes as a trailer).
     checksums: Vec<(&'static str, Option<String>)>,
     trailers: Option<TrailingHeaders>,
+    /// `x-amz-decoded-content-length` of an aws-chunked body. The chunks' signatures
+    /// only vouch for the chunks that came: without this count, a signed request
+    /// sent again with its body cut (even to nothing) would be stored short.
+    decoded_length: Option<u64>,
 }
 
 impl Declared {
@@ -66,10 +70,19 @@ impl Declared {
                 }
             })
             .collect();
+        let decoded_length = text("x-amz-decoded-content-length")
+            .map(|value| {
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| ObjectError::IncompleteBody)
+            })
+            .transpose()?;
         Ok(Declared {
             content_md5,
             checksums,
             trailers,
+            decoded_length,
         })
     }
 }
@@ -100,6 +113,7 @@ pub fn request_body(
         md5: declared.content_md5.map(|_| Md5::new()),
         hasher: Some(hasher),
         declared,
+        received: 0,
         finished: false,
     }
 }
@@ -110,6 +124,7 @@ struct CheckedBody {
     declared: Declared,
     md5: Option<Md5>,
     hasher: Option<ChecksumHasher>,
+    received: u64,
     finished: bool,
 }
 
@@ -123,8 +138,20 @@ impl CheckedBody {
         BlobError::Body(message)
     }
 
-    /// At the end of the body: do the digests match what was declared?
+    /// At the end of the body: did all of it come, and do the digests match what was
+    /// declared?
     fn verify(&mut self) -> Result<(), BodyFailure> {
+        if self
+            .declared
+            .decoded_length
+            .is_some_and(|declared| declared != self.received)
+        {
+            return Err(BodyFailure {
+                code: "IncompleteBody",
+                message: ObjectError::IncompleteBody.to_string(),
+                status: 400,
+            });
+        }
         if let (Some(md5), Some(expected)) = (self.md5.take(), self.declared.content_md5)
             && md5.finalize().as_slice() != expected
         {
@@ -209,6 +236,7 @@ impl Stream for CheckedBody {
         match self.inner.as_mut().poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
+                self.received += chunk.len() as u64;
                 if let Some(md5) = self.md5.as_mut() {
                     md5.update(&chunk);
                 }

@@ -18,6 +18,8 @@ mod errors;
 mod host;
 mod multipart;
 mod objects;
+#[cfg(test)]
+mod proptests;
 mod server;
 
 use std::{sync::Arc, time::Duration};
