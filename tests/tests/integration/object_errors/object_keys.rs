@@ -1,0 +1,204 @@
+//! Object keys
+
+use super::*;
+
+#[tokio::test]
+async fn key_lengths_and_characters() {
+    let (_harness, mut user) = start().await;
+    let longest = "k".repeat(1024);
+    put(&mut user, put_header(BUCKET, &longest), b"longest")
+        .await
+        .unwrap();
+    let (head, bytes) = get(&mut user, BUCKET, &longest).await.unwrap();
+    assert_eq!((head.size, bytes.as_slice()), (7, b"longest".as_slice()));
+    // 512 two-byte characters are 1024 bytes: fine; the limit is in bytes.
+    let wide = "é".repeat(512);
+    put(&mut user, put_header(BUCKET, &wide), b"wide")
+        .await
+        .unwrap();
+
+    let too_long = "k".repeat(1025);
+    let key_too_long = |result: Result<_, Status>| {
+        assert_s3_error(
+            result,
+            Code::InvalidArgument,
+            "KeyTooLongError",
+            "Your key is too long",
+            &[],
+        )
+    };
+    key_too_long(
+        put(&mut user, put_header(BUCKET, &too_long), b"x")
+            .await
+            .map(|_| ()),
+    );
+    key_too_long(
+        put(&mut user, put_header(BUCKET, &"é".repeat(513)), b"x")
+            .await
+            .map(|_| ()),
+    );
+    key_too_long(
+        user.copy_object(CopyObjectRequest {
+            bucket: BUCKET.into(),
+            key: too_long.clone(),
+            copy_source: format!("{BUCKET}/{longest}"),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ()),
+    );
+
+    let invalid = |result: Result<_, Status>, message: &str| {
+        assert_s3_error(
+            result,
+            Code::InvalidArgument,
+            "InvalidArgument",
+            message,
+            &[],
+        )
+    };
+    invalid(
+        put(&mut user, put_header(BUCKET, ""), b"x")
+            .await
+            .map(|_| ()),
+        EMPTY_KEY,
+    );
+    invalid(
+        put(&mut user, put_header(BUCKET, "a\0b"), b"x")
+            .await
+            .map(|_| ()),
+        NUL_KEY,
+    );
+    invalid(
+        user.delete_object(DeleteObjectRequest {
+            bucket: BUCKET.into(),
+            key: String::new(),
+        })
+        .await
+        .map(|_| ()),
+        EMPTY_KEY,
+    );
+    invalid(
+        user.delete_object(DeleteObjectRequest {
+            bucket: BUCKET.into(),
+            key: "a\0b".into(),
+        })
+        .await
+        .map(|_| ()),
+        NUL_KEY,
+    );
+    invalid(
+        user.copy_object(CopyObjectRequest {
+            bucket: BUCKET.into(),
+            key: "a\0b".into(),
+            copy_source: format!("{BUCKET}/{longest}"),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ()),
+        NUL_KEY,
+    );
+    // A URL-encoded NUL in the copy source is the same NUL.
+    invalid(
+        user.copy_object(CopyObjectRequest {
+            bucket: BUCKET.into(),
+            key: "copy.txt".into(),
+            copy_source: format!("{BUCKET}/a%00b"),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ()),
+        NUL_KEY,
+    );
+
+    let listed: Vec<String> = user
+        .list_objects_v2(list_request(BUCKET))
+        .await
+        .unwrap()
+        .into_inner()
+        .contents
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(listed, [longest, wide]);
+}
+
+#[tokio::test]
+async fn path_like_keys_are_ordinary_keys() {
+    let (harness, mut user) = start().await;
+    let keys = [
+        "../../etc/passwd",
+        "/abs/path",
+        "a/../../b",
+        "./dot",
+        "..",
+        "a//b",
+        "\\windows\\system32",
+    ];
+    let outside = [
+        harness.workdir.join("etc/passwd"),
+        harness.workdir.join("../etc/passwd"),
+        harness.blob_dir().join("../../etc/passwd"),
+        harness.workdir.join("b"),
+        PathBuf::from("/abs/path"),
+    ];
+    let existed: Vec<bool> = outside.iter().map(|p| p.exists()).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let body = format!("bytes of key {i}");
+        put(&mut user, put_header(BUCKET, key), body.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("put {key:?}: {e:?}"));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let (head, bytes) = get(&mut user, BUCKET, key).await.unwrap();
+        assert_eq!(bytes, format!("bytes of key {i}").as_bytes(), "{key:?}");
+        assert_eq!(head.size, bytes.len() as u64);
+    }
+    let mut sorted = keys.map(str::to_owned).to_vec();
+    sorted.sort();
+    let listed: Vec<String> = user
+        .list_objects_v2(list_request(BUCKET))
+        .await
+        .unwrap()
+        .into_inner()
+        .contents
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(listed, sorted);
+
+    // Nothing was written outside the blob store, and no blob path is derived from
+    // a key.
+    for (path, existed) in outside.iter().zip(existed) {
+        assert_eq!(path.exists(), existed, "{}", path.display());
+    }
+    let blob_dir = harness.blob_dir().canonicalize().unwrap();
+    let files = files_under(&blob_dir);
+    assert_eq!(files.len(), keys.len(), "one blob per object: {files:?}");
+    for file in &files {
+        let canonical = file.canonicalize().unwrap();
+        assert!(canonical.starts_with(&blob_dir), "{}", file.display());
+        let relative = file.strip_prefix(&blob_dir).unwrap();
+        for component in relative.components() {
+            assert!(
+                matches!(component, Component::Normal(_)),
+                "{}",
+                file.display()
+            );
+            let name = component.as_os_str().to_string_lossy();
+            assert!(
+                !["passwd", "etc", "abs", "path", "b", "dot", "windows"].contains(&name.as_ref()),
+                "{}",
+                file.display()
+            );
+        }
+    }
+    // Nothing named after a key appeared beside the blob store either.
+    for entry in std::fs::read_dir(&harness.workdir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !["etc", "abs", "b", "dot", "a", "passwd"].contains(&name.as_str()),
+            "{name} in the workdir"
+        );
+    }
+}

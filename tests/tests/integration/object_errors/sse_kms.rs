@@ -1,0 +1,365 @@
+//! SSE-KMS: key states, unknown keys, key policy refusals
+
+use super::*;
+
+#[tokio::test]
+async fn a_disabled_key_refuses_put_and_get() {
+    let (harness, mut user) = start().await;
+    let mut kms_user = harness.kms.client(Who::User1);
+    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    put(
+        &mut user,
+        sse_kms(BUCKET, "kms.txt", &key.key_id),
+        b"kms bytes",
+    )
+    .await
+    .unwrap();
+    kms_user
+        .disable_key(kms::DisableKeyRequest {
+            key_id: key.key_id.clone(),
+        })
+        .await
+        .unwrap();
+    let disabled = format!("{} is disabled.", key.arn);
+    assert_s3_error(
+        get(&mut user, BUCKET, "kms.txt").await,
+        Code::FailedPrecondition,
+        "KMS.DisabledException",
+        &disabled,
+        &[],
+    );
+    assert_s3_error(
+        put(&mut user, sse_kms(BUCKET, "new.txt", &key.arn), b"new").await,
+        Code::FailedPrecondition,
+        "KMS.DisabledException",
+        &disabled,
+        &[],
+    );
+    assert_no_such_key(get(&mut user, BUCKET, "new.txt").await, "new.txt");
+    // An overwrite under the disabled key leaves the old object in place.
+    assert_s3_error(
+        put(&mut user, sse_kms(BUCKET, "kms.txt", &key.key_id), b"other").await,
+        Code::FailedPrecondition,
+        "KMS.DisabledException",
+        &disabled,
+        &[],
+    );
+    // A bucket default naming the key fails the same way.
+    user.put_bucket_encryption(PutBucketEncryptionRequest {
+        bucket: BUCKET.into(),
+        server_side_encryption_configuration: Some(kms_rule(&key.key_id)),
+    })
+    .await
+    .unwrap();
+    assert_s3_error(
+        put(&mut user, put_header(BUCKET, "default.txt"), b"default").await,
+        Code::FailedPrecondition,
+        "KMS.DisabledException",
+        &disabled,
+        &[],
+    );
+    // HeadObject does not need the key.
+    let head = user
+        .head_object(head_request(BUCKET, "kms.txt"))
+        .await
+        .unwrap()
+        .into_inner()
+        .head
+        .unwrap();
+    assert_eq!(head.ssekms_key_id, key.arn);
+    assert_eq!(head.size, 9);
+
+    kms_user
+        .enable_key(kms::EnableKeyRequest {
+            key_id: key.key_id.clone(),
+        })
+        .await
+        .unwrap();
+    let (_, bytes) = get(&mut user, BUCKET, "kms.txt").await.unwrap();
+    assert_eq!(bytes, b"kms bytes");
+}
+
+#[tokio::test]
+async fn a_key_pending_deletion_refuses_put_and_get() {
+    let (harness, mut user) = start().await;
+    let mut kms_user = harness.kms.client(Who::User1);
+    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    put(
+        &mut user,
+        sse_kms(BUCKET, "kms.txt", &key.key_id),
+        b"kms bytes",
+    )
+    .await
+    .unwrap();
+    kms_user
+        .schedule_key_deletion(kms::ScheduleKeyDeletionRequest {
+            key_id: key.key_id.clone(),
+            pending_window_in_days: 7,
+        })
+        .await
+        .unwrap();
+    let pending = format!("{} is pending deletion.", key.arn);
+    assert_s3_error(
+        get(&mut user, BUCKET, "kms.txt").await,
+        Code::FailedPrecondition,
+        "KMS.KMSInvalidStateException",
+        &pending,
+        &[],
+    );
+    assert_s3_error(
+        put(&mut user, sse_kms(BUCKET, "new.txt", &key.key_id), b"new").await,
+        Code::FailedPrecondition,
+        "KMS.KMSInvalidStateException",
+        &pending,
+        &[],
+    );
+    assert_no_such_key(get(&mut user, BUCKET, "new.txt").await, "new.txt");
+    // CopyObject reads the source first: the same refusal.
+    assert_s3_error(
+        user.copy_object(CopyObjectRequest {
+            bucket: BUCKET.into(),
+            key: "copy.txt".into(),
+            copy_source: format!("{BUCKET}/kms.txt"),
+            ..Default::default()
+        })
+        .await,
+        Code::FailedPrecondition,
+        "KMS.KMSInvalidStateException",
+        &pending,
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn unknown_keys_are_kms_not_found() {
+    let (_harness, mut user) = start().await;
+    let missing = uuid::Uuid::new_v4().to_string();
+    let not_found = |result: Result<PutObjectResponse, Status>, message: &str| {
+        assert_s3_error(
+            result,
+            Code::NotFound,
+            "KMS.NotFoundException",
+            message,
+            &[],
+        )
+    };
+    let does_not_exist = format!("Key '{KMS_ARN_PREFIX}:key/{missing}' does not exist");
+    not_found(
+        put(&mut user, sse_kms(BUCKET, "a.txt", &missing), b"a").await,
+        &does_not_exist,
+    );
+    not_found(
+        put(
+            &mut user,
+            sse_kms(BUCKET, "a.txt", &format!("{KMS_ARN_PREFIX}:key/{missing}")),
+            b"a",
+        )
+        .await,
+        &does_not_exist,
+    );
+    // A malformed key id: kms-svc's message, as docs/aws-behaviour.md has it.
+    not_found(
+        put(&mut user, sse_kms(BUCKET, "a.txt", "nope"), b"a").await,
+        "Invalid keyId 'nope'",
+    );
+    // An unknown alias, by name and by ARN.
+    let alias_not_found = format!("Alias '{KMS_ARN_PREFIX}:alias/nope' is not found.");
+    not_found(
+        put(&mut user, sse_kms(BUCKET, "a.txt", "alias/nope"), b"a").await,
+        &alias_not_found,
+    );
+    not_found(
+        put(
+            &mut user,
+            sse_kms(BUCKET, "a.txt", &format!("{KMS_ARN_PREFIX}:alias/nope")),
+            b"a",
+        )
+        .await,
+        &alias_not_found,
+    );
+    // A key ARN of another account and region.
+    let foreign = format!("arn:aws:kms:eu-west-1:111111111111:key/{missing}");
+    not_found(
+        put(&mut user, sse_kms(BUCKET, "a.txt", &foreign), b"a").await,
+        &format!("Invalid arn {foreign}"),
+    );
+    // The bucket default is not checked when it is set, only when it is used.
+    user.put_bucket_encryption(PutBucketEncryptionRequest {
+        bucket: BUCKET.into(),
+        server_side_encryption_configuration: Some(kms_rule("alias/nope")),
+    })
+    .await
+    .unwrap();
+    not_found(
+        put(&mut user, put_header(BUCKET, "a.txt"), b"a").await,
+        &alias_not_found,
+    );
+    assert_no_such_key(get(&mut user, BUCKET, "a.txt").await, "a.txt");
+}
+
+#[tokio::test]
+async fn a_caller_the_key_policy_does_not_allow_is_denied() {
+    let (harness, mut user) = start().await;
+    let mut kms_user = harness.kms.client(Who::User1);
+    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    put(
+        &mut user,
+        sse_kms(BUCKET, "kms.txt", &key.key_id),
+        b"kms bytes",
+    )
+    .await
+    .unwrap();
+    put(&mut user, put_header(BUCKET, "s3.txt"), b"s3 bytes")
+        .await
+        .unwrap();
+
+    // User2 is of the bucket's account, but not a user of User1's key.
+    let mut user2 = harness.client(Who::User2);
+    let denied = |action: &str| {
+        format!(
+            "User: {USER2_ARN} is not authorized to perform: kms:{action} on resource: {} because no resource-based policy allows the kms:{action} action",
+            key.arn
+        )
+    };
+    assert_s3_error(
+        put(&mut user2, sse_kms(BUCKET, "user2.txt", &key.arn), b"user2").await,
+        Code::PermissionDenied,
+        "AccessDenied",
+        &denied("GenerateDataKey"),
+        &[],
+    );
+    assert_no_such_key(get(&mut user, BUCKET, "user2.txt").await, "user2.txt");
+    assert_s3_error(
+        get(&mut user2, BUCKET, "kms.txt").await,
+        Code::PermissionDenied,
+        "AccessDenied",
+        &denied("Decrypt"),
+        &[],
+    );
+    // Copying it decrypts the source: the same refusal.
+    assert_s3_error(
+        user2
+            .copy_object(CopyObjectRequest {
+                bucket: BUCKET.into(),
+                key: "copy.txt".into(),
+                copy_source: format!("{BUCKET}/kms.txt"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+        "AccessDenied",
+        &denied("Decrypt"),
+        &[],
+    );
+    // What needs no key works for User2: HEAD, and SSE-S3 objects.
+    user2
+        .head_object(head_request(BUCKET, "kms.txt"))
+        .await
+        .unwrap();
+    let (_, bytes) = get(&mut user2, BUCKET, "s3.txt").await.unwrap();
+    assert_eq!(bytes, b"s3 bytes");
+}
+
+#[tokio::test]
+async fn server_side_encryption_arguments() {
+    let (_harness, mut user) = start().await;
+    assert_s3_error(
+        put(
+            &mut user,
+            PutObjectHeader {
+                server_side_encryption: "AES512".into(),
+                ..put_header(BUCKET, "a.txt")
+            },
+            b"a",
+        )
+        .await,
+        Code::InvalidArgument,
+        "InvalidArgument",
+        NOT_SUPPORTED,
+        &[
+            ("ArgumentName", "x-amz-server-side-encryption"),
+            ("ArgumentValue", "AES512"),
+        ],
+    );
+    assert_s3_error(
+        put(
+            &mut user,
+            PutObjectHeader {
+                ssekms_key_id: "alias/any".into(),
+                ..put_header(BUCKET, "a.txt")
+            },
+            b"a",
+        )
+        .await,
+        Code::InvalidArgument,
+        "InvalidArgument",
+        KMS_NEEDS_HEADER,
+        &[
+            (
+                "ArgumentName",
+                "x-amz-server-side-encryption-aws-kms-key-id",
+            ),
+            ("ArgumentValue", "null"),
+        ],
+    );
+    assert_s3_error(
+        put(
+            &mut user,
+            PutObjectHeader {
+                server_side_encryption: "AES256".into(),
+                ssekms_key_id: "alias/any".into(),
+                ..put_header(BUCKET, "a.txt")
+            },
+            b"a",
+        )
+        .await,
+        Code::InvalidArgument,
+        "InvalidArgument",
+        KMS_NEEDS_HEADER,
+        &[
+            ("ArgumentName", "x-amz-server-side-encryption"),
+            ("ArgumentValue", "AES256"),
+        ],
+    );
+    put(&mut user, put_header(BUCKET, "source.txt"), b"source")
+        .await
+        .unwrap();
+    assert_s3_error(
+        user.copy_object(CopyObjectRequest {
+            bucket: BUCKET.into(),
+            key: "copy.txt".into(),
+            copy_source: format!("{BUCKET}/source.txt"),
+            server_side_encryption: "AES512".into(),
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        "InvalidArgument",
+        NOT_SUPPORTED,
+        &[
+            ("ArgumentName", "x-amz-server-side-encryption"),
+            ("ArgumentValue", "AES512"),
+        ],
+    );
+    assert_s3_error(
+        user.put_bucket_encryption(PutBucketEncryptionRequest {
+            bucket: BUCKET.into(),
+            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
+                rules: vec![ServerSideEncryptionRule {
+                    apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+                        sse_algorithm: "AES512".into(),
+                        kms_master_key_id: String::new(),
+                    }),
+                    bucket_key_enabled: false,
+                }],
+            }),
+        })
+        .await,
+        Code::InvalidArgument,
+        "InvalidArgument",
+        NOT_SUPPORTED,
+        &[],
+    );
+    assert_no_such_key(get(&mut user, BUCKET, "a.txt").await, "a.txt");
+    assert_no_such_key(get(&mut user, BUCKET, "copy.txt").await, "copy.txt");
+}
