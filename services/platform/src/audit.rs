@@ -118,6 +118,12 @@ pub fn user_identity(
     }
 }
 
+/// A record's `eventTime` for a call completing now: UTC, to the second, as CloudTrail
+/// writes it.
+pub fn event_time_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The longest client request id a record keeps.
 pub const MAX_CLIENT_REQUEST_ID: usize = 128;
 

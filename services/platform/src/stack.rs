@@ -399,7 +399,7 @@ impl PendingEvent {
         let event = CloudTrailEvent {
             event_version: EVENT_VERSION,
             user_identity: self.user_identity(),
-            event_time: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            event_time: crate::audit::event_time_now(),
             event_source: config.event_source.to_owned(),
             event_name: self.method.name.clone(),
             aws_region: config.region.clone(),

@@ -30,6 +30,23 @@ impl ByteRange {
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against an object of `size` bytes.
 /// None: no range (or one S3 ignores: syntactically invalid, several ranges); the
 /// whole object is served. A valid range that cannot be satisfied is InvalidRange.
+/// The time of an If-Modified-Since / If-Unmodified-Since condition: an HTTP date
+/// (what S3 clients send) or RFC 3339 (what gRPC callers write); None for anything
+/// else, which S3 ignores.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if text.is_empty() {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            httpdate::parse_http_date(text)
+                .ok()
+                .map(DateTime::<Utc>::from)
+        })
+}
+
 pub fn parse_range(header: &str, size: u64) -> ObjectResult<Option<ByteRange>> {
     let header = header.trim();
     let unsatisfiable = || ObjectError::InvalidRange {

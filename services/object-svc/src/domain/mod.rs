@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use keyhold_crypto::MasterKey;
 
 pub use buckets::{BucketSettingsChange, canned, grant, requested_acl};
-pub use conditions::{ByteRange, Conditions, WriteCondition, parse_range};
+pub use conditions::{ByteRange, Conditions, WriteCondition, parse_range, parse_time};
 pub use encryption::{SseRequest, check_encryption_context};
 pub use multipart::{
     CreateMultipartUploadInput, EncryptionSummary, MIN_PART_SIZE, MULTIPART_UPLOAD_IDLE_LIMIT,

@@ -11,21 +11,6 @@ pub(super) fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// RFC 3339 or an HTTP date; S3 ignores a date it cannot read.
-pub(super) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if text.is_empty() {
-        return None;
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            httpdate::parse_http_date(text)
-                .ok()
-                .map(DateTime::<Utc>::from)
-        })
-}
-
 /// GetObject's and HeadObject's fields as the domain's read; the conditions in the
 /// order If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since.
 pub(super) fn read_input(
@@ -47,8 +32,8 @@ pub(super) fn read_input(
         conditions: Conditions {
             if_match: non_empty(if_match),
             if_none_match: non_empty(if_none_match),
-            if_modified_since: parse_time(&if_modified_since),
-            if_unmodified_since: parse_time(&if_unmodified_since),
+            if_modified_since: crate::domain::parse_time(&if_modified_since),
+            if_unmodified_since: crate::domain::parse_time(&if_unmodified_since),
         },
     }
 }

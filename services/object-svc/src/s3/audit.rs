@@ -363,7 +363,7 @@ impl PendingRecord {
                 self.presented_access_key.as_deref(),
                 &account_id,
             ),
-            event_time: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            event_time: keyhold_platform::audit::event_time_now(),
             event_source: crate::error::EVENT_SOURCE.to_owned(),
             event_name: operation,
             aws_region: shared.region.clone(),

@@ -23,12 +23,6 @@ use crate::{
 /// The most keys one DeleteObjects may name.
 const MAX_DELETE_KEYS: usize = 1000;
 
-fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    httpdate::parse_http_date(text)
-        .ok()
-        .map(chrono::DateTime::<chrono::Utc>::from)
-}
-
 /// GetObject's and HeadObject's range and conditions, from the raw headers so that
 /// they mean what they mean over gRPC (S3 ignores a range it cannot parse).
 fn read_input(headers: &http::HeaderMap, bucket: String, key: String) -> domain::GetObjectInput {
@@ -48,8 +42,8 @@ fn conditions(headers: &http::HeaderMap, prefix: &str) -> Conditions {
     Conditions {
         if_match: text("if-match"),
         if_none_match: text("if-none-match"),
-        if_modified_since: text("if-modified-since").and_then(|t| parse_time(&t)),
-        if_unmodified_since: text("if-unmodified-since").and_then(|t| parse_time(&t)),
+        if_modified_since: text("if-modified-since").and_then(|t| domain::parse_time(&t)),
+        if_unmodified_since: text("if-unmodified-since").and_then(|t| domain::parse_time(&t)),
     }
 }
 
