@@ -1,11 +1,8 @@
 //! Every way an object-svc call fails, as S3 names it. The one place that picks the
 //! S3 code, its HTTP status (for the S3 endpoint) and the gRPC status code.
 
-use std::collections::HashMap;
-
-use keyhold_platform::{db, error::INTERNAL_MESSAGE};
+use keyhold_platform::{AwsError, db, error::INTERNAL_MESSAGE};
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::validate;
 
@@ -13,6 +10,14 @@ pub const EVENT_SOURCE: &str = "s3.amazonaws.com";
 
 /// docs/aws-behaviour.md (S3 errors): an anonymous read of a public SSE-KMS object.
 pub const SIGV4_REQUIRED: &str = "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.";
+
+/// How an [`ObjectError`] is answered on each API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer<'a> {
+    pub s3_code: &'a str,
+    pub http_status: u16,
+    pub grpc_code: Code,
+}
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ObjectError {
@@ -143,10 +148,11 @@ impl ObjectError {
         }
     }
 
-    /// The S3 error code, the HTTP status the S3 endpoint answers, and the gRPC code.
-    pub fn s3_code(&self) -> (&str, u16, Code) {
+    /// How the error is answered on each API: its S3 code, the HTTP status of the S3
+    /// endpoint and the gRPC code.
+    pub fn answer(&self) -> Answer<'_> {
         use ObjectError::*;
-        match self {
+        let (s3_code, http_status, grpc_code) = match self {
             NoSuchBucket(_) => ("NoSuchBucket", 404, Code::NotFound),
             NoSuchKey(_) => ("NoSuchKey", 404, Code::NotFound),
             BucketAlreadyOwnedByYou(_) => ("BucketAlreadyOwnedByYou", 409, Code::AlreadyExists),
@@ -197,6 +203,11 @@ impl ObjectError {
             RequestTimeout => ("RequestTimeout", 400, Code::Aborted),
             Corrupt(_) | Internal(_) => ("InternalError", 500, Code::Internal),
             Unavailable => ("ServiceUnavailable", 503, Code::Unavailable),
+        };
+        Answer {
+            s3_code,
+            http_status,
+            grpc_code,
         }
     }
 
@@ -305,22 +316,30 @@ impl From<crate::blobs::BlobError> for ObjectError {
     }
 }
 
-impl From<ObjectError> for Status {
-    fn from(error: ObjectError) -> Status {
-        match &error {
-            ObjectError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
-            ObjectError::Corrupt(detail) => {
-                tracing::error!(error = %detail, "stored object failed authentication; not served")
-            }
+impl ObjectError {
+    /// Logs what the caller is not told (the detail of an internal error) through
+    /// the platform's one place for it; both APIs answer every error through here.
+    pub fn log_if_internal(&self) {
+        match self {
+            ObjectError::Internal(detail) => keyhold_platform::error::log_internal(detail),
+            ObjectError::Corrupt(detail) => keyhold_platform::error::log_internal(&format_args!(
+                "stored object failed authentication; not served: {detail}"
+            )),
             _ => {}
         }
-        let (code, _, grpc) = error.s3_code();
-        let metadata: HashMap<String, String> = error
-            .fields()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        let details = ErrorDetails::with_error_info(code, EVENT_SOURCE, metadata);
-        Status::with_error_details(grpc, error.public_message(), details)
+    }
+}
+
+impl From<ObjectError> for Status {
+    fn from(error: ObjectError) -> Status {
+        error.log_if_internal();
+        let answer = error.answer();
+        AwsError::new(
+            answer.grpc_code,
+            answer.s3_code.to_owned(),
+            error.public_message(),
+        )
+        .with_fields(error.fields())
+        .into_status(EVENT_SOURCE)
     }
 }

@@ -35,6 +35,8 @@ pub struct AwsError {
     pub code: Code,
     pub exception: Cow<'static, str>,
     pub message: String,
+    /// Extra fields of the error (S3's BucketName, Key...), as ErrorInfo metadata.
+    pub fields: Vec<(&'static str, String)>,
 }
 
 impl AwsError {
@@ -47,7 +49,13 @@ impl AwsError {
             code,
             exception: exception.into(),
             message: message.into(),
+            fields: Vec::new(),
         }
+    }
+
+    pub fn with_fields(mut self, fields: Vec<(&'static str, String)>) -> Self {
+        self.fields = fields;
+        self
     }
 
     pub fn unauthenticated() -> Self {
@@ -77,16 +85,26 @@ impl AwsError {
 
     /// Logs the detail once and hides it from the caller.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
+        log_internal(detail);
         Self::new(Code::Internal, "InternalFailureException", INTERNAL_MESSAGE)
     }
 
     /// `domain` is the service's event source, e.g. `kms.amazonaws.com`.
     pub fn into_status(self, domain: &str) -> Status {
-        let details =
-            ErrorDetails::with_error_info(self.exception.into_owned(), domain, HashMap::new());
+        let metadata: HashMap<String, String> = self
+            .fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        let details = ErrorDetails::with_error_info(self.exception.into_owned(), domain, metadata);
         Status::with_error_details(self.code, self.message, details)
     }
+}
+
+/// The one place an internal error's detail is logged: callers are told only that
+/// something failed, operators read why here.
+pub fn log_internal(detail: &dyn std::fmt::Display) {
+    tracing::error!(error = %detail, "internal error");
 }
 
 /// The AWS exception name carried by a status, if it has one.

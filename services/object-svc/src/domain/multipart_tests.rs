@@ -472,7 +472,7 @@ async fn completion_checks_order_etags_and_sizes() {
                 upload_id: upload.upload_id.clone()
             }
         );
-        assert_eq!(error.s3_code().0, "InvalidPartOrder");
+        assert_eq!(error.answer().s3_code, "InvalidPartOrder");
         assert_eq!(
             error.to_string(),
             "The list of parts was not in ascending order. Parts must be ordered by part number."
@@ -487,7 +487,10 @@ async fn completion_checks_order_etags_and_sizes() {
             etag: e2.to_owned()
         }
     );
-    assert_eq!((error.s3_code().0, error.s3_code().1), ("InvalidPart", 400));
+    assert_eq!(
+        (error.answer().s3_code, error.answer().http_status),
+        ("InvalidPart", 400)
+    );
     assert_eq!(
         error.to_string(),
         "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
@@ -520,7 +523,10 @@ async fn completion_checks_order_etags_and_sizes() {
     let error = f.complete(&elsewhere, &[(1, e1)]).await.unwrap_err();
     assert_eq!(error, ObjectError::NoSuchUpload(upload.upload_id.clone()));
     assert_eq!(
-        (error.s3_code().0, error.s3_code().1, error.s3_code().2),
+        {
+            let answer = error.answer();
+            (answer.s3_code, answer.http_status, answer.grpc_code)
+        },
         ("NoSuchUpload", 404, tonic::Code::NotFound)
     );
     assert_eq!(

@@ -29,15 +29,9 @@ pub fn slow_down() -> S3Error {
 
 /// The S3 error a handler answers, remembering its fields for the edge.
 pub fn to_s3(call: &S3Call, error: ObjectError) -> S3Error {
-    match &error {
-        ObjectError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
-        ObjectError::Corrupt(detail) => {
-            tracing::error!(error = %detail, "stored object failed authentication; not served")
-        }
-        _ => {}
-    }
-    let (code, status, _) = error.s3_code();
-    let code = code.to_owned();
+    error.log_if_internal();
+    let answer = error.answer();
+    let (code, status) = (answer.s3_code.to_owned(), answer.http_status);
     let mut s3 = S3Error::with_message(
         S3ErrorCode::from_bytes(code.as_bytes()).unwrap_or(S3ErrorCode::InternalError),
         error.public_message(),

@@ -233,9 +233,8 @@ pub async fn delete_objects(
                 }
                 Err(error @ ObjectError::NoSuchBucket(_)) => return Err(error),
                 Err(error) => {
-                    let (code, _, _) = error.s3_code();
                     errors.push(Error {
-                        code: Some(code.to_owned()),
+                        code: Some(error.answer().s3_code.to_owned()),
                         key: Some(object.key),
                         message: Some(error.public_message()),
                         version_id: None,
