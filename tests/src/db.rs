@@ -101,6 +101,18 @@ impl TestDatabase {
         TestDatabase { name, url, server }
     }
 
+    /// The address of the Postgres server this database is on (for a proxy in front
+    /// of it): the machine's, or the private cluster the tests started.
+    pub fn server_address(&self) -> std::net::SocketAddr {
+        let host = match self.server.get_host() {
+            "localhost" => "127.0.0.1",
+            host => host,
+        };
+        format!("{host}:{}", self.server.get_port())
+            .parse()
+            .expect("the test server is at an IP address")
+    }
+
     /// The URL of this database through another host:port (a proxy).
     pub fn url_via(&self, address: std::net::SocketAddr) -> String {
         format!(

@@ -262,7 +262,7 @@ fn created_key_of(aliases: &[AliasListEntry], name: &str) -> String {
 #[tokio::test]
 async fn a_lost_database_answers_unavailable_and_recovers_by_itself() {
     let database = TestDatabase::create().await;
-    let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let proxy = CuttableProxy::start(database.server_address()).await;
     let url = database.url_via(proxy.address);
     let kms = KmsHarness::start_on(database, url, None).await;
     let mut root = kms.client(Who::Root);
