@@ -75,20 +75,20 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         None => spawn::default_binary()?,
     };
     let server = SpawnedServer::start(&binary, &args.database_url).await?;
-    let log = server.log.display().to_string();
+    let log = server.server.log.display().to_string();
     // Said now, not only in the report: a run that fails half-way still points to it.
     eprintln!(
         "keyhold-loadgen: spawned {} at {} (pid {}), log {log}",
         binary.display(),
-        server.endpoint,
-        server.pid
+        server.server.endpoint,
+        server.server.pid
     );
     let watched = cpu::Watched {
-        server_pid: Some(server.pid),
+        server_pid: Some(server.server.pid),
         database: server.database.clone(),
     };
     let target = Target {
-        endpoint: server.endpoint.clone(),
+        endpoint: server.server.endpoint.clone(),
         log: Some(log),
         watched,
     };

@@ -9,13 +9,11 @@ use keyhold_bench::process::{RunDatabase, ServerProcess, write_private};
 const DEV_PRINCIPALS: &str = include_str!("../../deploy/dev/principals.json");
 
 pub struct SpawnedServer {
-    server: ServerProcess,
-    pub pid: u32,
-    pub endpoint: String,
+    /// The process: its pid, endpoint and log.
+    pub server: ServerProcess,
     /// The database name, which its Postgres backends show in their process titles.
     pub database: Option<String>,
     pub workdir: PathBuf,
-    pub log: PathBuf,
 }
 
 /// The kms-svc binary cargo put next to this one.
@@ -60,9 +58,6 @@ impl SpawnedServer {
         )
         .await?;
         Ok(SpawnedServer {
-            pid: server.pid,
-            endpoint: server.endpoint.clone(),
-            log: server.log.clone(),
             server,
             database: Some(database.name),
             workdir,
