@@ -85,6 +85,8 @@ impl Principal {
 
 #[derive(Debug, Default)]
 pub struct Principals {
+    /// The installation's own account: the one its keys and buckets are created in
+    /// unless a caller of another account creates them.
     pub account_id: String,
     by_access_key: HashMap<String, Arc<Principal>>,
     by_arn: HashMap<String, Arc<Principal>>,
@@ -111,6 +113,14 @@ struct EntryShape {
     identity_policy: Option<serde_json::Value>,
     #[serde(default)]
     service: Option<String>,
+}
+
+/// The account an IAM ARN belongs to: principals of several accounts may share one
+/// installation (cross-account access is decided by bucket policies).
+fn account_of(arn: &str) -> Option<String> {
+    let account = arn.strip_prefix("arn:aws:iam::")?.split(':').next()?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| account.to_owned())
 }
 
 impl Principals {
@@ -142,11 +152,17 @@ impl Principals {
             if entry.kind == PrincipalKind::Service && entry.service.is_none() {
                 anyhow::bail!("service principal {} needs a \"service\" name", entry.name);
             }
+            let account_id = account_of(&entry.arn).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "principal {}: its ARN must read arn:aws:iam::<12-digit account id>:...",
+                    entry.name
+                )
+            })?;
             let principal = Arc::new(Principal {
                 name: entry.name,
                 kind: entry.kind,
                 arn: entry.arn,
-                account_id: file.account_id.clone(),
+                account_id,
                 access_key_id: entry.access_key_id,
                 secret_access_key: entry.secret_access_key,
                 identity_policy,
@@ -209,6 +225,24 @@ mod tests {
                 .service
                 .as_deref(),
             Some("s3.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn each_principal_belongs_to_the_account_of_its_arn() {
+        let principals = Principals::parse(DEV).unwrap();
+        assert_eq!(principals.account_id, "000000000000");
+        assert_eq!(principals.find("AWSLabsReader").unwrap().account_id, "000000000000");
+        assert_eq!(principals.find("PartnerUser").unwrap().account_id, "111111111111");
+
+        let not_iam = DEV.replace(
+            "arn:aws:iam::111111111111:user/PartnerUser",
+            "arn:aws:s3:::PartnerUser",
+        );
+        let error = Principals::parse(&not_iam).unwrap_err().to_string();
+        assert!(
+            error.contains("principal PartnerUser: its ARN must read arn:aws:iam::<12-digit account id>:"),
+            "{error}"
         );
     }
 
