@@ -12,7 +12,7 @@
 use crate::context::{RequestValues, normalize_key};
 use crate::error::PolicyError;
 use crate::json::Json;
-use crate::operator::{Comparison, Operator};
+use crate::operator::{Comparison, Operator, parse_cidr};
 
 /// How a condition treats a key with several request values (or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,43 @@ fn condition_values(value: &Json) -> Option<Vec<String>> {
 }
 
 impl Condition {
+    /// Normalized, see [`normalize_key`].
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether the condition holds only when the key is present with one of a fixed
+    /// set of values, which is what Block Public Access asks of a condition that makes
+    /// a statement for `*` non-public. Not so for negated operators, `...IfExists` and
+    /// `ForAllValues:` (all of which hold when the key is absent), for wildcards in a
+    /// `...Like` value, or for an `IpAddress` block of every address (`0.0.0.0/0`).
+    pub(crate) fn fixes_values(&self) -> bool {
+        use Comparison::*;
+        if self.operator.negated || self.if_exists || self.qualifier == SetQualifier::ForAllValues {
+            return false;
+        }
+        match self.operator.comparison {
+            StringEquals | StringEqualsIgnoreCase | BinaryEquals => true,
+            StringLike | ArnLike => self.values.iter().all(|v| !v.contains(['*', '?'])),
+            IpAddress => self
+                .values
+                .iter()
+                .all(|v| parse_cidr(v).is_some_and(|(_, prefix)| prefix > 0)),
+            NumericEquals
+            | NumericLessThan
+            | NumericLessThanEquals
+            | NumericGreaterThan
+            | NumericGreaterThanEquals
+            | DateEquals
+            | DateLessThan
+            | DateLessThanEquals
+            | DateGreaterThan
+            | DateGreaterThanEquals
+            | Bool
+            | Null => false,
+        }
+    }
+
     pub(crate) fn holds(&self, request: &RequestValues) -> bool {
         let present = request.get(&self.key);
         if self.operator.comparison == Comparison::Null {

@@ -3,20 +3,23 @@
 use std::collections::BTreeMap;
 
 use crate::evaluate::Caller;
+use crate::principal::Requester;
 
 const ENCRYPTION_CONTEXT_PREFIX: &str = "kms:encryptioncontext:";
 
 /// Values of condition keys for one request: `kms:CallerAccount`, `kms:ViaService`,
 /// `kms:EncryptionContext:<k>`, `kms:EncryptionContextKeys` (multi-valued),
-/// `kms:GrantIsForAWSResource`, `aws:PrincipalArn`, ...
+/// `kms:GrantIsForAWSResource`, `aws:PrincipalArn`, and for S3 `aws:SourceIp`,
+/// `aws:SecureTransport`, `s3:prefix`, `s3:max-keys`, `s3:x-amz-acl`, ...
 ///
 /// A key that was never inserted is *absent*, which is not the same as present with
 /// some value: `Null` and the `...IfExists` operators depend on the difference. A key
 /// inserted with no values counts as absent, so that a request without an encryption
 /// context needs no special case.
 ///
-/// `kms:CallerAccount`, `aws:PrincipalArn` and `aws:PrincipalAccount` need not be
-/// inserted: evaluation takes them from the caller when the context lacks them.
+/// `kms:CallerAccount`, `aws:PrincipalArn`, `aws:PrincipalAccount` and
+/// `aws:PrincipalServiceName` need not be inserted: evaluation takes them from the
+/// requester when the context lacks them.
 #[derive(Default, Clone, Debug)]
 pub struct ConditionContext {
     values: BTreeMap<String, Vec<String>>,
@@ -75,28 +78,48 @@ impl ConditionContext {
 }
 
 /// The condition keys of one evaluation: the request's context, completed with the
-/// keys every AWS request has because they describe the caller.
+/// keys every AWS request has because they describe the requester. Anonymous
+/// requesters have none of them; a service principal has `aws:PrincipalServiceName`.
 pub(crate) struct RequestValues<'a> {
     context: &'a ConditionContext,
-    caller_account: [String; 1],
-    principal_arn: [String; 1],
+    caller_account: Option<[String; 1]>,
+    principal_arn: Option<[String; 1]>,
+    service_name: Option<[String; 1]>,
 }
 
 impl<'a> RequestValues<'a> {
     pub(crate) fn new(context: &'a ConditionContext, caller: &Caller) -> RequestValues<'a> {
+        RequestValues::for_requester(context, &Requester::Identity(caller))
+    }
+
+    pub(crate) fn for_requester(
+        context: &'a ConditionContext,
+        requester: &Requester,
+    ) -> RequestValues<'a> {
+        let one = |value: &str| Some([value.to_owned()]);
+        let (caller_account, principal_arn, service_name) = match requester {
+            Requester::Identity(caller) => (one(caller.account_id), one(caller.arn), None),
+            Requester::Service(name) => (None, None, one(name)),
+            Requester::Anonymous => (None, None, None),
+        };
         RequestValues {
             context,
-            caller_account: [caller.account_id.to_owned()],
-            principal_arn: [caller.arn.to_owned()],
+            caller_account,
+            principal_arn,
+            service_name,
         }
     }
 
     /// `key` must already be normalized, as policy documents store their keys.
     pub(crate) fn get(&self, key: &str) -> Option<&[String]> {
-        self.context.get_normalized(key).or_else(|| match key {
-            "kms:calleraccount" | "aws:principalaccount" => Some(&self.caller_account[..]),
-            "aws:principalarn" => Some(&self.principal_arn[..]),
-            _ => None,
+        self.context.get_normalized(key).or_else(|| {
+            let from_requester = match key {
+                "kms:calleraccount" | "aws:principalaccount" => &self.caller_account,
+                "aws:principalarn" => &self.principal_arn,
+                "aws:principalservicename" => &self.service_name,
+                _ => return None,
+            };
+            from_requester.as_ref().map(|value| &value[..])
         })
     }
 }

@@ -7,10 +7,11 @@
 use crate::condition::{Condition, parse_conditions};
 use crate::context::RequestValues;
 use crate::error::PolicyError;
-use crate::evaluate::Caller;
 use crate::json::Json;
 use crate::matching::{wildcard_match, wildcard_match_ignore_case};
-use crate::principal::{PrincipalMatch, PrincipalSet};
+use crate::messages::Problem;
+use crate::principal::{PrincipalMatch, PrincipalSet, Requester};
+use crate::s3::{MAX_BUCKET_POLICY_BYTES, is_s3_action_pattern};
 
 /// Policies are at most 32 KiB (AWS's limit for key policies), counted in UTF-8 bytes.
 pub const MAX_POLICY_BYTES: usize = 32768;
@@ -28,19 +29,21 @@ const STATEMENT_FIELDS: [&str; 9] = [
     "Condition",
 ];
 
-/// The two places a policy can live. They differ only in who the statements are
-/// about: a key policy names principals, an identity policy is about its owner.
+/// The places a policy can live. Resource policies (key and bucket policies) name
+/// principals, an identity policy is about its owner; each service words its refusals
+/// its own way (see [`crate::messages`]), and a bucket policy names S3 actions only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PolicyKind {
     Key,
     Identity,
+    Bucket,
 }
 
 impl PolicyKind {
-    fn not_json_message(self, error: &serde_json::Error) -> String {
+    fn max_bytes(self) -> usize {
         match self {
-            PolicyKind::Key => format!("The new key policy is not valid JSON: {error}."),
-            PolicyKind::Identity => format!("The identity policy is not valid JSON: {error}."),
+            PolicyKind::Key | PolicyKind::Identity => MAX_POLICY_BYTES,
+            PolicyKind::Bucket => MAX_BUCKET_POLICY_BYTES,
         }
     }
 }
@@ -52,7 +55,7 @@ pub enum Effect {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum PrincipalClause {
+pub(crate) enum PrincipalClause {
     Principal(PrincipalSet),
     NotPrincipal(PrincipalSet),
 }
@@ -60,9 +63,9 @@ enum PrincipalClause {
 /// `Action`/`NotAction` or `Resource`/`NotResource`: wildcard patterns, and whether
 /// the statement is about what they match or about everything else.
 #[derive(Debug, Clone, PartialEq)]
-struct PatternList {
-    patterns: Vec<String>,
-    negated: bool,
+pub(crate) struct PatternList {
+    pub(crate) patterns: Vec<String>,
+    pub(crate) negated: bool,
 }
 
 impl PatternList {
@@ -100,15 +103,31 @@ impl Statement {
             && self.conditions.iter().all(|c| c.holds(values))
     }
 
-    pub(crate) fn principal_match(&self, caller: &Caller) -> PrincipalMatch {
+    pub(crate) fn principal_match(&self, requester: &Requester) -> PrincipalMatch {
         match &self.principal {
             None => PrincipalMatch::Direct,
-            Some(PrincipalClause::Principal(set)) => set.match_caller(caller),
-            Some(PrincipalClause::NotPrincipal(set)) if set.names_caller(caller) => {
+            Some(PrincipalClause::Principal(set)) => set.match_requester(requester),
+            Some(PrincipalClause::NotPrincipal(set)) if set.names_requester(requester) => {
                 PrincipalMatch::No
             }
             Some(PrincipalClause::NotPrincipal(_)) => PrincipalMatch::Direct,
         }
+    }
+
+    pub(crate) fn principal_clause(&self) -> Option<&PrincipalClause> {
+        self.principal.as_ref()
+    }
+
+    pub(crate) fn actions(&self) -> &PatternList {
+        &self.actions
+    }
+
+    pub(crate) fn resources(&self) -> &PatternList {
+        &self.resources
+    }
+
+    pub(crate) fn conditions(&self) -> &[Condition] {
+        &self.conditions
     }
 }
 
@@ -150,10 +169,13 @@ pub(crate) fn parse_tree(
     json: &str,
     kind: PolicyKind,
 ) -> Result<(Json, PolicyDocument), PolicyError> {
-    if json.len() > MAX_POLICY_BYTES {
-        return Err(PolicyError::TooLarge);
+    if json.len() > kind.max_bytes() {
+        return Err(kind.refuse(Problem::TooLarge));
     }
-    let tree = Json::parse(json).map_err(|e| PolicyError::Malformed(kind.not_json_message(&e)))?;
+    if kind == PolicyKind::Bucket && !json.starts_with('{') {
+        return Err(kind.refuse(Problem::NoLeadingBrace));
+    }
+    let tree = Json::parse(json).map_err(|e| kind.refuse(Problem::NotJson(&e)))?;
     if let Some(key) = first_duplicate_key(&tree) {
         return Err(PolicyError::malformed(format!(
             "Policy contains a duplicate JSON key \"{key}\"."
@@ -178,24 +200,16 @@ fn parse_document(tree: &Json, kind: PolicyKind) -> Result<PolicyDocument, Polic
     let version = match tree.get("Version") {
         None => None,
         Some(Json::String(v)) if v == "2012-10-17" || v == "2008-10-17" => Some(v.clone()),
-        Some(_) => {
-            return Err(PolicyError::malformed(
-                "Policy has an invalid Version: it must be \"2012-10-17\" or \"2008-10-17\".",
-            ));
-        }
+        Some(_) => return Err(kind.refuse(Problem::BadVersion)),
     };
     let id = match tree.get("Id") {
         None => None,
         Some(Json::String(id)) => Some(id.clone()),
         Some(_) => return Err(PolicyError::malformed("Policy Id must be a string.")),
     };
-    let bad_statement_list = || {
-        PolicyError::malformed(
-            "Policy Statement must be a statement object or a non-empty array of statement objects.",
-        )
-    };
+    let bad_statement_list = || kind.refuse(Problem::EmptyStatementList);
     let statements = match tree.get("Statement") {
-        None => return Err(PolicyError::malformed("Policy has no Statement.")),
+        None => return Err(kind.refuse(Problem::NoStatement)),
         Some(single @ Json::Object(_)) => vec![parse_statement(single, kind)?],
         Some(Json::Array(items)) if !items.is_empty() => items
             .iter()
@@ -235,26 +249,22 @@ fn parse_statement(statement: &Json, kind: PolicyKind) -> Result<Statement, Poli
         }
     };
     let effect = match statement.get("Effect") {
-        None => {
-            return Err(PolicyError::malformed(
-                "Policy contains a statement with no Effect.",
-            ));
-        }
+        None => return Err(kind.refuse(Problem::NoEffect)),
         Some(Json::String(e)) if e == "Allow" => Effect::Allow,
         Some(Json::String(e)) if e == "Deny" => Effect::Deny,
-        Some(other) => {
-            let shown = match other {
-                Json::String(s) => s.clone(),
-                other => serde_json::to_string(other).unwrap_or_default(),
-            };
-            return Err(PolicyError::malformed(format!(
-                "Policy contains a statement with an invalid Effect \"{shown}\": it must be \"Allow\" or \"Deny\"."
-            )));
-        }
+        Some(other) => return Err(kind.refuse(Problem::BadEffect(other))),
     };
     let principal = parse_principal_clause(statement, kind)?;
-    let actions = parse_pattern_list(statement, "Action", "NotAction", validate_action)?;
-    let resources = parse_pattern_list(statement, "Resource", "NotResource", validate_resource)?;
+    let actions = parse_pattern_list(statement, kind, "Action", "NotAction")?;
+    for action in &actions.patterns {
+        validate_action(action, kind)?;
+    }
+    let resources = parse_pattern_list(statement, kind, "Resource", "NotResource")?;
+    for resource in &resources.patterns {
+        if resource.trim().is_empty() {
+            return Err(kind.refuse(Problem::EmptyResource));
+        }
+    }
     let conditions = match statement.get("Condition") {
         None => Vec::new(),
         Some(condition) => parse_conditions(condition)?,
@@ -275,23 +285,19 @@ fn parse_principal_clause(
 ) -> Result<Option<PrincipalClause>, PolicyError> {
     let principal = statement.get("Principal");
     let not_principal = statement.get("NotPrincipal");
+    let parse =
+        |value| PrincipalSet::parse(value).ok_or_else(|| kind.refuse(Problem::InvalidPrincipal));
     match (kind, principal, not_principal) {
         (PolicyKind::Identity, None, None) => Ok(None),
         (PolicyKind::Identity, _, _) => Err(PolicyError::malformed(
             "Policy document should not specify a principal.",
         )),
-        (PolicyKind::Key, Some(_), Some(_)) => Err(PolicyError::malformed(
+        (_, Some(_), Some(_)) => Err(PolicyError::malformed(
             "Policy contains a statement with both Principal and NotPrincipal.",
         )),
-        (PolicyKind::Key, None, None) => Err(PolicyError::malformed(
-            "Policy contains a statement with no Principal.",
-        )),
-        (PolicyKind::Key, Some(p), None) => {
-            Ok(Some(PrincipalClause::Principal(PrincipalSet::parse(p)?)))
-        }
-        (PolicyKind::Key, None, Some(p)) => {
-            Ok(Some(PrincipalClause::NotPrincipal(PrincipalSet::parse(p)?)))
-        }
+        (_, None, None) => Err(kind.refuse(Problem::NoPrincipal)),
+        (_, Some(p), None) => Ok(Some(PrincipalClause::Principal(parse(p)?))),
+        (_, None, Some(p)) => Ok(Some(PrincipalClause::NotPrincipal(parse(p)?))),
     }
 }
 
@@ -299,9 +305,9 @@ fn parse_principal_clause(
 /// statement must have.
 fn parse_pattern_list(
     statement: &Json,
+    kind: PolicyKind,
     field: &str,
     not_field: &str,
-    validate: fn(&str) -> Result<(), PolicyError>,
 ) -> Result<PatternList, PolicyError> {
     let (value, name, negated) = match (statement.get(field), statement.get(not_field)) {
         (Some(_), Some(_)) => {
@@ -309,19 +315,11 @@ fn parse_pattern_list(
                 "Policy contains a statement with both {field} and {not_field}."
             )));
         }
-        (None, None) => {
-            return Err(PolicyError::malformed(format!(
-                "Policy contains a statement with no {field} or {not_field}."
-            )));
-        }
+        (None, None) => return Err(kind.refuse(Problem::NoElement { field, not_field })),
         (Some(value), None) => (value, field, false),
         (None, Some(value)) => (value, not_field, true),
     };
-    let bad_type = || {
-        PolicyError::malformed(format!(
-            "Policy contains a statement whose {name} is not a string or a non-empty array of strings."
-        ))
-    };
+    let bad_type = || kind.refuse(Problem::BadElementType { name });
     let patterns: Vec<String> = match value {
         Json::String(s) => vec![s.clone()],
         Json::Array(items) if !items.is_empty() => items
@@ -330,40 +328,31 @@ fn parse_pattern_list(
             .collect::<Result<_, _>>()?,
         _ => return Err(bad_type()),
     };
-    for pattern in &patterns {
-        validate(pattern)?;
-    }
     Ok(PatternList { patterns, negated })
 }
 
 /// An action is `*` or `<service>:<name>`; a bare `Decrypt` is refused because it
-/// would never match anything and is certainly a mistake.
-fn validate_action(action: &str) -> Result<(), PolicyError> {
-    let valid = action == "*"
-        || action.split_once(':').is_some_and(|(service, name)| {
-            !service.is_empty()
-                && service
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*' || c == '?')
-                && !name.is_empty()
-                && !name.chars().any(char::is_whitespace)
-        });
+/// would never match anything and is certainly a mistake. A bucket policy may name
+/// S3 actions only, and only ones that exist (S3 refuses `s3:GetObjekt`).
+fn validate_action(action: &str, kind: PolicyKind) -> Result<(), PolicyError> {
+    let valid = match kind {
+        PolicyKind::Bucket => is_s3_action_pattern(action),
+        PolicyKind::Key | PolicyKind::Identity => {
+            action == "*"
+                || action.split_once(':').is_some_and(|(service, name)| {
+                    !service.is_empty()
+                        && service
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*' || c == '?')
+                        && !name.is_empty()
+                        && !name.chars().any(char::is_whitespace)
+                })
+        }
+    };
     if valid {
         Ok(())
     } else {
-        Err(PolicyError::malformed(format!(
-            "Policy contains a statement with an invalid action \"{action}\": an action is \"*\" or \"<service>:<name>\", such as \"kms:Decrypt\"."
-        )))
-    }
-}
-
-fn validate_resource(resource: &str) -> Result<(), PolicyError> {
-    if resource.trim().is_empty() {
-        Err(PolicyError::malformed(
-            "Policy contains a statement with an empty resource.",
-        ))
-    } else {
-        Ok(())
+        Err(kind.refuse(Problem::InvalidAction(action)))
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::context::{ConditionContext, RequestValues};
 use crate::document::{Effect, PolicyDocument, Statement};
 use crate::error::PolicyError;
-use crate::principal::PrincipalMatch;
+use crate::principal::{PrincipalMatch, Requester};
 
 /// Who is calling.
 #[derive(Debug, Clone, Copy)]
@@ -66,17 +66,18 @@ pub fn authorize(
 ) -> Decision {
     let values = RequestValues::new(request.context, caller);
     let key_statements = |effect| covering(key_policy, effect, request, &values);
+    let requester = Requester::Identity(caller);
 
     // A Deny naming the caller's account covers every identity of the account,
     // without asking IAM: a deny cannot be delegated away.
-    if key_statements(Effect::Deny).any(|s| s.principal_match(caller) != PrincipalMatch::No) {
+    if key_statements(Effect::Deny).any(|s| s.principal_match(&requester) != PrincipalMatch::No) {
         return Decision::ExplicitDenyInResourcePolicy;
     }
     let identity = identity_verdict(caller, request, &values);
     if identity == Some(Effect::Deny) {
         return Decision::ExplicitDenyInIdentityPolicy;
     }
-    let allowed = key_statements(Effect::Allow).any(|s| match s.principal_match(caller) {
+    let allowed = key_statements(Effect::Allow).any(|s| match s.principal_match(&requester) {
         PrincipalMatch::Direct => true,
         PrincipalMatch::ViaAccount => identity == Some(Effect::Allow),
         PrincipalMatch::No => false,
@@ -122,7 +123,7 @@ pub fn check_lockout_safety(
 
 /// What the caller's own (IAM) permissions say: `None` when they neither allow nor
 /// deny. The account root is allowed everything and has no identity policy.
-fn identity_verdict(
+pub(crate) fn identity_verdict(
     caller: &Caller,
     request: &AccessRequest,
     values: &RequestValues,
@@ -148,7 +149,7 @@ fn identity_verdict(
 
 /// The statements of `policy` with `effect` that are about this request, before
 /// looking at principals.
-fn covering<'p>(
+pub(crate) fn covering<'p>(
     policy: &'p PolicyDocument,
     effect: Effect,
     request: &'p AccessRequest,

@@ -11,6 +11,9 @@
 //!   the policy users expect from AWS.
 //! - [`s3_managed_key_policy`] writes the policy of the AWS managed key
 //!   `alias/aws/s3`.
+//! - [`BucketPolicy`] validates S3 bucket policies with the same parser, and
+//!   [`authorize_s3`] decides S3 requests from the bucket policy, the caller's
+//!   identity policy and the ACLs, with the same matching and conditions.
 
 mod condition;
 mod console;
@@ -21,8 +24,10 @@ mod evaluate;
 mod json;
 mod managed;
 mod matching;
+mod messages;
 mod operator;
 mod principal;
+mod s3;
 
 pub use console::{
     add_key_administrator, add_key_user, console_key_policy, default_key_policy,
@@ -36,3 +41,5 @@ pub use evaluate::{
     check_lockout_safety,
 };
 pub use managed::s3_managed_key_policy;
+pub use messages::BUCKET_POLICY_TOO_LARGE;
+pub use s3::{BucketPolicy, MAX_BUCKET_POLICY_BYTES, S3Access, S3Caller, S3Decision, authorize_s3};

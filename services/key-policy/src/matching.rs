@@ -14,6 +14,44 @@ pub(crate) fn wildcard_match_ignore_case(pattern: &str, text: &str) -> bool {
     matches(pattern, text, true)
 }
 
+/// Whether `pattern` matches at least one text that starts with `prefix`
+/// (case-sensitive), e.g. whether a bucket policy's resource can name some object of
+/// the bucket. The pattern runs as a set of live positions over the prefix, so the
+/// cost is the prefix's length times the pattern's, whatever the pattern holds.
+pub(crate) fn wildcard_matches_some_extension(pattern: &str, prefix: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let mut live = vec![false; pattern.len() + 1];
+    live[0] = true;
+    skip_empty_stars(&pattern, &mut live);
+    for c in prefix.chars() {
+        let mut next = vec![false; pattern.len() + 1];
+        for (position, &p) in pattern.iter().enumerate() {
+            if !live[position] {
+                continue;
+            }
+            match p {
+                '*' => next[position] = true,
+                '?' => next[position + 1] = true,
+                literal if literal == c => next[position + 1] = true,
+                _ => {}
+            }
+        }
+        skip_empty_stars(&pattern, &mut next);
+        live = next;
+    }
+    // Whatever is left of the pattern from a live position matches some suffix.
+    live.contains(&true)
+}
+
+/// A `*` may match nothing, so a position before one is also a position after it.
+fn skip_empty_stars(pattern: &[char], live: &mut [bool]) {
+    for position in 0..pattern.len() {
+        if live[position] && pattern[position] == '*' {
+            live[position + 1] = true;
+        }
+    }
+}
+
 /// Every call evaluates dozens of these (the console policy lists 15 administrator
 /// actions), so the common cases allocate nothing: `*`, patterns without
 /// wildcards, and ASCII text (actions and ARNs) matched byte by byte.
@@ -139,6 +177,46 @@ mod tests {
             "arn:aws:kms:us-east-1:000000000000:key/1234abcd-????-*",
             arn
         ));
+    }
+
+    #[test]
+    fn matching_some_extension_of_a_prefix() {
+        let prefix = "arn:aws:s3:::logs/";
+        for pattern in [
+            "arn:aws:s3:::logs/*",
+            "arn:aws:s3:::logs/AWSLogs/000000000000/*",
+            "arn:aws:s3:::log?/x",
+            "arn:aws:s3:::*",
+            "arn:aws:s3:::l*s/a",
+            "*",
+            "arn:aws:s3:::logs/",
+        ] {
+            assert!(
+                wildcard_matches_some_extension(pattern, prefix),
+                "{pattern}"
+            );
+        }
+        for pattern in [
+            "arn:aws:s3:::logs",
+            "arn:aws:s3:::logs2/*",
+            "arn:aws:s3:::other/*",
+            "arn:aws:s3:::Logs/*",
+            "",
+        ] {
+            assert!(
+                !wildcard_matches_some_extension(pattern, prefix),
+                "{pattern}"
+            );
+        }
+        assert!(wildcard_matches_some_extension("", ""));
+        // Stars can absorb the prefix and the a's come after it.
+        let long = "*a".repeat(10_000);
+        assert!(wildcard_matches_some_extension(
+            &long,
+            "bbbbbbbbbbbbbbbbbbbb/"
+        ));
+        let literal = "b".repeat(10_000);
+        assert!(!wildcard_matches_some_extension(&literal, &"b/".repeat(50)));
     }
 
     #[test]

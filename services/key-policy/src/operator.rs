@@ -170,7 +170,7 @@ fn arn_like(request: &str, policy: &str) -> bool {
 }
 
 /// A CIDR block, or a bare address meaning a block of one.
-fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
+pub(crate) fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
     let (address, prefix) = match text.split_once('/') {
         Some((address, prefix)) => (address, Some(prefix)),
         None => (text, None),

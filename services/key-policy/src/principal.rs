@@ -1,7 +1,6 @@
-//! The `Principal` / `NotPrincipal` element: which callers a key policy statement
-//! is about.
+//! The `Principal` / `NotPrincipal` element: which requesters a policy statement is
+//! about.
 
-use crate::error::PolicyError;
 use crate::evaluate::Caller;
 use crate::json::Json;
 
@@ -20,11 +19,25 @@ pub(crate) enum AwsPrincipal {
     Arn(String),
 }
 
-/// Only the `AWS` principals are kept: `Service` and `Federated` principals are
-/// valid in a key policy but no keyhold caller is ever one of them.
+/// The `AWS` and `Service` principals of a statement. `Federated` principals are
+/// valid but dropped: no keyhold requester is ever a federated identity.
+/// `CanonicalUser` is refused, because keyhold's callers carry no canonical user id:
+/// such a statement could never be evaluated as its author meant (a Deny naming the
+/// owner's canonical id would silently deny nothing).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct PrincipalSet {
     aws: Vec<AwsPrincipal>,
+    /// e.g. `cloudtrail.amazonaws.com`.
+    services: Vec<String>,
+}
+
+/// Whoever makes a request: an IAM identity, an AWS service acting on its own
+/// behalf (S3 lets CloudTrail write logs through a bucket policy), or nobody signed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Requester<'a> {
+    Identity(&'a Caller<'a>),
+    Service(&'a str),
+    Anonymous,
 }
 
 /// How a statement's principal list relates to a caller. Ordered so that the
@@ -39,35 +52,50 @@ pub(crate) enum PrincipalMatch {
 }
 
 impl PrincipalSet {
-    pub(crate) fn parse(value: &Json) -> Result<PrincipalSet, PolicyError> {
-        let invalid = || PolicyError::malformed(INVALID_PRINCIPALS);
+    /// `None` when the element is not a valid principal; each policy kind says so in
+    /// its own words.
+    pub(crate) fn parse(value: &Json) -> Option<PrincipalSet> {
         let fields = match value {
             Json::String(s) if s == "*" => {
-                return Ok(PrincipalSet {
+                return Some(PrincipalSet {
                     aws: vec![AwsPrincipal::Anyone],
+                    services: Vec::new(),
                 });
             }
             Json::Object(fields) if !fields.is_empty() => fields,
-            _ => return Err(invalid()),
+            _ => return None,
         };
         let mut set = PrincipalSet::default();
         for (kind, names) in fields {
-            let names = string_list(names).ok_or_else(invalid)?;
+            let names = string_list(names)?;
             match kind.as_str() {
                 "AWS" => {
                     for name in names {
-                        set.aws.push(parse_aws_principal(name).ok_or_else(invalid)?);
+                        set.aws.push(parse_aws_principal(name)?);
                     }
                 }
                 "Service" | "Federated" => {
-                    if names.iter().any(|name| name.trim().is_empty()) {
-                        return Err(invalid());
+                    if names
+                        .iter()
+                        .any(|name| name.trim().is_empty() || name.contains(char::is_whitespace))
+                    {
+                        return None;
+                    }
+                    if kind == "Service" {
+                        set.services
+                            .extend(names.iter().map(|name| name.to_string()));
                     }
                 }
-                _ => return Err(invalid()),
+                _ => return None,
             }
         }
-        Ok(set)
+        Some(set)
+    }
+
+    /// Whether `"*"` (or `{"AWS": "*"}`) is listed: the statement is about everyone,
+    /// anonymous requesters included.
+    pub(crate) fn includes_anyone(&self) -> bool {
+        self.aws.contains(&AwsPrincipal::Anyone)
     }
 
     /// For `Principal`: a listed account reaches its non-root callers only through
@@ -91,6 +119,18 @@ impl PrincipalSet {
             .unwrap_or(PrincipalMatch::No)
     }
 
+    /// For `Principal`, whoever the requester is: services and anonymous requesters
+    /// have no account, so only `*` or (for a service) its own name reaches them.
+    pub(crate) fn match_requester(&self, requester: &Requester) -> PrincipalMatch {
+        match requester {
+            Requester::Identity(caller) => self.match_caller(caller),
+            Requester::Service(_) | Requester::Anonymous if self.names_requester(requester) => {
+                PrincipalMatch::Direct
+            }
+            Requester::Service(_) | Requester::Anonymous => PrincipalMatch::No,
+        }
+    }
+
     /// For `NotPrincipal`: as in AWS, an account listed there exempts only the
     /// account root, not every user of the account.
     pub(crate) fn names_caller(&self, caller: &Caller) -> bool {
@@ -101,6 +141,22 @@ impl PrincipalSet {
                 caller.is_account_root && account == caller.account_id
             }
         })
+    }
+
+    /// For `NotPrincipal`, whoever the requester is. Service names compare without
+    /// case, as IAM compares them.
+    pub(crate) fn names_requester(&self, requester: &Requester) -> bool {
+        match requester {
+            Requester::Identity(caller) => self.names_caller(caller),
+            Requester::Service(name) => {
+                self.includes_anyone()
+                    || self
+                        .services
+                        .iter()
+                        .any(|service| service.eq_ignore_ascii_case(name))
+            }
+            Requester::Anonymous => self.includes_anyone(),
+        }
     }
 }
 
@@ -207,24 +263,31 @@ mod tests {
     #[test]
     fn principal_element_shapes() {
         let parse = |text: &str| PrincipalSet::parse(&Json::parse(text).unwrap());
-        assert!(parse(r#""*""#).is_ok());
-        assert!(parse(r#"{"AWS": "*"}"#).is_ok());
-        assert!(parse(&format!(r#"{{"AWS": ["{USER}", "000000000000"]}}"#)).is_ok());
-        assert!(parse(r#"{"Service": "s3.amazonaws.com"}"#).is_ok());
-        assert!(parse(r#"{"Federated": ["cognito-identity.amazonaws.com"]}"#).is_ok());
-        let invalid = Err(PolicyError::malformed(INVALID_PRINCIPALS));
+        assert!(parse(r#""*""#).is_some());
+        assert!(parse(r#"{"AWS": "*"}"#).is_some());
+        assert!(parse(&format!(r#"{{"AWS": ["{USER}", "000000000000"]}}"#)).is_some());
+        assert!(parse(r#"{"Service": "s3.amazonaws.com"}"#).is_some());
+        assert!(parse(r#"{"Federated": ["cognito-identity.amazonaws.com"]}"#).is_some());
+        let invalid = None;
         assert_eq!(parse(r#""arn:aws:iam::000000000000:root""#), invalid);
         assert_eq!(parse("{}"), invalid);
         assert_eq!(parse(r#"{"AWS": []}"#), invalid);
         assert_eq!(parse(r#"{"AWS": [1]}"#), invalid);
         assert_eq!(parse(r#"{"CanonicalUser": "abc"}"#), invalid);
         assert_eq!(parse(r#"{"Service": ""}"#), invalid);
+        assert_eq!(
+            parse(r#"{"Service": "cloud trail.amazonaws.com"}"#),
+            invalid
+        );
         assert_eq!(parse("[]"), invalid);
+    }
+
+    fn parse(text: &str) -> PrincipalSet {
+        PrincipalSet::parse(&Json::parse(text).unwrap()).unwrap()
     }
 
     #[test]
     fn matching_callers() {
-        let parse = |text: &str| PrincipalSet::parse(&Json::parse(text).unwrap()).unwrap();
         let user = caller(USER, false);
         let root = caller(ROOT, true);
         let account = parse(r#"{"AWS": "000000000000"}"#);
@@ -250,5 +313,38 @@ mod tests {
         let exact = parse(&format!(r#"{{"AWS": "{USER}"}}"#));
         let other = caller("arn:aws:iam::000000000000:user/awslabsuser-0001", false);
         assert_eq!(exact.match_caller(&other), PrincipalMatch::No);
+    }
+
+    #[test]
+    fn matching_services_and_anonymous_requesters() {
+        let cloudtrail = Requester::Service("cloudtrail.amazonaws.com");
+        let anonymous = Requester::Anonymous;
+        let user = caller(USER, false);
+        let identity = Requester::Identity(&user);
+
+        let service = parse(r#"{"Service": ["logs.amazonaws.com", "CloudTrail.amazonaws.com"]}"#);
+        assert_eq!(service.match_requester(&cloudtrail), PrincipalMatch::Direct);
+        assert_eq!(
+            service.match_requester(&Requester::Service("s3.amazonaws.com")),
+            PrincipalMatch::No
+        );
+        assert_eq!(service.match_requester(&anonymous), PrincipalMatch::No);
+        assert_eq!(service.match_requester(&identity), PrincipalMatch::No);
+        assert!(service.names_requester(&cloudtrail));
+        assert!(!service.names_requester(&anonymous));
+
+        let anyone = parse(r#"{"AWS": "*"}"#);
+        for requester in [cloudtrail, anonymous, identity] {
+            assert_eq!(anyone.match_requester(&requester), PrincipalMatch::Direct);
+            assert!(anyone.names_requester(&requester));
+        }
+
+        let account = parse(r#"{"AWS": "000000000000"}"#);
+        assert_eq!(account.match_requester(&anonymous), PrincipalMatch::No);
+        assert_eq!(account.match_requester(&cloudtrail), PrincipalMatch::No);
+        assert_eq!(
+            account.match_requester(&identity),
+            PrincipalMatch::ViaAccount
+        );
     }
 }
