@@ -919,3 +919,45 @@ fn denied_messages() {
         assert_eq!(message(Allow, &caller), None);
     }
 }
+
+#[test]
+fn the_owner_root_always_manages_the_bucket_policy() {
+    let lockout = bucket_policy(&format!(
+        r#"{{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "{BUCKET_ARN}"}}"#
+    ));
+    let access = access(Some(&lockout));
+    let on_bucket = |caller: &S3Caller, action: &str| {
+        let context = ConditionContext::new();
+        authorize_s3(
+            &access,
+            caller,
+            &AccessRequest {
+                action,
+                resource: BUCKET_ARN,
+                context: &context,
+            },
+        )
+    };
+    let root = user(OWNER_ROOT, None);
+    for action in [
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "S3:putbucketpolicy",
+    ] {
+        assert_eq!(on_bucket(&root, action), Allow, "{action}");
+        assert_eq!(
+            on_bucket(&user(STRANGER_ROOT, None), action),
+            BucketDeny,
+            "{action}"
+        );
+        let admin = identity(r#"{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}"#);
+        assert_eq!(
+            on_bucket(&user(OWNER_USER, Some(&admin)), action),
+            BucketDeny,
+            "{action}"
+        );
+    }
+    assert_eq!(on_bucket(&root, "s3:DeleteBucket"), BucketDeny);
+    assert_eq!(on_bucket(&root, "s3:ListBucket"), BucketDeny);
+}
