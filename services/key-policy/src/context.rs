@@ -164,6 +164,67 @@ mod tests {
     }
 
     #[test]
+    fn s3_and_global_keys_are_case_insensitive() {
+        let context = ConditionContext::new()
+            .with("S3:X-Amz-Acl", vec!["bucket-owner-full-control".into()])
+            .with("s3:max-keys", vec!["100".into()])
+            .with("aws:SourceIp", vec!["192.0.2.7".into()]);
+        assert_eq!(
+            context.get("s3:x-amz-acl").unwrap(),
+            ["bucket-owner-full-control"]
+        );
+        assert_eq!(context.get("S3:MAX-KEYS").unwrap(), ["100"]);
+        assert_eq!(context.get("AWS:SOURCEIP").unwrap(), ["192.0.2.7"]);
+        assert_eq!(context.get("s3:prefix"), None);
+    }
+
+    #[test]
+    fn requester_keys() {
+        use crate::principal::Requester;
+        let context = ConditionContext::new();
+        let caller = Caller {
+            arn: "arn:aws:iam::000000000000:user/AWSLabsUser-0001",
+            account_id: "000000000000",
+            is_account_root: false,
+            identity_policy: None,
+        };
+        let identity = RequestValues::for_requester(&context, &Requester::Identity(&caller));
+        assert_eq!(
+            identity.get("aws:principalaccount").unwrap(),
+            ["000000000000"]
+        );
+        assert_eq!(identity.get("aws:principalarn").unwrap(), [caller.arn]);
+        assert_eq!(identity.get("aws:principalservicename"), None);
+
+        let service =
+            RequestValues::for_requester(&context, &Requester::Service("cloudtrail.amazonaws.com"));
+        assert_eq!(
+            service.get("aws:principalservicename").unwrap(),
+            ["cloudtrail.amazonaws.com"]
+        );
+        assert_eq!(service.get("aws:principalaccount"), None);
+
+        let anonymous = RequestValues::for_requester(&context, &Requester::Anonymous);
+        for key in [
+            "aws:principalaccount",
+            "aws:principalarn",
+            "kms:calleraccount",
+            "aws:principalservicename",
+        ] {
+            assert_eq!(anonymous.get(key), None, "{key}");
+        }
+
+        let claimed =
+            ConditionContext::new().with("aws:PrincipalAccount", vec!["111111111111".into()]);
+        let from_context = RequestValues::for_requester(&claimed, &Requester::Identity(&caller));
+        assert_eq!(
+            from_context.get("aws:principalaccount").unwrap(),
+            ["111111111111"],
+            "the context, which the service fills, comes first"
+        );
+    }
+
+    #[test]
     fn encryption_context_keys_accumulate() {
         let context = ConditionContext::new()
             .with_encryption_context([("a", "1"), ("b", "2")])

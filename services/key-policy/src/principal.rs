@@ -75,10 +75,7 @@ impl PrincipalSet {
                     }
                 }
                 "Service" | "Federated" => {
-                    if names
-                        .iter()
-                        .any(|name| name.trim().is_empty() || name.contains(char::is_whitespace))
-                    {
+                    if names.iter().any(|name| name.trim().is_empty()) {
                         return None;
                     }
                     if kind == "Service" {
@@ -275,10 +272,6 @@ mod tests {
         assert_eq!(parse(r#"{"AWS": [1]}"#), invalid);
         assert_eq!(parse(r#"{"CanonicalUser": "abc"}"#), invalid);
         assert_eq!(parse(r#"{"Service": ""}"#), invalid);
-        assert_eq!(
-            parse(r#"{"Service": "cloud trail.amazonaws.com"}"#),
-            invalid
-        );
         assert_eq!(parse("[]"), invalid);
     }
 

@@ -2,13 +2,16 @@
 //! PutKeyPolicy) and the principals file's identity policies: any text parses or is
 //! refused with PolicyError (no panic, no unbounded recursion, the 32 KiB limit holds
 //! first); what parses evaluates without panicking, and an explicit Deny always wins;
-//! the console's edits give back policies that parse and say what was asked.
+//! the console's edits give back policies that parse and say what was asked. The same
+//! holds for bucket policies (PutBucketPolicy also reads a client's JSON), whose
+//! refusals are always S3's MalformedPolicy.
 //! A longer run: `PROPTEST_CASES=200000 cargo test -p keyhold-key-policy --release
 //! proptest_`.
 
 use keyhold_key_policy::{
-    AccessRequest, Caller, ConditionContext, MAX_POLICY_BYTES, PolicyDocument, PolicyError,
-    add_key_user, authorize, console_key_policy, remove_key_user,
+    AccessRequest, BUCKET_POLICY_TOO_LARGE, BucketPolicy, Caller, ConditionContext,
+    MAX_BUCKET_POLICY_BYTES, MAX_POLICY_BYTES, PolicyDocument, PolicyError, S3Access, S3Caller,
+    add_key_user, authorize, authorize_s3, console_key_policy, remove_key_user,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -184,7 +187,159 @@ fn decide(policy: &PolicyDocument, caller: &str, action: &str, context: &Conditi
     authorize(policy, &caller, &request).is_allowed()
 }
 
+/// A bucket policy statement for bucket `logs`: mostly of parts S3 accepts.
+fn bucket_statement() -> impl Strategy<Value = Value> {
+    let effect = prop::sample::select(vec!["Allow", "Deny"]);
+    let principal = prop_oneof![
+        6 => prop::sample::select(vec![
+            json!("*"),
+            json!({"AWS": ACCOUNT}),
+            json!({"AWS": "111111111111"}),
+            json!({"AWS": user_arn("AWSLabsUser-0001")}),
+            json!({"Service": "cloudtrail.amazonaws.com"}),
+        ]),
+        1 => principal(),
+    ];
+    let action = prop_oneof![
+        6 => prop::sample::select(vec![
+            json!("s3:*"),
+            json!("s3:GetObject"),
+            json!(["s3:PutObject", "s3:Get*"]),
+            json!("*"),
+        ]),
+        1 => action(),
+    ];
+    let condition = prop::sample::select(vec![
+        json!({"Bool": {"aws:SecureTransport": "true"}}),
+        json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "0.0.0.0/0"]}}),
+        json!({"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}),
+        json!({"ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:*:*:trail/*"}}),
+        json!({"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}),
+    ]);
+    (effect, principal, action, prop::option::of(condition)).prop_map(
+        |(effect, principal, action, condition)| {
+            let mut statement = json!({
+                "Effect": effect,
+                "Principal": principal,
+                "Action": action,
+                "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"],
+            });
+            if let Some(condition) = condition {
+                statement["Condition"] = condition;
+            }
+            statement
+        },
+    )
+}
+
+fn bucket_policy() -> impl Strategy<Value = Value> {
+    prop::collection::vec(bucket_statement(), 1..4)
+        .prop_map(|statements| json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+fn s3_caller(choice: u8, identity: &PolicyDocument) -> (S3Caller<'_>, String) {
+    let principal = |arn: &'static str, account_id: &'static str, root: bool| {
+        S3Caller::Principal(Caller {
+            arn,
+            account_id,
+            is_account_root: root,
+            identity_policy: Some(identity),
+        })
+    };
+    match choice % 6 {
+        0 => (
+            principal("arn:aws:iam::000000000000:root", ACCOUNT, true),
+            "owner root".into(),
+        ),
+        1 => (
+            principal(
+                "arn:aws:iam::000000000000:user/AWSLabsUser-0001",
+                ACCOUNT,
+                false,
+            ),
+            "owner user".into(),
+        ),
+        2 => (
+            principal("arn:aws:iam::111111111111:root", "111111111111", true),
+            "other root".into(),
+        ),
+        3 => (
+            principal(
+                "arn:aws:iam::111111111111:user/Partner",
+                "111111111111",
+                false,
+            ),
+            "other user".into(),
+        ),
+        4 => (
+            S3Caller::Service("cloudtrail.amazonaws.com"),
+            "service".into(),
+        ),
+        _ => (S3Caller::Anonymous, "anonymous".into()),
+    }
+}
+
 proptest! {
+    /// Any text as a bucket policy: Ok or a MalformedPolicy message, never a panic;
+    /// over 20 KiB it is S3's size message.
+    #[test]
+    fn proptest_any_text_is_a_bucket_policy_or_malformed(json in text(400), padding in 0usize..2) {
+        let json = if padding == 1 { format!("{{{}", " ".repeat(MAX_BUCKET_POLICY_BYTES)) + &json } else { json };
+        match BucketPolicy::parse(&json, "logs") {
+            Ok(_) => prop_assert!(json.len() <= MAX_BUCKET_POLICY_BYTES),
+            Err(PolicyError::Malformed(message)) => {
+                if json.len() > MAX_BUCKET_POLICY_BYTES {
+                    prop_assert_eq!(message, BUCKET_POLICY_TOO_LARGE);
+                }
+            }
+            Err(other) => prop_assert!(false, "not a MalformedPolicy: {other:?}"),
+        }
+    }
+
+    /// Generated bucket policies: parsed or refused; a parsed one decides every kind of
+    /// requester, and a Deny of everything to everyone wins over any allow, except
+    /// the owner root's right to manage the bucket policy.
+    #[test]
+    fn proptest_bucket_policies_decide_and_deny_wins(
+        policy in bucket_policy(),
+        choice in any::<u8>(),
+        restrict in any::<bool>(),
+        acl_allows in any::<bool>(),
+        secure in any::<bool>(),
+        action in prop::sample::select(vec!["s3:GetObject", "s3:PutObject", "s3:PutBucketPolicy"]),
+    ) {
+        let Ok(parsed) = BucketPolicy::parse(&policy.to_string(), "logs") else {
+            return Ok(());
+        };
+        let identity = PolicyDocument::parse_identity_policy(
+            r#"{"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}"#,
+        ).expect("identity policy");
+        let (caller, name) = s3_caller(choice, &identity);
+        let context = ConditionContext::new()
+            .with("aws:SecureTransport", vec![secure.to_string()])
+            .with("aws:SourceIp", vec!["10.1.2.3".to_owned()]);
+        let resource = if action == "s3:PutBucketPolicy" { "arn:aws:s3:::logs" } else { "arn:aws:s3:::logs/k" };
+        let request = AccessRequest { action, resource, context: &context };
+        let access = |policy| S3Access {
+            bucket_account: ACCOUNT,
+            bucket_policy: Some(policy),
+            restrict_public_buckets: restrict,
+            acl_allows,
+        };
+        let _ = authorize_s3(&access(&parsed), &caller, &request);
+
+        let mut denied = policy.clone();
+        denied["Statement"].as_array_mut().expect("statements").push(json!({
+            "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"],
+        }));
+        let denied = BucketPolicy::parse(&denied.to_string(), "logs")
+            .expect("adding a valid Deny keeps a valid policy valid");
+        let decision = authorize_s3(&access(&denied), &caller, &request);
+        let owner_root_manages_policy = name == "owner root" && action == "s3:PutBucketPolicy";
+        prop_assert_eq!(decision.is_allowed(), owner_root_manages_policy, "{}", name);
+    }
+
     /// Any text: Ok or PolicyError, never a panic; what is over 32 KiB is TooLarge.
     #[test]
     fn proptest_any_text_parses_or_is_refused(json in text(400)) {

@@ -82,6 +82,20 @@ impl S3Decision {
     }
 }
 
+/// AWS's safeguard against a bucket policy that locks out its owner: "the root
+/// principal of the account that owns a bucket can always use the GetBucketPolicy,
+/// PutBucketPolicy, and DeleteBucketPolicy API actions, even if their bucket policy
+/// explicitly denies" it (PutBucketPolicy API reference).
+const ROOT_POLICY_ACTIONS: [&str; 3] = [
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+];
+
+fn is_owner_root(caller: &S3Caller, access: &S3Access) -> bool {
+    matches!(caller, S3Caller::Principal(c) if c.is_account_root && c.account_id == access.bucket_account)
+}
+
 impl S3Caller<'_> {
     fn requester(&self) -> Requester<'_> {
         match self {
@@ -92,13 +106,21 @@ impl S3Caller<'_> {
     }
 }
 
-/// Decides one S3 request. `request.resource` is the S3 ARN
+/// Decides one S3 request. `request.action` is the IAM action (`s3:GetObject`);
+/// `request.resource` is the S3 ARN
 /// (`arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/key`, or `*` for calls on no bucket);
 /// `request.context` holds the request's condition keys (`aws:SourceIp`,
 /// `aws:SecureTransport`, `s3:prefix`, ...). `aws:PrincipalArn` and
 /// `aws:PrincipalAccount` come from the caller, and are absent for anonymous and
 /// service requesters.
 pub fn authorize_s3(access: &S3Access, caller: &S3Caller, request: &AccessRequest) -> S3Decision {
+    if is_owner_root(caller, access)
+        && ROOT_POLICY_ACTIONS
+            .iter()
+            .any(|action| action.eq_ignore_ascii_case(request.action))
+    {
+        return S3Decision::Allow;
+    }
     let requester = caller.requester();
     let values = RequestValues::for_requester(request.context, &requester);
     let values = &values;

@@ -305,6 +305,12 @@ mod tests {
     }
 
     #[test]
+    fn bucket_policies_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + Clone>() {}
+        shared::<BucketPolicy>();
+    }
+
+    #[test]
     fn not_json() {
         let first_byte = "Policies must be valid JSON and the first byte must be '{'";
         for text in [
