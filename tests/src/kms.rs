@@ -20,6 +20,13 @@ pub const USER2_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0002";
 pub const ROOT_ARN: &str = "arn:aws:iam::000000000000:root";
 /// A third user that the tests add to the dev principals: in no key policy.
 pub const USER3_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0003";
+/// A fifth test user: the lab users' identity policy without S3 access.
+pub const USER5_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0005";
+/// The dev user with S3 read-only access.
+pub const READER_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsReader";
+/// The second dev account and its one user.
+pub const PARTNER_ACCOUNT: &str = "111111111111";
+pub const PARTNER_ARN: &str = "arn:aws:iam::111111111111:user/PartnerUser";
 /// A fourth test user: the lab users' identity policy without cloudtrail:LookupEvents.
 pub const USER4_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0004";
 
@@ -30,6 +37,14 @@ pub enum Who {
     User1,
     User2,
     User3,
+    /// AWSLabsUser-0005: no S3 permission at all.
+    NoS3,
+    /// AWSLabsReader: S3 read-only access (AmazonS3ReadOnlyAccess's actions).
+    Reader,
+    /// PartnerUser of the second dev account (111111111111), S3 full access there.
+    Partner,
+    /// audit-svc's service principal (cloudtrail.amazonaws.com) calling for itself.
+    CloudTrail,
     /// object-svc's service principal calling for AWSLabsUser-0001.
     ObjectSvcForUser1,
     /// No credentials at all.
@@ -59,6 +74,19 @@ impl Who {
                 "dev-only-object-svc-secret-not-for-production",
             )),
             Who::User3 => Some(("AKIAKEYHOLDTESTUSR03", "test-only-user-0003-secret")),
+            Who::NoS3 => Some(("AKIAKEYHOLDTESTUSR05", "test-only-user-0005-secret")),
+            Who::Reader => Some((
+                "AKIAKEYHOLDDEVREADER",
+                "dev-only-reader-secret-not-for-production",
+            )),
+            Who::Partner => Some((
+                "AKIAKEYHOLDDEVPARTNR",
+                "dev-only-partner-secret-not-for-production",
+            )),
+            Who::CloudTrail => Some((
+                "AKIAKEYHOLDDEVAUDITS",
+                "dev-only-audit-svc-secret-not-for-production",
+            )),
             Who::WrongSecret => Some(("AKIAKEYHOLDDEVUSER01", "not-the-secret")),
             Who::Anonymous => None,
         }
@@ -213,7 +241,8 @@ impl KmsHarness {
 }
 
 /// The dev principals plus AWSLabsUser-0003, a user with the lab users' identity
-/// policy who is in no key policy, and AWSLabsUser-0004, who may not read the trail.
+/// policy who is in no key policy, AWSLabsUser-0004, who may not read the trail, and
+/// AWSLabsUser-0005, who has no S3 permission.
 pub fn test_principals() -> String {
     let mut file: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dev_principals_path()).expect("dev principals"),
@@ -232,7 +261,18 @@ pub fn test_principals() -> String {
     outsider["access_key_id"] = "AKIAKEYHOLDTESTUSR03".into();
     outsider["secret_access_key"] = "test-only-user-0003-secret".into();
     let mut no_trail = outsider.clone();
+    let mut no_s3 = outsider.clone();
     principals.push(outsider);
+    // The lab users' identity policy without S3 access.
+    no_s3["name"] = "AWSLabsUser-0005".into();
+    no_s3["arn"] = USER5_ARN.into();
+    no_s3["access_key_id"] = "AKIAKEYHOLDTESTUSR05".into();
+    no_s3["secret_access_key"] = "test-only-user-0005-secret".into();
+    no_s3["identity_policy"]["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .retain(|s| s["Action"] != "s3:*");
+    principals.push(no_s3);
     // The lab users' identity policy without the statement that lets them read the
     // audit trail.
     no_trail["name"] = "AWSLabsUser-0004".into();

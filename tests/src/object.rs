@@ -148,6 +148,37 @@ impl ObjectHarness {
         Self::start_on(self.kms, self.database, self.workdir, self.flags).await
     }
 
+    /// A second object-svc on the same database, blob store, master key and kms-svc,
+    /// as two replicas behind one Service. It stops when dropped.
+    pub async fn replica(&self) -> Replica {
+        let extra: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        let config = object_config(&self.database.url, &self.workdir, self.kms.address, &extra);
+        let grpc = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a replica");
+        let s3 = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a replica");
+        let address = grpc.local_addr().expect("replica address");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(object_svc::run_with_sink(
+            config,
+            object_svc::Listeners { grpc, s3 },
+            shutdown.clone(),
+            std::sync::Arc::new(MemorySink::default()),
+        ));
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .expect("endpoint")
+            .connect_lazy();
+        crate::wait_until_serving(channel.clone(), "object-svc replica", || task.is_finished())
+            .await;
+        Replica {
+            channel,
+            shutdown,
+            _task: task,
+        }
+    }
+
     /// The records so far, once there are at least `count`.
     pub async fn events_at_least(&self, count: usize) -> Vec<keyhold_platform::CloudTrailEvent> {
         for _ in 0..200 {
@@ -161,6 +192,25 @@ impl ObjectHarness {
             "expected {count} audit records, have {}",
             self.sink.events().len()
         );
+    }
+}
+
+/// Another object-svc of an [`ObjectHarness`], sharing its database and blob store.
+pub struct Replica {
+    channel: Channel,
+    shutdown: CancellationToken,
+    _task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Replica {
+    pub fn client(&self, who: Who) -> ObjectClient {
+        ObjectServiceClient::with_interceptor(self.channel.clone(), credentials(who))
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 

@@ -40,23 +40,26 @@ impl ObjectHarness {
     }
 }
 
+/// An SDK client signing as `who`; for [`Who::Anonymous`], one that sends unsigned
+/// requests, as `aws --no-sign-request` does.
 pub fn s3_client(endpoint: &str, who: Who, checksums: RequestChecksumCalculation) -> Client {
-    let (access_key, secret) = who.credentials().expect("a principal with credentials");
-    let config = aws_sdk_s3::config::Builder::new()
+    let builder = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
+        .force_path_style(true)
+        .request_checksum_calculation(checksums);
+    let builder = match who.credentials() {
+        Some((access_key, secret)) => builder.credentials_provider(Credentials::new(
             access_key,
             secret,
             None,
             None,
             "keyhold-tests",
-        ))
-        .force_path_style(true)
-        .request_checksum_calculation(checksums)
-        .build();
-    Client::from_conf(config)
+        )),
+        None => builder.allow_no_auth(),
+    };
+    Client::from_conf(builder.build())
 }
 
 /// A plain HTTP client: no credentials, no retries.

@@ -1,101 +1,258 @@
-//! Who may do what to a bucket or object. Principals of the bucket's account may do
-//! everything; anonymous callers only what a public ACL grants, and only while the
-//! bucket's Object Ownership honours ACLs and Block Public Access does not ignore
-//! public ones. The order of checks is AWS's (docs/aws-behaviour.md, S3 errors): authorize, then "SSE-KMS needs
-//! SigV4", then KMS.
+//! Who may do what to a bucket or object: S3's authorization, decided by the policy
+//! engine that decides KMS keys (keyhold_key_policy). A request is allowed when the
+//! caller's identity policy, the bucket policy or a public ACL grant allows it and
+//! nothing denies it; a caller of another account needs its own identity policy too
+//! (docs/aws-behaviour.md, "S3 authorization"). The order of checks on a read is
+//! AWS's: authorize, then "SSE-KMS needs SigV4", then KMS.
 
-use keyhold_platform::Caller;
+use std::net::IpAddr;
+
+use keyhold_key_policy::{
+    AccessRequest, BucketPolicy, ConditionContext, S3Access, S3Caller, S3Decision, authorize_s3,
+};
+use keyhold_platform::{Caller, iam::policy_caller, principals::PrincipalKind};
 
 use crate::{
     error::{ObjectError, ObjectResult, SIGV4_REQUIRED},
     model::{Acl, Bucket, ObjectRecord, Permission, SseAlgorithm},
 };
 
-/// The caller of one request, as the domain sees it.
+/// The caller of one request, as the domain sees it, and where the request came from.
 #[derive(Debug, Clone)]
-pub enum Requester {
-    /// An authenticated principal (user or root; a service acting for a user is the user).
-    Principal(Caller),
-    /// No credentials at all.
-    Anonymous,
+pub struct Requester {
+    caller: Option<Caller>,
+    origin: Origin,
 }
 
+/// What AWS derives from the connection and from the service that sends a request
+/// for one of its resources: the global condition keys of every S3 decision.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub source_ip: Option<IpAddr>,
+    /// TLS on the connection (`aws:SecureTransport`).
+    pub secure_transport: bool,
+    /// `aws:SourceArn` / `aws:SourceAccount`: the resource an AWS service acts for
+    /// (a trail delivering its log files). Kept from service principals only.
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
+}
+
+/// What a service principal may say about the resource it acts for: ARNs are at most
+/// 2 KiB in AWS, so a longer value is dropped rather than evaluated.
+const MAX_SOURCE_VALUE: usize = 2048;
+
 impl Requester {
-    pub fn from_caller(caller: Option<&Caller>) -> Self {
-        match caller {
-            Some(caller) => Requester::Principal(caller.clone()),
-            None => Requester::Anonymous,
+    pub fn new(caller: Option<&Caller>, mut origin: Origin) -> Self {
+        let from_service = caller.is_some_and(|c| service_name(c).is_some());
+        for value in [&mut origin.source_arn, &mut origin.source_account] {
+            if !from_service || value.as_ref().is_some_and(|v| v.len() > MAX_SOURCE_VALUE) {
+                *value = None;
+            }
+        }
+        Requester {
+            caller: caller.cloned(),
+            origin,
         }
     }
 
-    fn owns(&self, bucket: &Bucket) -> bool {
-        matches!(self, Requester::Principal(caller) if caller.principal.account_id == bucket.account_id)
+    pub fn anonymous() -> Self {
+        Requester::new(None, Origin::default())
+    }
+
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
+    }
+
+    /// The account the caller belongs to; None for anonymous and service callers.
+    pub fn account_id(&self) -> Option<&str> {
+        self.caller
+            .as_ref()
+            .filter(|caller| service_name(caller).is_none())
+            .map(|caller| caller.principal.account_id.as_str())
     }
 
     /// The ARN kms-svc is asked to act for; anonymous callers never reach KMS.
     pub fn kms_user(&self) -> ObjectResult<&str> {
-        match self {
-            Requester::Principal(caller) => Ok(&caller.principal.arn),
-            Requester::Anonymous => Err(sigv4_required()),
+        match &self.caller {
+            Some(caller) => Ok(&caller.principal.arn),
+            None => Err(sigv4_required()),
         }
     }
 }
 
-/// Bucket-level operations (settings, ACLs, deletion): the owner's account only.
-pub fn manage_bucket(requester: &Requester, bucket: &Bucket) -> ObjectResult<()> {
-    if requester.owns(bucket) {
-        Ok(())
-    } else {
-        Err(ObjectError::access_denied())
+/// A service principal calling for itself (not for a user): its service name.
+fn service_name(caller: &Caller) -> Option<&str> {
+    (caller.principal.kind == PrincipalKind::Service)
+        .then(|| caller.principal.service.as_deref())
+        .flatten()
+}
+
+/// One permission an operation needs: an S3 action on a bucket or object ARN, the
+/// request's own condition keys, and the ACL grant that may also allow it.
+#[derive(Debug)]
+pub struct Check<'a> {
+    action: &'static str,
+    resource: String,
+    keys: Vec<(&'static str, String)>,
+    acl: Option<(&'a Acl, Permission)>,
+}
+
+impl<'a> Check<'a> {
+    /// An action on the bucket itself (`arn:aws:s3:::<bucket>`).
+    pub fn bucket(action: &'static str, bucket: &str) -> Self {
+        Check {
+            action,
+            resource: format!("arn:aws:s3:::{bucket}"),
+            keys: Vec::new(),
+            acl: None,
+        }
+    }
+
+    /// An action on one object (`arn:aws:s3:::<bucket>/<key>`).
+    pub fn object(action: &'static str, bucket: &str, key: &str) -> Self {
+        Check {
+            action,
+            resource: format!("arn:aws:s3:::{bucket}/{key}"),
+            keys: Vec::new(),
+            acl: None,
+        }
+    }
+
+    /// An action on no bucket (ListBuckets: `s3:ListAllMyBuckets`).
+    pub fn account(action: &'static str) -> Self {
+        Check {
+            action,
+            resource: "*".to_owned(),
+            keys: Vec::new(),
+            acl: None,
+        }
+    }
+
+    /// A condition key of the request (`s3:prefix`, `s3:x-amz-acl`...); an empty
+    /// value is a header or parameter the request did not send.
+    pub fn with(mut self, key: &'static str, value: &str) -> Self {
+        if !value.is_empty() {
+            self.keys.push((key, value.to_owned()));
+        }
+        self
+    }
+
+    /// An ACL whose public grant of `permission` also allows the request, while the
+    /// bucket honours ACLs and Block Public Access does not ignore public ones.
+    pub fn or_public_grant(mut self, acl: &'a Acl, permission: Permission) -> Self {
+        self.acl = Some((acl, permission));
+        self
+    }
+
+    pub fn action(&self) -> &'static str {
+        self.action
+    }
+
+    fn context(&self, origin: &Origin) -> ConditionContext {
+        let mut context = ConditionContext::new().with(
+            "aws:SecureTransport",
+            vec![origin.secure_transport.to_string()],
+        );
+        if let Some(ip) = origin.source_ip {
+            context.insert("aws:SourceIp", vec![ip.to_string()]);
+        }
+        if let Some(arn) = &origin.source_arn {
+            context.insert("aws:SourceArn", vec![arn.clone()]);
+        }
+        if let Some(account) = &origin.source_account {
+            context.insert("aws:SourceAccount", vec![account.clone()]);
+        }
+        for (key, value) in &self.keys {
+            context.insert(key, vec![value.clone()]);
+        }
+        context
+    }
+
+    fn public_grant(&self, bucket: &Bucket) -> bool {
+        self.acl
+            .is_some_and(|(acl, permission)| public_by_acl(bucket, acl, permission))
     }
 }
 
-/// ListObjects: the owner, or anyone while the bucket's ACL is public-read.
-pub fn list_objects(requester: &Requester, bucket: &Bucket) -> ObjectResult<()> {
-    if requester.owns(bucket) || public_by_acl(bucket, &bucket.acl, Permission::Read) {
-        Ok(())
-    } else {
-        Err(ObjectError::access_denied())
-    }
-}
-
-/// PutObject / DeleteObject: the owner, or anyone while the bucket's ACL is
-/// public-read-write.
-pub fn write_objects(requester: &Requester, bucket: &Bucket) -> ObjectResult<()> {
-    if requester.owns(bucket) || public_by_acl(bucket, &bucket.acl, Permission::Write) {
-        Ok(())
-    } else {
-        Err(ObjectError::access_denied())
-    }
-}
-
-/// GetObject / HeadObject. A missing object is AccessDenied for callers who may not
-/// list the bucket, as in S3, so anonymous callers learn nothing about keys.
-pub fn read_object(
+/// Whether `requester` may do what `check` names to `bucket`, whose parsed policy is
+/// `policy`. `Err` is S3's AccessDenied with AWS's message for the caller.
+pub fn authorize(
     requester: &Requester,
     bucket: &Bucket,
-    object: Option<&ObjectRecord>,
-    key: &str,
+    policy: Option<&BucketPolicy>,
+    check: &Check,
 ) -> ObjectResult<()> {
-    if requester.owns(bucket) {
-        return match object {
-            Some(_) => Ok(()),
-            None => Err(ObjectError::NoSuchKey(key.to_owned())),
-        };
-    }
-    let Some(object) = object else {
-        return Err(if list_objects(requester, bucket).is_ok() {
-            ObjectError::NoSuchKey(key.to_owned())
-        } else {
-            ObjectError::access_denied()
-        });
+    let access = S3Access {
+        bucket_account: &bucket.account_id,
+        bucket_policy: policy,
+        restrict_public_buckets: bucket.effective_block().restrict_public_buckets,
+        acl_allows: check.public_grant(bucket),
     };
-    if !public_by_acl(bucket, &object.acl, Permission::Read) {
+    decide(requester, &access, check)
+}
+
+/// An action on no bucket (ListBuckets, CreateBucket): the caller's own account
+/// decides, through its identity policy.
+pub fn authorize_in_own_account(requester: &Requester, check: &Check) -> ObjectResult<()> {
+    let Some(account) = requester.account_id() else {
         return Err(ObjectError::access_denied());
+    };
+    let access = S3Access {
+        bucket_account: account,
+        bucket_policy: None,
+        restrict_public_buckets: false,
+        acl_allows: false,
+    };
+    decide(requester, &access, check)
+}
+
+fn decide(requester: &Requester, access: &S3Access, check: &Check) -> ObjectResult<()> {
+    let caller = match &requester.caller {
+        None => S3Caller::Anonymous,
+        Some(caller) => match service_name(caller) {
+            Some(service) => S3Caller::Service(service),
+            None => S3Caller::Principal(policy_caller(caller)),
+        },
+    };
+    let context = check.context(&requester.origin);
+    let request = AccessRequest {
+        action: check.action,
+        resource: &check.resource,
+        context: &context,
+    };
+    let decision = authorize_s3(access, &caller, &request);
+    if decision.is_allowed() {
+        Ok(())
+    } else {
+        Err(denied(decision, &caller, access, check))
     }
-    if matches!(requester, Requester::Anonymous)
-        && object.encryption.algorithm == SseAlgorithm::AwsKms
-    {
+}
+
+fn denied(
+    decision: S3Decision,
+    caller: &S3Caller,
+    access: &S3Access,
+    check: &Check,
+) -> ObjectError {
+    let message = decision
+        .denied_message(caller, access, check.action, &check.resource)
+        .unwrap_or_else(|| "Access Denied".to_owned());
+    ObjectError::AccessDenied(message)
+}
+
+/// Bucket-policy calls are the bucket owner's: a caller of another account gets
+/// MethodNotAllowed even when a policy would allow it, as in S3.
+pub fn owner_account_only(requester: &Requester, bucket: &Bucket) -> ObjectResult<()> {
+    match requester.account_id() {
+        Some(account) if account == bucket.account_id => Ok(()),
+        _ => Err(ObjectError::MethodNotAllowed),
+    }
+}
+
+/// After a read was allowed: an anonymous caller cannot read an SSE-KMS object (KMS
+/// needs a signed caller to decide on), whatever made the object readable.
+pub fn check_anonymous_read(requester: &Requester, object: &ObjectRecord) -> ObjectResult<()> {
+    if requester.caller.is_none() && object.encryption.algorithm == SseAlgorithm::AwsKms {
         return Err(sigv4_required());
     }
     Ok(())
@@ -123,6 +280,26 @@ pub fn check_acl_on_write(bucket: &Bucket, canned: &str, acl: &Acl) -> ObjectRes
         };
     }
     check_acl_change(bucket, acl)
+}
+
+/// A new bucket policy against Block Public Access: BlockPublicPolicy refuses one
+/// that AWS would judge public, with AWS's message.
+pub fn check_policy_change(
+    requester: &Requester,
+    bucket: &Bucket,
+    policy: &BucketPolicy,
+) -> ObjectResult<()> {
+    if !(policy.is_public() && bucket.effective_block().block_public_policy) {
+        return Ok(());
+    }
+    let who = requester
+        .caller()
+        .map(|caller| caller.principal.arn.as_str())
+        .unwrap_or("anonymous");
+    Err(ObjectError::AccessDenied(format!(
+        "User: {who} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
+        bucket.name
+    )))
 }
 
 fn public_by_acl(bucket: &Bucket, acl: &Acl, permission: Permission) -> bool {

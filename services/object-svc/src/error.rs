@@ -71,6 +71,14 @@ pub enum ObjectError {
     MalformedAcl,
     #[error("The public access block configuration was not found")]
     NoSuchPublicAccessBlockConfiguration(String),
+    /// PutBucketPolicy with a document S3 refuses; the message says why, in S3's words.
+    #[error("{0}")]
+    MalformedPolicy(String),
+    #[error("The bucket policy does not exist")]
+    NoSuchBucketPolicy(String),
+    /// A bucket-policy call by another account than the bucket's, allowed or not.
+    #[error("The specified method is not allowed against this resource.")]
+    MethodNotAllowed,
     /// A request body (CompleteMultipartUpload's part list) that is not what the
     /// schema allows, such as an empty part list.
     #[error(
@@ -180,6 +188,9 @@ impl ObjectError {
             NoSuchPublicAccessBlockConfiguration(_) => {
                 ("NoSuchPublicAccessBlockConfiguration", 404, Code::NotFound)
             }
+            MalformedPolicy(_) => ("MalformedPolicy", 400, Code::InvalidArgument),
+            NoSuchBucketPolicy(_) => ("NoSuchBucketPolicy", 404, Code::NotFound),
+            MethodNotAllowed => ("MethodNotAllowed", 405, Code::PermissionDenied),
             MalformedXml => ("MalformedXML", 400, Code::InvalidArgument),
             NoSuchUpload(_) => ("NoSuchUpload", 404, Code::NotFound),
             InvalidPart { .. } => ("InvalidPart", 400, Code::InvalidArgument),
@@ -250,7 +261,8 @@ impl ObjectError {
             | ObjectError::BucketAlreadyOwnedByYou(bucket)
             | ObjectError::BucketNotEmpty(bucket)
             | ObjectError::InvalidBucketName(bucket)
-            | ObjectError::NoSuchPublicAccessBlockConfiguration(bucket) => {
+            | ObjectError::NoSuchPublicAccessBlockConfiguration(bucket)
+            | ObjectError::NoSuchBucketPolicy(bucket) => {
                 vec![("BucketName", bucket.clone())]
             }
             ObjectError::InvalidRange { requested, size } => vec![

@@ -12,7 +12,7 @@
 use keyhold_proto::object::v1 as pb;
 
 use crate::{
-    domain::{check_encryption_context, check_key},
+    domain::{check_encryption_context, check_key, check_policy_size},
     error::{ObjectError, ObjectResult},
     validate,
 };
@@ -65,8 +65,20 @@ bucket_only!(
     pb::PutBucketOwnershipControlsRequest,
     pb::GetBucketOwnershipControlsRequest,
     pb::GetBucketAclRequest,
-    pb::PutBucketEncryptionRequest
+    pb::PutBucketEncryptionRequest,
+    pb::GetBucketPolicyRequest,
+    pb::DeleteBucketPolicyRequest,
+    pb::GetBucketPolicyStatusRequest
 );
+
+/// The document is S3's request body: 20 KB at most, refused before anything
+/// (the audit record included) holds it.
+impl RequestLimits for pb::PutBucketPolicyRequest {
+    fn check_limits(&self) -> ObjectResult<()> {
+        bucket(&self.bucket)?;
+        check_policy_size(&self.policy)
+    }
+}
 
 impl RequestLimits for pb::ListBucketsRequest {
     fn check_limits(&self) -> ObjectResult<()> {

@@ -209,6 +209,8 @@ pub struct Bucket {
     pub public_access_block: Option<PublicAccessBlock>,
     pub ownership: ObjectOwnership,
     pub acl: Acl,
+    /// The bucket policy as its owner sent it (validated when it was put).
+    pub policy: Option<String>,
 }
 
 impl Bucket {
@@ -222,6 +224,7 @@ impl Bucket {
             public_access_block: Some(PublicAccessBlock::ALL_ON),
             ownership: ObjectOwnership::BucketOwnerEnforced,
             acl: Acl::private(account_id),
+            policy: None,
         }
     }
 

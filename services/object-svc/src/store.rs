@@ -65,7 +65,7 @@ macro_rules! bucket_columns {
     () => {
         "name, account_id, created_at, sse_algorithm, kms_master_key_id, bucket_key_enabled, \
          block_public_acls, ignore_public_acls, block_public_policy, restrict_public_buckets, \
-         ownership, acl"
+         ownership, acl, policy"
     };
 }
 
@@ -216,6 +216,7 @@ fn bucket_from_row(row: &PgRow) -> Result<Bucket, sqlx::Error> {
         ownership: ObjectOwnership::parse(&ownership)
             .ok_or_else(|| decode_error(format!("unknown object ownership {ownership}")))?,
         acl: row.try_get::<Json<Acl>, _>("acl")?.0,
+        policy: row.try_get("policy")?,
     })
 }
 
@@ -404,7 +405,7 @@ impl MetadataStore {
         let done = sqlx::query(concat!(
             "INSERT INTO buckets (",
             bucket_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (name) DO NOTHING"
         ))
         .bind(&bucket.name)
@@ -419,6 +420,7 @@ impl MetadataStore {
         .bind(block.map(|b| b.restrict_public_buckets))
         .bind(bucket.ownership.as_str())
         .bind(Json(&bucket.acl))
+        .bind(&bucket.policy)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -449,8 +451,23 @@ impl MetadataStore {
         rows.iter().map(bucket_from_row).collect()
     }
 
+    /// Sets or (None) removes the bucket's policy; false when the bucket is gone. Apart
+    /// from the other settings, so that a concurrent settings change cannot undo it.
+    pub async fn set_bucket_policy(
+        &self,
+        name: &str,
+        policy: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE buckets SET policy = $2 WHERE name = $1")
+            .bind(name)
+            .bind(policy)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Writes the bucket's settings (encryption, public access block, ownership,
-    /// ACL); false when the bucket is gone.
+    /// ACL; not its policy); false when the bucket is gone.
     pub async fn update_bucket(&self, bucket: &Bucket) -> Result<bool, sqlx::Error> {
         let block = bucket.public_access_block;
         let done = sqlx::query(

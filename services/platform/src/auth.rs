@@ -15,6 +15,12 @@ pub const AUTHORIZATION_HEADER: &str = "authorization";
 /// the user's ARN. Honoured only from service principals.
 pub const ON_BEHALF_OF_HEADER: &str = "x-keyhold-on-behalf-of";
 
+/// Sent by a service principal delivering for one of its resources (a trail): the
+/// resource's ARN and account, which bucket policies test as `aws:SourceArn` and
+/// `aws:SourceAccount`. Honoured only from service principals.
+pub const SOURCE_ARN_HEADER: &str = "x-keyhold-source-arn";
+pub const SOURCE_ACCOUNT_HEADER: &str = "x-keyhold-source-account";
+
 /// The authenticated caller of one request, in the request's extensions.
 #[derive(Clone, Debug)]
 pub struct Caller {

@@ -119,8 +119,7 @@ struct EntryShape {
 /// installation (cross-account access is decided by bucket policies).
 fn account_of(arn: &str) -> Option<String> {
     let account = arn.strip_prefix("arn:aws:iam::")?.split(':').next()?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| account.to_owned())
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.to_owned())
 }
 
 impl Principals {
@@ -232,8 +231,14 @@ mod tests {
     fn each_principal_belongs_to_the_account_of_its_arn() {
         let principals = Principals::parse(DEV).unwrap();
         assert_eq!(principals.account_id, "000000000000");
-        assert_eq!(principals.find("AWSLabsReader").unwrap().account_id, "000000000000");
-        assert_eq!(principals.find("PartnerUser").unwrap().account_id, "111111111111");
+        assert_eq!(
+            principals.find("AWSLabsReader").unwrap().account_id,
+            "000000000000"
+        );
+        assert_eq!(
+            principals.find("PartnerUser").unwrap().account_id,
+            "111111111111"
+        );
 
         let not_iam = DEV.replace(
             "arn:aws:iam::111111111111:user/PartnerUser",
@@ -241,7 +246,9 @@ mod tests {
         );
         let error = Principals::parse(&not_iam).unwrap_err().to_string();
         assert!(
-            error.contains("principal PartnerUser: its ARN must read arn:aws:iam::<12-digit account id>:"),
+            error.contains(
+                "principal PartnerUser: its ARN must read arn:aws:iam::<12-digit account id>:"
+            ),
             "{error}"
         );
     }

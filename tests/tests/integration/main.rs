@@ -18,6 +18,7 @@ mod object_limits;
 mod object_storage;
 mod runtime;
 mod s3_auth;
+mod s3_authorization;
 mod s3_cli;
 mod s3_lab;
 mod s3_multipart;

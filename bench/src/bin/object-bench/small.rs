@@ -2,7 +2,8 @@
 //! connections, each making one call at a time; four sub-phases, each an uncounted
 //! warm-up and a measured window: Sink of one small message (ceiling up), PutObject
 //! SSE-KMS of distinct keys, Source of one small message (ceiling down), GetObject
-//! SSE-KMS over the keys just put (every byte checked).
+//! SSE-KMS over the keys just put (every byte checked), then the same GETs once the
+//! bucket has a bucket policy of 20 statements (authorization's cost on the data path).
 
 use std::{
     sync::Arc,
@@ -35,6 +36,8 @@ enum Kind {
     Put,
     Source,
     Get,
+    /// GetObject again, with [`twenty_statement_policy`] on the bucket.
+    GetUnderPolicy,
 }
 
 impl Kind {
@@ -44,6 +47,7 @@ impl Kind {
             Kind::Put => "PutObject SSE-KMS",
             Kind::Source => "Source (ceiling down)",
             Kind::Get => "GetObject SSE-KMS",
+            Kind::GetUnderPolicy => "GetObject SSE-KMS, 20-statement bucket policy",
         }
     }
 }
@@ -86,9 +90,13 @@ pub struct Small {
     pub put: Load,
     pub source: Load,
     pub get: Load,
+    pub get_under_policy: Load,
     /// PutObject/s over Sink/s, GetObject/s over Source/s (reported, no target).
     pub put_ratio: f64,
     pub get_ratio: f64,
+    /// GetObject/s with the 20-statement bucket policy over GetObject/s without one,
+    /// in the same run (target: at least 0.95).
+    pub policy_get_ratio: f64,
     /// Objects the PUT sub-phase stored (warm-up included), which the GETs read.
     pub objects_stored: usize,
     pub machine_busy_before: f64,
@@ -96,7 +104,11 @@ pub struct Small {
 
 impl Small {
     pub fn errors(&self) -> u64 {
-        self.sink.errors + self.put.errors + self.source.errors + self.get.errors
+        self.sink.errors
+            + self.put.errors
+            + self.source.errors
+            + self.get.errors
+            + self.get_under_policy.errors
     }
 }
 
@@ -137,7 +149,7 @@ impl Worker {
                 .await?;
                 self.stored.push(key);
             }
-            Kind::Get => {
+            Kind::Get | Kind::GetUnderPolicy => {
                 // Each task starts at its own place in the list and walks on from there.
                 let count = self.keys.len();
                 let start = self.task * count / self.tasks.max(1);
@@ -352,6 +364,29 @@ pub async fn run(
         watched,
     )
     .await?;
+    let mut owner = transfer::object_client(channels[0].clone(), settings.user);
+    let policy = twenty_statement_policy(&fixture.bucket);
+    owner
+        .put_bucket_policy(keyhold_proto::object::v1::PutBucketPolicyRequest {
+            bucket: fixture.bucket.clone(),
+            policy,
+        })
+        .await?;
+    let (get_under_policy, _) = load(
+        Kind::GetUnderPolicy,
+        settings,
+        channels,
+        fixture,
+        &payload,
+        &keys,
+        watched,
+    )
+    .await?;
+    owner
+        .delete_bucket_policy(keyhold_proto::object::v1::DeleteBucketPolicyRequest {
+            bucket: fixture.bucket.clone(),
+        })
+        .await?;
     Ok(Small {
         object_bytes: settings.size,
         concurrency: settings.concurrency,
@@ -360,11 +395,42 @@ pub async fn run(
         measure_seconds: settings.measure.as_secs_f64(),
         put_ratio: put.per_second / sink.per_second.max(1e-9),
         get_ratio: get.per_second / source.per_second.max(1e-9),
+        policy_get_ratio: get_under_policy.per_second / get.per_second.max(1e-9),
         sink,
         put,
         source,
         get,
+        get_under_policy,
         objects_stored,
         machine_busy_before,
     })
+}
+
+/// A bucket policy of 20 statements as a shared bucket might have: grants to other
+/// principals and prefixes, conditions, and a Deny, none of which applies to the
+/// bench's user, so that every GET is evaluated against all of them.
+fn twenty_statement_policy(bucket: &str) -> String {
+    let mut statements: Vec<serde_json::Value> = (0..19)
+        .map(|n| {
+            serde_json::json!({
+                "Sid": format!("Team{n}Reads"),
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::000000000000:user/team-{n}")},
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [
+                    format!("arn:aws:s3:::{bucket}"),
+                    format!("arn:aws:s3:::{bucket}/team-{n}/*"),
+                ],
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            })
+        })
+        .collect();
+    statements.push(serde_json::json!({
+        "Sid": "NoDeletesOfArchives",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/archive/*"),
+    }));
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use super::Objects;
 use crate::{
-    access::{self, Requester},
+    access::{self, Check, Requester},
     error::{ObjectError, ObjectResult},
     model::{
         Acl, Bucket, DefaultEncryption, Grant, Grantee, ObjectOwnership, Permission,
@@ -14,6 +14,35 @@ use crate::{
     store::DeleteBucketOutcome,
     validate,
 };
+
+/// A read of a bucket's settings, by the permission it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketRead {
+    /// HeadBucket: S3 asks for s3:ListBucket.
+    Head,
+    Encryption,
+    PublicAccessBlock,
+    Ownership,
+    Acl,
+}
+
+impl BucketRead {
+    fn check(self, bucket: &Bucket) -> Check<'_> {
+        let action = match self {
+            BucketRead::Head => "s3:ListBucket",
+            BucketRead::Encryption => "s3:GetEncryptionConfiguration",
+            BucketRead::PublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            BucketRead::Ownership => "s3:GetBucketOwnershipControls",
+            BucketRead::Acl => "s3:GetBucketAcl",
+        };
+        let check = Check::bucket(action, &bucket.name);
+        match self {
+            BucketRead::Head => check.or_public_grant(&bucket.acl, Permission::Read),
+            BucketRead::Acl => check.or_public_grant(&bucket.acl, Permission::ReadAcp),
+            _ => check,
+        }
+    }
+}
 
 /// One change to a bucket's settings.
 #[derive(Debug, Clone)]
@@ -27,6 +56,24 @@ pub enum BucketSettingsChange {
     Acl(Acl),
 }
 
+impl BucketSettingsChange {
+    fn check<'a>(&self, bucket: &'a Bucket) -> Check<'a> {
+        let action = match self {
+            BucketSettingsChange::Encryption(_) => "s3:PutEncryptionConfiguration",
+            BucketSettingsChange::PublicAccessBlock(_) => "s3:PutBucketPublicAccessBlock",
+            BucketSettingsChange::Ownership(_) => "s3:PutBucketOwnershipControls",
+            BucketSettingsChange::Acl(_) => "s3:PutBucketAcl",
+        };
+        let check = Check::bucket(action, &bucket.name);
+        match self {
+            BucketSettingsChange::Acl(_) => {
+                check.or_public_grant(&bucket.acl, Permission::WriteAcp)
+            }
+            _ => check,
+        }
+    }
+}
+
 impl Objects {
     pub async fn create_bucket(
         &self,
@@ -35,14 +82,17 @@ impl Objects {
         ownership: &str,
         canned_acl: &str,
     ) -> ObjectResult<Bucket> {
-        let Requester::Principal(caller) = requester else {
+        let Some(account) = requester.account_id() else {
             return Err(ObjectError::access_denied());
         };
         validate::bucket_name(name).map_err(|reason| {
             tracing::debug!(bucket = name, reason, "invalid bucket name");
             ObjectError::InvalidBucketName(name.to_owned())
         })?;
-        let account = &caller.principal.account_id;
+        access::authorize_in_own_account(
+            requester,
+            &Check::bucket("s3:CreateBucket", name).with("s3:x-amz-acl", canned_acl),
+        )?;
         let mut bucket = Bucket::new(name, account, Utc::now());
         if !ownership.is_empty() {
             bucket.ownership = ObjectOwnership::parse(ownership).ok_or_else(|| {
@@ -61,7 +111,7 @@ impl Objects {
         }
         let existing = self.store.bucket(name).await?;
         match existing {
-            Some(existing) if &existing.account_id == account => {
+            Some(existing) if existing.account_id == account => {
                 Err(ObjectError::BucketAlreadyOwnedByYou(name.to_owned()))
             }
             _ => Err(ObjectError::BucketAlreadyExists(name.to_owned())),
@@ -70,7 +120,7 @@ impl Objects {
 
     pub async fn delete_bucket(&self, requester: &Requester, name: &str) -> ObjectResult<()> {
         let bucket = self.bucket(name).await?;
-        access::manage_bucket(requester, &bucket)?;
+        self.authorize(requester, &bucket, &Check::bucket("s3:DeleteBucket", name))?;
         match self.store.delete_bucket_if_empty(name).await? {
             DeleteBucketOutcome::Deleted => Ok(()),
             DeleteBucketOutcome::NotFound => Err(ObjectError::NoSuchBucket(name.to_owned())),
@@ -79,23 +129,23 @@ impl Objects {
     }
 
     pub async fn list_buckets(&self, requester: &Requester) -> ObjectResult<Vec<Bucket>> {
-        let Requester::Principal(caller) = requester else {
+        let Some(account) = requester.account_id() else {
             return Err(ObjectError::access_denied());
         };
-        Ok(self
-            .store
-            .list_buckets(&caller.principal.account_id)
-            .await?)
+        access::authorize_in_own_account(requester, &Check::account("s3:ListAllMyBuckets"))?;
+        Ok(self.store.list_buckets(account).await?)
     }
 
-    /// A bucket with all its settings, for its owner (HeadBucket and the Get* calls).
-    pub async fn bucket_for_owner(
+    /// A bucket with all its settings, for a caller allowed the read (HeadBucket and
+    /// the Get* calls).
+    pub async fn bucket_to_read(
         &self,
         requester: &Requester,
         name: &str,
+        read: BucketRead,
     ) -> ObjectResult<Bucket> {
         let bucket = self.bucket(name).await?;
-        access::manage_bucket(requester, &bucket)?;
+        self.authorize(requester, &bucket, &read.check(&bucket))?;
         Ok(bucket)
     }
 
@@ -105,7 +155,8 @@ impl Objects {
         name: &str,
         change: BucketSettingsChange,
     ) -> ObjectResult<()> {
-        let mut bucket = self.bucket_for_owner(requester, name).await?;
+        let mut bucket = self.bucket(name).await?;
+        self.authorize(requester, &bucket, &change.check(&bucket))?;
         match change {
             BucketSettingsChange::Encryption(encryption) => {
                 let encryption = encryption.unwrap_or_default();

@@ -1,6 +1,8 @@
 //! object-svc's domain: buckets, their settings and objects, with no transport types,
 //! so the gRPC API and the S3 endpoint share every rule.
 
+mod authorization;
+mod bucket_policy;
 mod buckets;
 mod conditions;
 mod encryption;
@@ -13,7 +15,8 @@ use std::collections::BTreeMap;
 
 use keyhold_crypto::MasterKey;
 
-pub use buckets::{BucketSettingsChange, canned, grant, requested_acl};
+pub use bucket_policy::{PolicyStatus, check_policy_size};
+pub use buckets::{BucketRead, BucketSettingsChange, canned, grant, requested_acl};
 pub use conditions::{ByteRange, Conditions, WriteCondition, parse_range, parse_time};
 pub use encryption::{SseRequest, check_encryption_context};
 pub use multipart::{
@@ -36,6 +39,7 @@ pub struct Objects {
     master_key: MasterKey,
     account_id: String,
     region: String,
+    policies: authorization::PolicyCache,
 }
 
 impl Objects {
@@ -54,6 +58,7 @@ impl Objects {
             master_key,
             account_id,
             region,
+            policies: Default::default(),
         }
     }
 

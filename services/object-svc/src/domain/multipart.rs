@@ -27,10 +27,10 @@ use super::{
     objects::{StoredObject, check_key, hex, rand_etag, truncate_to_millis, write_attributes},
 };
 use crate::{
-    access::{self, Requester},
+    access::{Check, Requester},
     blobs::{BlobError, BlobStore},
     error::{ObjectError, ObjectResult},
-    model::{ObjectEncryption, ObjectRecord, SseAlgorithm},
+    model::{ObjectEncryption, ObjectRecord, Permission, SseAlgorithm},
     store::multipart::{
         CompleteOutcome, ObjectPart, PartRecord, PutPartOutcome, UploadListing as StoredListing,
         UploadRecord,
@@ -192,7 +192,7 @@ impl Objects {
     ) -> ObjectResult<MultipartUpload> {
         check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
-        access::write_objects(requester, &bucket)?;
+        self.authorize_object_write(requester, &bucket, &input.key, &input.acl, &input.sse)?;
         let acl = write_attributes(&bucket, &input.attributes, &input.acl)?;
         // One data key for the whole object; its plaintext is not needed until the
         // first part, so it goes at once (zeroized).
@@ -207,9 +207,9 @@ impl Objects {
             bucket: bucket.name.clone(),
             key: input.key,
             initiated,
-            initiator: match requester {
-                Requester::Principal(caller) => caller.principal.arn.clone(),
-                Requester::Anonymous => "anonymous".to_owned(),
+            initiator: match requester.caller() {
+                Some(caller) => caller.principal.arn.clone(),
+                None => "anonymous".to_owned(),
             },
             content: input.attributes.content,
             user_metadata: input.attributes.metadata,
@@ -237,7 +237,7 @@ impl Objects {
         check_key(&input.key)?;
         check_part_number(input.part_number)?;
         let bucket = self.bucket(&input.bucket).await?;
-        access::write_objects(requester, &bucket)?;
+        self.authorize_upload(requester, &bucket, "s3:PutObject", &input.key)?;
         let upload = self
             .upload_of(&input.bucket, &input.key, &input.upload_id)
             .await?;
@@ -318,7 +318,7 @@ impl Objects {
     ) -> ObjectResult<StoredObject> {
         check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
-        access::write_objects(requester, &bucket)?;
+        self.authorize_upload(requester, &bucket, "s3:PutObject", key)?;
         if parts.is_empty() {
             return Err(ObjectError::MalformedXml);
         }
@@ -414,7 +414,7 @@ impl Objects {
     ) -> ObjectResult<()> {
         check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
-        access::write_objects(requester, &bucket)?;
+        self.authorize_upload(requester, &bucket, "s3:AbortMultipartUpload", key)?;
         let upload = self.upload_of(bucket_name, key, upload_id).await?;
         let garbage = self
             .store
@@ -440,7 +440,7 @@ impl Objects {
     ) -> ObjectResult<PartListing> {
         check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
-        access::write_objects(requester, &bucket)?;
+        self.authorize_upload(requester, &bucket, "s3:ListMultipartUploadParts", key)?;
         let max_parts = page_size(max_parts, "max-parts")?;
         let marker = match part_number_marker {
             None => 0,
@@ -501,7 +501,9 @@ impl Objects {
         max_uploads: Option<i32>,
     ) -> ObjectResult<UploadListing> {
         let bucket = self.bucket(bucket_name).await?;
-        access::list_objects(requester, &bucket)?;
+        let list = Check::bucket("s3:ListBucketMultipartUploads", bucket_name)
+            .or_public_grant(&bucket.acl, Permission::Read);
+        self.authorize(requester, &bucket, &list)?;
         let max_uploads = page_size(max_uploads, "max-uploads")?;
         // No key or upload id holds a NUL (see list_objects): a prefix with one
         // matches nothing, a delimiter with one groups nothing, and "after x\0..." is

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use super::objects::hex;
 use super::*;
 use crate::{
-    access::Requester,
+    access::{Origin, Requester},
     blobs::{BlobError, BlobStore},
     error::{ObjectError, ObjectResult},
     model::SseAlgorithm,
@@ -69,10 +69,13 @@ async fn fixture() -> Fixture {
         "us-east-1".to_owned(),
     );
     let principals = Principals::parse(&keyhold_tests::kms::test_principals()).unwrap();
-    let user = Requester::Principal(Caller {
-        principal: Arc::clone(principals.find(USER1_ARN).unwrap()),
-        via: None,
-    });
+    let user = Requester::new(
+        Some(&Caller {
+            principal: Arc::clone(principals.find(USER1_ARN).unwrap()),
+            via: None,
+        }),
+        Origin::default(),
+    );
     objects.create_bucket(&user, BUCKET, "", "").await.unwrap();
     Fixture {
         objects,
@@ -742,7 +745,7 @@ async fn listing_uploads_with_prefix_delimiter_and_markers() {
     ));
     assert!(matches!(
         f.objects
-            .list_multipart_uploads(&Requester::Anonymous, BUCKET, "", "", "", "", None)
+            .list_multipart_uploads(&Requester::anonymous(), BUCKET, "", "", "", "", None)
             .await,
         Err(ObjectError::AccessDenied(_))
     ));

@@ -15,10 +15,10 @@ use super::{
     encryption::SseRequest,
 };
 use crate::{
-    access::{self, Requester},
+    access::{self, Check, Requester},
     blobs::{BlobError, BlobStore},
     error::{ObjectError, ObjectResult},
-    model::{Acl, Bucket, ContentHeaders, ObjectListing, ObjectRecord, SseAlgorithm},
+    model::{Acl, Bucket, ContentHeaders, ObjectListing, ObjectRecord, Permission, SseAlgorithm},
     read_ahead::read_ahead,
     store::PutObjectOutcome,
     validate::{self, KeyProblem},
@@ -117,7 +117,7 @@ impl Objects {
     {
         check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
-        access::write_objects(requester, &bucket)?;
+        self.authorize_object_write(requester, &bucket, &input.key, &input.acl, &input.sse)?;
         if input.condition != WriteCondition::Always {
             // Checked again when the object is stored; this spares the upload.
             let current = self.store.object(&input.bucket, &input.key).await?;
@@ -247,8 +247,14 @@ impl Objects {
             let object = self.store.object(&input.bucket, &input.key).await?;
             (object, Vec::new())
         };
-        access::read_object(requester, &bucket, object.as_ref(), &input.key)?;
-        let record = object.ok_or_else(|| ObjectError::NoSuchKey(input.key.clone()))?;
+        // S3 decides a missing key by s3:ListBucket alone (NoSuchKey or AccessDenied).
+        let Some(record) = object else {
+            return Err(self.missing_object(requester, &bucket, &input.key));
+        };
+        let read = Check::object("s3:GetObject", &bucket.name, &input.key)
+            .or_public_grant(&record.acl, Permission::Read);
+        self.authorize(requester, &bucket, &read)?;
+        access::check_anonymous_read(requester, &record)?;
         input.conditions.check(&record.etag, record.last_modified)?;
         let range = parse_range(&input.range, record.size)?;
         if !with_body {
@@ -284,7 +290,9 @@ impl Objects {
     ) -> ObjectResult<()> {
         check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
-        access::write_objects(requester, &bucket)?;
+        let delete = Check::object("s3:DeleteObject", bucket_name, key)
+            .or_public_grant(&bucket.acl, Permission::Write);
+        self.authorize(requester, &bucket, &delete)?;
         if let Some(blob_path) = self.store.delete_object(bucket_name, key).await? {
             self.discard_blob(&blob_path).await;
         }
@@ -297,7 +305,13 @@ impl Objects {
         input: ListObjectsInput,
     ) -> ObjectResult<ListObjectsOutput> {
         let bucket = self.bucket(&input.bucket).await?;
-        access::list_objects(requester, &bucket)?;
+        let max_keys = input.max_keys.map(|n| n.to_string()).unwrap_or_default();
+        let list = Check::bucket("s3:ListBucket", &bucket.name)
+            .with("s3:prefix", &input.prefix)
+            .with("s3:delimiter", &input.delimiter)
+            .with("s3:max-keys", &max_keys)
+            .or_public_grant(&bucket.acl, Permission::Read);
+        self.authorize(requester, &bucket, &list)?;
         let max_keys = match input.max_keys {
             None => MAX_KEYS,
             Some(n) if n < 0 => {
@@ -379,7 +393,7 @@ impl Objects {
             return Err(ObjectError::InvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".to_owned()));
         }
         let destination = self.bucket(&input.bucket).await?;
-        access::write_objects(requester, &destination)?;
+        self.authorize_object_write(requester, &destination, &input.key, &input.acl, &input.sse)?;
         let if_none_match = input.source_conditions.if_none_match.is_some();
         let source = self
             .read_object(
@@ -443,12 +457,13 @@ impl Objects {
     ) -> ObjectResult<Acl> {
         check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
-        access::manage_bucket(requester, &bucket)?;
-        let object = self
-            .store
-            .object(bucket_name, key)
-            .await?
-            .ok_or_else(|| ObjectError::NoSuchKey(key.to_owned()))?;
+        let object = self.store.object(bucket_name, key).await?;
+        let mut read = Check::object("s3:GetObjectAcl", bucket_name, key);
+        if let Some(object) = &object {
+            read = read.or_public_grant(&object.acl, Permission::ReadAcp);
+        }
+        self.authorize(requester, &bucket, &read)?;
+        let object = object.ok_or_else(|| ObjectError::NoSuchKey(key.to_owned()))?;
         Ok(if bucket.ownership.acls_enabled() {
             object.acl
         } else {
@@ -465,7 +480,12 @@ impl Objects {
     ) -> ObjectResult<()> {
         check_key(key)?;
         let bucket = self.bucket(bucket_name).await?;
-        access::manage_bucket(requester, &bucket)?;
+        let current = self.store.object(bucket_name, key).await?;
+        let mut write = Check::object("s3:PutObjectAcl", bucket_name, key);
+        if let Some(current) = &current {
+            write = write.or_public_grant(&current.acl, Permission::WriteAcp);
+        }
+        self.authorize(requester, &bucket, &write)?;
         access::check_acl_change(&bucket, &acl)?;
         if self.store.update_object_acl(bucket_name, key, &acl).await? {
             Ok(())

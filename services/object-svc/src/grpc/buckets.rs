@@ -60,7 +60,7 @@ pub(super) async fn head_bucket(
     let (requester, notes, message) = open(request)?;
     grpc.note_bucket(&notes, &message.bucket);
     grpc.objects
-        .bucket_for_owner(&requester, &message.bucket)
+        .bucket_to_read(&requester, &message.bucket, BucketRead::Head)
         .await?;
     ok(pb::HeadBucketResponse {
         bucket_region: grpc.objects.region().to_owned(),
@@ -92,7 +92,7 @@ pub(super) async fn get_bucket_encryption(
     grpc.note_bucket(&notes, &message.bucket);
     let bucket = grpc
         .objects
-        .bucket_for_owner(&requester, &message.bucket)
+        .bucket_to_read(&requester, &message.bucket, BucketRead::Encryption)
         .await?;
     ok(pb::GetBucketEncryptionResponse {
         server_side_encryption_configuration: Some(encryption_to_pb(&bucket.encryption)),
@@ -148,7 +148,7 @@ pub(super) async fn get_public_access_block(
     grpc.note_bucket(&notes, &message.bucket);
     let bucket = grpc
         .objects
-        .bucket_for_owner(&requester, &message.bucket)
+        .bucket_to_read(&requester, &message.bucket, BucketRead::PublicAccessBlock)
         .await?;
     let block = bucket
         .public_access_block
@@ -216,7 +216,7 @@ pub(super) async fn get_bucket_ownership_controls(
     grpc.note_bucket(&notes, &message.bucket);
     let bucket = grpc
         .objects
-        .bucket_for_owner(&requester, &message.bucket)
+        .bucket_to_read(&requester, &message.bucket, BucketRead::Ownership)
         .await?;
     ok(pb::GetBucketOwnershipControlsResponse {
         ownership_controls: Some(pb::OwnershipControls {
@@ -252,11 +252,67 @@ pub(super) async fn get_bucket_acl(
     grpc.note_bucket(&notes, &message.bucket);
     let bucket: Bucket = grpc
         .objects
-        .bucket_for_owner(&requester, &message.bucket)
+        .bucket_to_read(&requester, &message.bucket, BucketRead::Acl)
         .await?;
     let (owner, grants) = acl_to_pb(&Objects::effective_bucket_acl(&bucket));
     ok(pb::GetBucketAclResponse {
         owner: Some(owner),
         grants,
+    })
+}
+
+pub(super) async fn put_bucket_policy(
+    grpc: &ObjectGrpc,
+    request: Request<pb::PutBucketPolicyRequest>,
+) -> GrpcResult<pb::PutBucketPolicyResponse> {
+    let (requester, notes, message) = open(request)?;
+    grpc.note_bucket(&notes, &message.bucket);
+    // CloudTrail shows the document as `bucketPolicy`.
+    notes.rename_request_parameter("policy", "bucketPolicy");
+    grpc.objects
+        .put_bucket_policy(&requester, &message.bucket, &message.policy)
+        .await?;
+    ok(pb::PutBucketPolicyResponse {})
+}
+
+pub(super) async fn get_bucket_policy(
+    grpc: &ObjectGrpc,
+    request: Request<pb::GetBucketPolicyRequest>,
+) -> GrpcResult<pb::GetBucketPolicyResponse> {
+    let (requester, notes, message) = open(request)?;
+    grpc.note_bucket(&notes, &message.bucket);
+    let policy = grpc
+        .objects
+        .bucket_policy(&requester, &message.bucket)
+        .await?;
+    ok(pb::GetBucketPolicyResponse { policy })
+}
+
+pub(super) async fn delete_bucket_policy(
+    grpc: &ObjectGrpc,
+    request: Request<pb::DeleteBucketPolicyRequest>,
+) -> GrpcResult<pb::DeleteBucketPolicyResponse> {
+    let (requester, notes, message) = open(request)?;
+    grpc.note_bucket(&notes, &message.bucket);
+    grpc.objects
+        .delete_bucket_policy(&requester, &message.bucket)
+        .await?;
+    ok(pb::DeleteBucketPolicyResponse {})
+}
+
+pub(super) async fn get_bucket_policy_status(
+    grpc: &ObjectGrpc,
+    request: Request<pb::GetBucketPolicyStatusRequest>,
+) -> GrpcResult<pb::GetBucketPolicyStatusResponse> {
+    let (requester, notes, message) = open(request)?;
+    grpc.note_bucket(&notes, &message.bucket);
+    let status = grpc
+        .objects
+        .bucket_policy_status(&requester, &message.bucket)
+        .await?;
+    ok(pb::GetBucketPolicyStatusResponse {
+        policy_status: Some(pb::PolicyStatus {
+            is_public: status.is_public,
+        }),
     })
 }

@@ -17,7 +17,7 @@ use std::{
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::{Stream, StreamExt, stream};
-use keyhold_platform::{AuditNotes, Caller};
+use keyhold_platform::{AuditNotes, Caller, auth};
 use keyhold_proto::object::v1::{
     self as pb, get_object_response, object_service_server::ObjectService, put_object_request,
 };
@@ -25,12 +25,12 @@ use serde_json::{Value, json};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    access::Requester,
+    access::{Origin, Requester},
     blobs::BlobError,
     domain::{
-        BucketSettingsChange, Conditions, CopyObjectInput, GetObjectInput, ListObjectsInput,
-        ObjectAttributes, ObjectRead, Objects, PutObjectInput, SseRequest, StoredObject,
-        WriteCondition, grant, requested_acl,
+        BucketRead, BucketSettingsChange, Conditions, CopyObjectInput, GetObjectInput,
+        ListObjectsInput, ObjectAttributes, ObjectRead, Objects, PutObjectInput, SseRequest,
+        StoredObject, WriteCondition, grant, requested_acl,
     },
     error::ObjectError,
     limits::RequestLimits,
@@ -77,7 +77,7 @@ type GrpcResult<T> = Result<Response<T>, Status>;
 
 /// The caller (anonymous when no credentials came) and audit notes of a request.
 fn open_stream<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
-    let requester = Requester::from_caller(request.extensions().get::<Caller>());
+    let requester = Requester::new(request.extensions().get::<Caller>(), origin(&request));
     let notes = request
         .extensions()
         .get::<AuditNotes>()
@@ -86,6 +86,24 @@ fn open_stream<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
     // CloudTrail's S3 records call the bucket `bucketName`.
     notes.rename_request_parameter("bucket", "bucketName");
     (requester, notes, request.into_inner())
+}
+
+/// The connection's condition keys. The gRPC ports serve plain HTTP/2 (TLS is the
+/// mesh's or the ingress's), so aws:SecureTransport is false here.
+fn origin<T>(request: &Request<T>) -> Origin {
+    let metadata = |name: &str| {
+        request
+            .metadata()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    Origin {
+        source_ip: request.remote_addr().map(|addr| addr.ip()),
+        secure_transport: false,
+        source_arn: metadata(auth::SOURCE_ARN_HEADER),
+        source_account: metadata(auth::SOURCE_ACCOUNT_HEADER),
+    }
 }
 
 /// [`open_stream`] for a message, once it is within S3's limits.
@@ -199,6 +217,34 @@ impl ObjectService for ObjectGrpc {
         request: Request<pb::GetBucketAclRequest>,
     ) -> GrpcResult<pb::GetBucketAclResponse> {
         buckets::get_bucket_acl(self, request).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        request: Request<pb::PutBucketPolicyRequest>,
+    ) -> GrpcResult<pb::PutBucketPolicyResponse> {
+        buckets::put_bucket_policy(self, request).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        request: Request<pb::GetBucketPolicyRequest>,
+    ) -> GrpcResult<pb::GetBucketPolicyResponse> {
+        buckets::get_bucket_policy(self, request).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        request: Request<pb::DeleteBucketPolicyRequest>,
+    ) -> GrpcResult<pb::DeleteBucketPolicyResponse> {
+        buckets::delete_bucket_policy(self, request).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        request: Request<pb::GetBucketPolicyStatusRequest>,
+    ) -> GrpcResult<pb::GetBucketPolicyStatusResponse> {
+        buckets::get_bucket_policy_status(self, request).await
     }
 
     async fn put_object(

@@ -153,6 +153,34 @@ impl S3 for S3Api {
         buckets::put_bucket_acl(&self.objects, req).await
     }
 
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> Handled<PutBucketPolicyOutput> {
+        buckets::put_bucket_policy(&self.objects, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> Handled<GetBucketPolicyOutput> {
+        buckets::get_bucket_policy(&self.objects, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> Handled<DeleteBucketPolicyOutput> {
+        buckets::delete_bucket_policy(&self.objects, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> Handled<GetBucketPolicyStatusOutput> {
+        buckets::get_bucket_policy_status(&self.objects, req).await
+    }
+
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> Handled<PutObjectOutput> {
         objects::put_object(&self.objects, req).await
     }

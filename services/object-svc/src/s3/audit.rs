@@ -295,6 +295,9 @@ impl PendingRecord {
         for (name, value) in &self.recorded_headers {
             parameters.insert((*name).to_owned(), json!(value));
         }
+        if let Some((name, value)) = &state.body_parameter {
+            parameters.insert((*name).to_owned(), value.clone());
+        }
         // The routed bucket and key and the Host the request came to, after the
         // rest: nothing else can stand in for them.
         if let Some(bucket) = &bucket {

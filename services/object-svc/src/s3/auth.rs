@@ -95,5 +95,6 @@ impl S3Access for RecordingAccess {
 
 /// The domain's view of the request's caller, recorded by the access hook.
 pub fn requester(call: &S3Call) -> Requester {
-    Requester::from_caller(call.snapshot().caller.as_ref())
+    let state = call.snapshot();
+    Requester::new(state.caller.as_ref(), state.origin)
 }

@@ -8,7 +8,7 @@ use super::{
     convert::{acl_request, acl_to_dto, owner, refuse_unsupported_headers, timestamp},
 };
 use crate::{
-    domain::{BucketSettingsChange, Objects},
+    domain::{BucketRead, BucketSettingsChange, Objects},
     error::ObjectError,
     model::{DefaultEncryption, PublicAccessBlock, SseAlgorithm},
 };
@@ -64,7 +64,7 @@ pub async fn head_bucket(
 ) -> Handled<HeadBucketOutput> {
     let (call, requester) = open(&req);
     let result = objects
-        .bucket_for_owner(&requester, &req.input.bucket)
+        .bucket_to_read(&requester, &req.input.bucket, BucketRead::Head)
         .await
         .map(|_| HeadBucketOutput {
             bucket_region: Some(objects.region().to_owned()),
@@ -155,7 +155,7 @@ pub async fn get_bucket_encryption(
 ) -> Handled<GetBucketEncryptionOutput> {
     let (call, requester) = open(&req);
     let result = objects
-        .bucket_for_owner(&requester, &req.input.bucket)
+        .bucket_to_read(&requester, &req.input.bucket, BucketRead::Encryption)
         .await
         .map(|bucket| GetBucketEncryptionOutput {
             server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
@@ -235,7 +235,7 @@ pub async fn get_public_access_block(
     let (call, requester) = open(&req);
     let result = async {
         let bucket = objects
-            .bucket_for_owner(&requester, &req.input.bucket)
+            .bucket_to_read(&requester, &req.input.bucket, BucketRead::PublicAccessBlock)
             .await?;
         let block = bucket.public_access_block.ok_or_else(|| {
             ObjectError::NoSuchPublicAccessBlockConfiguration(bucket.name.clone())
@@ -297,7 +297,7 @@ pub async fn get_bucket_ownership_controls(
 ) -> Handled<GetBucketOwnershipControlsOutput> {
     let (call, requester) = open(&req);
     let result = objects
-        .bucket_for_owner(&requester, &req.input.bucket)
+        .bucket_to_read(&requester, &req.input.bucket, BucketRead::Ownership)
         .await
         .map(|bucket| GetBucketOwnershipControlsOutput {
             ownership_controls: Some(OwnershipControls {
@@ -344,7 +344,7 @@ pub async fn get_bucket_acl(
 ) -> Handled<GetBucketAclOutput> {
     let (call, requester) = open(&req);
     let result = objects
-        .bucket_for_owner(&requester, &req.input.bucket)
+        .bucket_to_read(&requester, &req.input.bucket, BucketRead::Acl)
         .await
         .map(|bucket| {
             let (owner, grants) = acl_to_dto(&Objects::effective_bucket_acl(&bucket));
@@ -375,5 +375,62 @@ pub async fn put_bucket_acl(
         Ok(PutBucketAclOutput::default())
     }
     .await;
+    call.respond(result)
+}
+
+pub async fn put_bucket_policy(
+    objects: &Objects,
+    req: S3Request<PutBucketPolicyInput>,
+) -> Handled<PutBucketPolicyOutput> {
+    let (call, requester) = open(&req);
+    let input = req.input;
+    // CloudTrail shows the document itself, as JSON when it is JSON.
+    let shown = serde_json::from_str(&input.policy)
+        .unwrap_or_else(|_| serde_json::Value::String(input.policy.clone()));
+    call.update(|state| state.body_parameter = Some(("bucketPolicy", shown)));
+    let result = objects
+        .put_bucket_policy(&requester, &input.bucket, &input.policy)
+        .await;
+    call.respond(result.map(|()| PutBucketPolicyOutput::default()))
+}
+
+pub async fn get_bucket_policy(
+    objects: &Objects,
+    req: S3Request<GetBucketPolicyInput>,
+) -> Handled<GetBucketPolicyOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .bucket_policy(&requester, &req.input.bucket)
+        .await
+        .map(|policy| GetBucketPolicyOutput {
+            policy: Some(policy),
+        });
+    call.respond(result)
+}
+
+pub async fn delete_bucket_policy(
+    objects: &Objects,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> Handled<DeleteBucketPolicyOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .delete_bucket_policy(&requester, &req.input.bucket)
+        .await;
+    call.respond(result.map(|()| DeleteBucketPolicyOutput::default()))
+}
+
+pub async fn get_bucket_policy_status(
+    objects: &Objects,
+    req: S3Request<GetBucketPolicyStatusInput>,
+) -> Handled<GetBucketPolicyStatusOutput> {
+    let (call, requester) = open(&req);
+    let result = objects
+        .bucket_policy_status(&requester, &req.input.bucket)
+        .await
+        .map(|status| GetBucketPolicyStatusOutput {
+            policy_status: Some(PolicyStatus {
+                is_public: Some(status.is_public),
+            }),
+        });
     call.respond(result)
 }

@@ -10,6 +10,7 @@ use std::sync::{
 use keyhold_platform::Caller;
 
 use super::{buffered::BudgetShare, edge::Authentication};
+use crate::access::Origin;
 
 #[derive(Debug, Default, Clone)]
 pub struct S3Call(Arc<CallShared>);
@@ -31,6 +32,11 @@ pub struct CallState {
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub caller: Option<Caller>,
+    /// Where the request came from: the condition keys of its authorization.
+    pub origin: Origin,
+    /// A request parameter that only the handler can read from the body (CloudTrail's
+    /// `bucketPolicy` of PutBucketPolicy).
+    pub body_parameter: Option<(&'static str, serde_json::Value)>,
     /// The error the handler answered, for the fields S3's XML adds (ArgumentName...).
     pub error: Option<HandlerError>,
     /// Why the request body could not be read (a bad chunk signature...): it decides

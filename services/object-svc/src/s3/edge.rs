@@ -18,7 +18,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use keyhold_platform::{AuditSink, throttle::Throttle};
+use keyhold_platform::{AuditSink, auth, throttle::Throttle};
 use s3s::service::S3Service;
 use tokio::time::Sleep;
 
@@ -29,6 +29,7 @@ use super::{
     chunk_guard::{ChunkSizes, MAX_CHUNK_BYTES},
     errors::{MAX_PRESIGN_SECONDS, RenderedError, SIGV2_REFUSED, SLOW_DOWN},
 };
+use crate::access::Origin;
 
 /// Error bodies are small XML documents; anything bigger is not one of ours.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -132,6 +133,24 @@ fn presented_access_key(
     }
 }
 
+/// The connection's condition keys. The S3 endpoint serves plain HTTP (TLS is the
+/// ingress's), so aws:SecureTransport is false here.
+fn origin(request: &Request<Incoming>, peer: SocketAddr) -> Origin {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    Origin {
+        source_ip: Some(peer.ip()),
+        secure_transport: false,
+        source_arn: header(auth::SOURCE_ARN_HEADER),
+        source_account: header(auth::SOURCE_ACCOUNT_HEADER),
+    }
+}
+
 impl Edge {
     pub(super) fn new(shared: EdgeShared) -> Self {
         Edge(Arc::new(shared))
@@ -142,7 +161,11 @@ impl Edge {
         let query = request.uri().query().unwrap_or_default().to_owned();
         let authentication = Authentication::of(request.headers(), &query);
         let call = S3Call::default();
-        call.update(|state| state.authentication = authentication);
+        let origin = origin(&request, peer);
+        call.update(|state| {
+            state.authentication = authentication;
+            state.origin = origin;
+        });
         let pending = PendingRecord::new(
             shared.clone(),
             &request,
