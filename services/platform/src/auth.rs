@@ -96,6 +96,11 @@ pub fn bearer_value(access_key_id: &str, secret_access_key: &str) -> String {
 pub struct ClientCredentials {
     authorization: Option<tonic::metadata::AsciiMetadataValue>,
     on_behalf_of: Option<tonic::metadata::AsciiMetadataValue>,
+    /// A service principal's resource it acts for (`aws:SourceArn`, `aws:SourceAccount`).
+    source: Option<(
+        tonic::metadata::AsciiMetadataValue,
+        tonic::metadata::AsciiMetadataValue,
+    )>,
 }
 
 impl ClientCredentials {
@@ -111,13 +116,23 @@ impl ClientCredentials {
             .expect("credentials are ASCII");
         ClientCredentials {
             authorization: Some(value),
-            on_behalf_of: None,
+            ..Self::default()
         }
     }
 
     /// A service principal's credentials, acting for the user `user_arn`.
     pub fn on_behalf_of(mut self, user_arn: &str) -> Self {
         self.on_behalf_of = Some(user_arn.parse().expect("ARNs are ASCII"));
+        self
+    }
+
+    /// A service principal's credentials, acting for its own resource `arn` of
+    /// `account` (a trail delivering log files), which bucket policies may test.
+    pub fn for_source(mut self, arn: &str, account: &str) -> Self {
+        self.source = Some((
+            arn.parse().expect("ARNs are ASCII"),
+            account.parse().expect("account ids are ASCII"),
+        ));
         self
     }
 }
@@ -136,6 +151,14 @@ impl tonic::service::Interceptor for ClientCredentials {
             request
                 .metadata_mut()
                 .insert(ON_BEHALF_OF_HEADER, value.clone());
+        }
+        if let Some((arn, account)) = &self.source {
+            request
+                .metadata_mut()
+                .insert(SOURCE_ARN_HEADER, arn.clone());
+            request
+                .metadata_mut()
+                .insert(SOURCE_ACCOUNT_HEADER, account.clone());
         }
         Ok(request)
     }

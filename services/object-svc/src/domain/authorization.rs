@@ -76,7 +76,7 @@ impl Objects {
 
     /// A new object at `key` (PutObject, CopyObject's target, multipart uploads):
     /// s3:PutObject with the request's ACL and encryption headers as condition keys,
-    /// and s3:PutObjectAcl as well when it sets an ACL.
+    /// and s3:PutObjectAcl as well when it sets an ACL the bucket applies.
     pub(super) fn authorize_object_write(
         &self,
         requester: &Requester,
@@ -97,7 +97,12 @@ impl Objects {
             )
             .or_public_grant(&bucket.acl, Permission::Write);
         self.authorize(requester, bucket, &write)?;
-        if canned_acl.is_empty() {
+        // Only an ACL the bucket will apply needs its own permission: the owner's full
+        // control is what every object of an ACL-less bucket has anyway, and it is what
+        // CloudTrail sends with only s3:PutObject granted.
+        let applies_an_acl = bucket.ownership.acls_enabled()
+            && !matches!(canned_acl, "" | "bucket-owner-full-control");
+        if !applies_an_acl {
             return Ok(());
         }
         let acl = Check::object("s3:PutObjectAcl", &bucket.name, key)

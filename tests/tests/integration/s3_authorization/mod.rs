@@ -7,6 +7,7 @@ mod messages;
 mod policies;
 mod public;
 mod replicas;
+mod services;
 
 use keyhold_proto::object::v1::*;
 use keyhold_tests::{
