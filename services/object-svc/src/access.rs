@@ -2,7 +2,7 @@
 //! engine that decides KMS keys (keyhold_key_policy). A request is allowed when the
 //! caller's identity policy, the bucket policy or a public ACL grant allows it and
 //! nothing denies it; a caller of another account needs its own identity policy too
-//! (docs/aws-behaviour.md, "S3 authorization"). The order of checks on a read is
+//! (docs/aws-behaviour.md, S3: "Authorization"). The order of checks on a read is
 //! AWS's: authorize, then "SSE-KMS needs SigV4", then KMS.
 
 use std::net::IpAddr;

@@ -267,8 +267,11 @@ pub(super) async fn put_bucket_policy(
 ) -> GrpcResult<pb::PutBucketPolicyResponse> {
     let (requester, notes, message) = open(request)?;
     grpc.note_bucket(&notes, &message.bucket);
-    // CloudTrail shows the document as `bucketPolicy`.
-    notes.rename_request_parameter("policy", "bucketPolicy");
+    // CloudTrail shows the document itself as `bucketPolicy`, as JSON when it is JSON
+    // (the limits above bound it to 20 KB).
+    let shown = serde_json::from_str(&message.policy)
+        .unwrap_or_else(|_| Value::String(message.policy.clone()));
+    notes.set_request_parameters(json!({"bucketName": message.bucket, "bucketPolicy": shown}));
     grpc.objects
         .put_bucket_policy(&requester, &message.bucket, &message.policy)
         .await?;

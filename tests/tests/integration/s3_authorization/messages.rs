@@ -148,18 +148,31 @@ async fn policy_calls_are_recorded_with_the_document_and_refusals_with_their_cod
         .await;
     assert!(refused.is_err());
 
-    let events = harness.events_at_least(4).await;
-    let put = events
+    // The same call over gRPC is recorded the same way.
+    harness
+        .client(Who::User1)
+        .put_bucket_policy(keyhold_proto::object::v1::PutBucketPolicyRequest {
+            bucket: BUCKET.into(),
+            policy: policy.clone(),
+        })
+        .await
+        .expect("the owner puts a policy over gRPC");
+
+    let events = harness.events_at_least(5).await;
+    let puts: Vec<_> = events
         .iter()
-        .find(|e| e.event_name == "PutBucketPolicy")
-        .expect("a PutBucketPolicy record");
-    assert!(put.management_event);
-    assert!(!put.read_only);
-    assert_eq!(
-        put.request_parameters["bucketPolicy"],
-        serde_json::from_str::<serde_json::Value>(&policy).unwrap()
-    );
-    assert_eq!(put.request_parameters["bucketName"], BUCKET);
+        .filter(|e| e.event_name == "PutBucketPolicy")
+        .collect();
+    assert_eq!(puts.len(), 2, "one over each API");
+    for put in puts {
+        assert!(put.management_event);
+        assert!(!put.read_only);
+        assert_eq!(
+            put.request_parameters["bucketPolicy"],
+            serde_json::from_str::<serde_json::Value>(&policy).unwrap()
+        );
+        assert_eq!(put.request_parameters["bucketName"], BUCKET);
+    }
     let get = events
         .iter()
         .rev()
