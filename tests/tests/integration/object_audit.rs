@@ -11,7 +11,7 @@ use keyhold_platform::CloudTrailEvent;
 use keyhold_proto::{kms::v1 as kms, object::v1::*};
 use keyhold_tests::{
     ObjectHarness, Who,
-    kms::{ACCOUNT, USER1_ARN, console_key},
+    kms::{ACCOUNT, USER1_ARN, lab_user_key},
     object::{get, put, put_header, sse_kms},
 };
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ fn assert_kms_for_object(event: &Value, key_arn: &str, object: &str) {
 async fn bucket_settings_are_management_events() {
     let harness = ObjectHarness::start().await;
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     let mut user = harness.client(Who::User1);
 
     user.create_bucket(CreateBucketRequest {
@@ -293,7 +293,7 @@ async fn bucket_settings_are_management_events() {
 async fn sse_kms_put_and_get_are_data_events_with_their_kms_calls() {
     let harness = ObjectHarness::start().await;
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     let mut user = harness.client(Who::User1);
     user.create_bucket(CreateBucketRequest {
         bucket: BUCKET.into(),

@@ -8,7 +8,7 @@ use aws_sdk_s3::{
     types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption},
 };
 use keyhold_proto::kms::v1 as kms;
-use keyhold_tests::{ObjectHarness, Who, kms::console_key, s3::sdk_error, seeded_bytes};
+use keyhold_tests::{ObjectHarness, Who, kms::lab_user_key, s3::sdk_error, seeded_bytes};
 
 const MIB: usize = 1024 * 1024;
 
@@ -72,7 +72,7 @@ async fn read(s3: &Client, key: &str, range: Option<&str>) -> Vec<u8> {
 async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
     let harness = ObjectHarness::start().await;
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     let s3 = harness.s3(Who::User1);
     s3.create_bucket().bucket("parts").send().await.unwrap();
 
