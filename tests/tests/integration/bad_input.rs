@@ -3,10 +3,26 @@
 use std::collections::HashMap;
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsHarness, Who, assert_error, kms::lab_user_key};
+use keyhold_tests::{KmsClient, KmsHarness, Who, assert_error, kms::lab_user_key};
 use tonic::Code;
 
 const ARN_PREFIX: &str = "arn:aws:kms:us-east-1:000000000000";
+
+/// Encrypt, Decrypt and GenerateDataKey are all refused for the key's state.
+async fn assert_crypto_refused(
+    user: &mut KmsClient,
+    (encrypt, decrypt, generate): (EncryptRequest, DecryptRequest, GenerateDataKeyRequest),
+    exception: &str,
+    message: &str,
+) {
+    for refused in [
+        user.encrypt(encrypt).await.map(drop),
+        user.decrypt(decrypt).await.map(drop),
+        user.generate_data_key(generate).await.map(drop),
+    ] {
+        assert_error(refused, Code::FailedPrecondition, exception, message);
+    }
+}
 
 fn context(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
@@ -457,24 +473,8 @@ async fn deletion_windows_and_key_states() {
     .await
     .unwrap();
     let disabled = format!("{arn} is disabled.");
-    assert_error(
-        user.encrypt(encrypt()).await,
-        Code::FailedPrecondition,
-        "DisabledException",
-        &disabled,
-    );
-    assert_error(
-        user.decrypt(decrypt()).await,
-        Code::FailedPrecondition,
-        "DisabledException",
-        &disabled,
-    );
-    assert_error(
-        user.generate_data_key(gdk()).await,
-        Code::FailedPrecondition,
-        "DisabledException",
-        &disabled,
-    );
+    let requests = (encrypt(), decrypt(), gdk());
+    assert_crypto_refused(&mut user, requests, "DisabledException", &disabled).await;
     user.enable_key(EnableKeyRequest {
         key_id: key.key_id.clone(),
     })
@@ -498,24 +498,8 @@ async fn deletion_windows_and_key_states() {
         ("PendingDeletion", 7)
     );
     let pending = format!("{arn} is pending deletion.");
-    assert_error(
-        user.encrypt(encrypt()).await,
-        Code::FailedPrecondition,
-        "KMSInvalidStateException",
-        &pending,
-    );
-    assert_error(
-        user.decrypt(decrypt()).await,
-        Code::FailedPrecondition,
-        "KMSInvalidStateException",
-        &pending,
-    );
-    assert_error(
-        user.generate_data_key(gdk()).await,
-        Code::FailedPrecondition,
-        "KMSInvalidStateException",
-        &pending,
-    );
+    let requests = (encrypt(), decrypt(), gdk());
+    assert_crypto_refused(&mut user, requests, "KMSInvalidStateException", &pending).await;
     assert_error(
         user.enable_key(EnableKeyRequest {
             key_id: key.key_id.clone(),
