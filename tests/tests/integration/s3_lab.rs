@@ -20,6 +20,7 @@ use keyhold_tests::{
     kms::USER1_ARN,
     lab::{self, BUCKET, IMAGE, SIGV4, image},
     s3::{http, sdk_error, xml_field},
+    s3_sdk::get_object_output,
 };
 
 #[tokio::test]
@@ -47,13 +48,7 @@ async fn the_lab_over_the_s3_endpoint() {
     assert_eq!(put.ssekms_key_id(), Some(key.arn.as_str()));
 
     // Step 4: the user opens it; the object URL, opened anonymously, is refused.
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key(IMAGE)
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, BUCKET, IMAGE).await;
     assert_eq!(got.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(
         got.body.collect().await.unwrap().into_bytes().as_ref(),

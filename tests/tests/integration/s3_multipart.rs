@@ -171,13 +171,7 @@ async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
     let etag = complete(&s3, "big.bin", &upload_id, parts).await.unwrap();
     assert!(etag.trim_matches('"').ends_with("-5"), "{etag}");
 
-    let head = s3
-        .head_object()
-        .bucket("parts")
-        .key("big.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = s3_sdk::head_object_output(&s3, "parts", "big.bin").await;
     assert_eq!(head.content_length(), Some(object.len() as i64));
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(head.content_type(), Some("application/x-test"));

@@ -149,26 +149,14 @@ async fn bucket_default_encryption() {
     assert_eq!(stored.bucket_key_enabled(), Some(true));
     assert_etag_shape(stored.e_tag());
     assert_ne!(stored.e_tag(), Some(MD5_FOX), "an SSE-KMS ETag is no MD5");
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("default.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "default.txt").await;
     assert_eq!(
         head.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
     );
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(head.bucket_key_enabled(), Some(true));
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("default.txt")
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, BUCKET, "default.txt").await;
     assert_eq!(got.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(body_of(got).await, FOX);
     // The request's own SSE-S3 wins over the default.
@@ -234,13 +222,7 @@ async fn bucket_default_encryption() {
     );
     assert_eq!(after.ssekms_key_id(), None);
     assert_eq!(after.e_tag(), Some(MD5_EMPTY));
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("default.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "default.txt").await;
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(get_bytes(&s3, BUCKET, "default.txt").await, FOX);
 
