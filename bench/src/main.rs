@@ -18,32 +18,18 @@ mod workload;
 use std::{io::IsTerminal as _, process::ExitCode};
 
 use clap::Parser;
-use keyhold_bench::{client, proc_ticks};
+use keyhold_bench::{client, proc_ticks, report_main::report_main};
 
 use crate::{cli::Args, report::Report, run::Target, spawn::SpawnedServer};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("keyhold-loadgen: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(report) => {
-            if args.json {
-                match serde_json::to_string(&report) {
-                    Ok(json) => println!("{json}"),
-                    Err(error) => {
-                        eprintln!("keyhold-loadgen: {error}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{}", report.table());
-            }
+    report_main(
+        "keyhold-loadgen",
+        args.json,
+        run(&args),
+        Report::table,
+        |report| {
             if report.errors > 0 || report.kms_svc_stop_error.is_some() {
                 ExitCode::FAILURE
             } else if args.enforce_target && !report.target_met {
@@ -51,12 +37,8 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             }
-        }
-        Err(error) => {
-            eprintln!("keyhold-loadgen: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+        },
+    )
 }
 
 async fn run(args: &Args) -> anyhow::Result<Report> {

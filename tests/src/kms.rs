@@ -313,6 +313,12 @@ pub fn kms_config(
     kms_svc::Config::try_parse_from(args).expect("valid kms-svc flags")
 }
 
+/// The lab's key as the lab user (AWSLabsUser-0001) makes it: its own administrator
+/// and user.
+pub async fn lab_user_key(client: &mut KmsClient) -> keyhold_proto::kms::v1::KeyMetadata {
+    console_key(client, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
+}
+
 /// The lab's key: "KMS Key for S3 data" with the console policy for these key
 /// administrators and key users (names or ARNs), created by `client`.
 pub async fn console_key(

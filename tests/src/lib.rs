@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod db;
 pub mod kms;
+pub mod lab;
 pub mod object;
 pub mod proxy;
 pub mod rpcs;

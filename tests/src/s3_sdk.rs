@@ -8,7 +8,9 @@ use aws_sdk_s3::{
     Client,
     config::http::HttpResponse,
     error::{ProvideErrorMetadata, SdkError},
-    operation::{get_object::GetObjectOutput, put_object::PutObjectOutput},
+    operation::{
+        get_object::GetObjectOutput, head_object::HeadObjectOutput, put_object::PutObjectOutput,
+    },
     presigning::{PresignedRequest, PresigningConfig},
     primitives::{ByteStream, DateTime},
     types::{
@@ -73,15 +75,26 @@ pub async fn body_of(output: GetObjectOutput) -> Vec<u8> {
     output.body.collect().await.expect("the body").to_vec()
 }
 
-pub async fn get_bytes(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
-    let output = s3
-        .get_object()
+pub async fn get_object_output(s3: &Client, bucket: &str, key: &str) -> GetObjectOutput {
+    s3.get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("get {bucket}/{key}: {e:?}"));
-    body_of(output).await
+        .unwrap_or_else(|e| panic!("get {bucket}/{key}: {e:?}"))
+}
+
+pub async fn get_bytes(s3: &Client, bucket: &str, key: &str) -> Vec<u8> {
+    body_of(get_object_output(s3, bucket, key).await).await
+}
+
+pub async fn head_object_output(s3: &Client, bucket: &str, key: &str) -> HeadObjectOutput {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("head {bucket}/{key}: {e:?}"))
 }
 
 /// What a user sees of a failed call: the HTTP status, the S3 code and message (as

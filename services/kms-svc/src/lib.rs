@@ -71,14 +71,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (sink, emitter) =
-        emitter::sink_from_args(&config.audit, SERVICE_NAME, shutdown.clone()).await?;
-    let served = run_with_sink(config, listener, shutdown, sink).await;
-    if let Some(emitter) = emitter {
-        // Calls that finished while draining still have records to deliver or spool.
-        emitter.finish().await;
-    }
-    served
+    let audit = config.audit.clone();
+    emitter::serve_with_sink_from_args(&audit, SERVICE_NAME, shutdown.clone(), |sink| {
+        run_with_sink(config, listener, shutdown, sink)
+    })
+    .await
 }
 
 /// Like [`run`], with the audit records going to `sink`.

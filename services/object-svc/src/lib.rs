@@ -169,13 +169,11 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (sink, emitter) =
-        emitter::sink_from_args(&config.audit, SERVICE_NAME, shutdown.clone()).await?;
-    let served = run_with_sink(config, listeners, shutdown, sink).await;
-    if let Some(emitter) = emitter {
-        emitter.finish().await;
-    }
-    served
+    let audit = config.audit.clone();
+    emitter::serve_with_sink_from_args(&audit, SERVICE_NAME, shutdown.clone(), |sink| {
+        run_with_sink(config, listeners, shutdown, sink)
+    })
+    .await
 }
 
 /// Like [`run`], with the audit records going to `sink`.

@@ -11,7 +11,7 @@
 //! blob store and then calls `forget_blob`. Multipart uploads and objects made of
 //! several part blobs: [`multipart`].
 
-use std::convert::Infallible;
+use std::{collections::BTreeMap, convert::Infallible};
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
@@ -220,9 +220,38 @@ fn bucket_from_row(row: &PgRow) -> Result<Bucket, sqlx::Error> {
     })
 }
 
+/// The content headers of an object or upload row.
+fn content_from_row(row: &PgRow) -> Result<ContentHeaders, sqlx::Error> {
+    Ok(ContentHeaders {
+        content_type: row.try_get("content_type")?,
+        cache_control: row.try_get("cache_control")?,
+        content_disposition: row.try_get("content_disposition")?,
+        content_encoding: row.try_get("content_encoding")?,
+        content_language: row.try_get("content_language")?,
+    })
+}
+
+/// The encryption of an object or upload row; an upload's parts each have their own
+/// nonce prefix, so the caller gives it.
+fn encryption_from_row(
+    row: &PgRow,
+    nonce_prefix: Vec<u8>,
+) -> Result<ObjectEncryption, sqlx::Error> {
+    let segment_size: i32 = row.try_get("segment_size")?;
+    Ok(ObjectEncryption {
+        algorithm: sse_algorithm(row.try_get("sse_algorithm")?)?,
+        kms_key_arn: row.try_get("kms_key_arn")?,
+        bucket_key_enabled: row.try_get("bucket_key_enabled")?,
+        wrapped_key: row.try_get("wrapped_key")?,
+        encryption_context: row.try_get::<Json<_>, _>("encryption_context")?.0,
+        nonce_prefix,
+        segment_size: u32::try_from(segment_size)
+            .map_err(|_| decode_error(format!("negative segment size {segment_size}")))?,
+    })
+}
+
 fn object_from_row(row: &PgRow) -> Result<ObjectRecord, sqlx::Error> {
     let size: i64 = row.try_get("size")?;
-    let segment_size: i32 = row.try_get("segment_size")?;
     Ok(ObjectRecord {
         bucket: row.try_get("bucket")?,
         key: row.try_get("key")?,
@@ -230,24 +259,9 @@ fn object_from_row(row: &PgRow) -> Result<ObjectRecord, sqlx::Error> {
         size: u64::try_from(size).map_err(|_| decode_error(format!("negative size {size}")))?,
         etag: row.try_get("etag")?,
         last_modified: row.try_get("last_modified")?,
-        content: ContentHeaders {
-            content_type: row.try_get("content_type")?,
-            cache_control: row.try_get("cache_control")?,
-            content_disposition: row.try_get("content_disposition")?,
-            content_encoding: row.try_get("content_encoding")?,
-            content_language: row.try_get("content_language")?,
-        },
+        content: content_from_row(row)?,
         user_metadata: row.try_get::<Json<_>, _>("user_metadata")?.0,
-        encryption: ObjectEncryption {
-            algorithm: sse_algorithm(row.try_get("sse_algorithm")?)?,
-            kms_key_arn: row.try_get("kms_key_arn")?,
-            bucket_key_enabled: row.try_get("bucket_key_enabled")?,
-            wrapped_key: row.try_get("wrapped_key")?,
-            encryption_context: row.try_get::<Json<_>, _>("encryption_context")?.0,
-            nonce_prefix: row.try_get("nonce_prefix")?,
-            segment_size: u32::try_from(segment_size)
-                .map_err(|_| decode_error(format!("negative segment size {segment_size}")))?,
-        },
+        encryption: encryption_from_row(row, row.try_get("nonce_prefix")?)?,
         acl: row.try_get::<Json<Acl>, _>("acl")?.0,
     })
 }
@@ -260,30 +274,65 @@ async fn write_object(
 ) -> Result<u64, sqlx::Error> {
     let size = i64::try_from(record.size).map_err(encode_error)?;
     let segment_size = i32::try_from(record.encryption.segment_size).map_err(encode_error)?;
-    let done = sqlx::query(sql)
+    let query = sqlx::query(sql)
         .bind(&record.bucket)
         .bind(&record.key)
         .bind(&record.blob_path)
         .bind(size)
         .bind(&record.etag)
-        .bind(record.last_modified)
-        .bind(&record.content.content_type)
-        .bind(&record.content.cache_control)
-        .bind(&record.content.content_disposition)
-        .bind(&record.content.content_encoding)
-        .bind(&record.content.content_language)
-        .bind(Json(&record.user_metadata))
-        .bind(record.encryption.algorithm.as_str())
-        .bind(&record.encryption.kms_key_arn)
-        .bind(record.encryption.bucket_key_enabled)
-        .bind(&record.encryption.wrapped_key)
-        .bind(Json(&record.encryption.encryption_context))
-        .bind(&record.encryption.nonce_prefix)
-        .bind(segment_size)
-        .bind(Json(&record.acl))
-        .execute(&mut **tx)
-        .await?;
+        .bind(record.last_modified);
+    let done = bind_content_and_encryption(
+        query,
+        &record.content,
+        &record.user_metadata,
+        &record.encryption,
+    )
+    .bind(&record.encryption.nonce_prefix)
+    .bind(segment_size)
+    .bind(Json(&record.acl))
+    .execute(&mut **tx)
+    .await?;
     Ok(done.rows_affected())
+}
+
+pub(super) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds what objects and uploads both keep, in their tables' order: the content
+/// headers, user metadata and encryption (all but the nonce prefix and segment size).
+fn bind_content_and_encryption<'q>(
+    query: PgQuery<'q>,
+    content: &'q ContentHeaders,
+    user_metadata: &'q BTreeMap<String, String>,
+    encryption: &'q ObjectEncryption,
+) -> PgQuery<'q> {
+    query
+        .bind(&content.content_type)
+        .bind(&content.cache_control)
+        .bind(&content.content_disposition)
+        .bind(&content.content_encoding)
+        .bind(&content.content_language)
+        .bind(Json(user_metadata))
+        .bind(encryption.algorithm.as_str())
+        .bind(&encryption.kms_key_arn)
+        .bind(encryption.bucket_key_enabled)
+        .bind(&encryption.wrapped_key)
+        .bind(Json(&encryption.encryption_context))
+}
+
+/// Binds the bucket's settings (encryption, public access block, ownership, ACL) as the
+/// next nine parameters, in bucket_columns!()'s order.
+fn bind_bucket_settings<'q>(query: PgQuery<'q>, bucket: &'q Bucket) -> PgQuery<'q> {
+    let block = bucket.public_access_block;
+    query
+        .bind(bucket.encryption.algorithm.as_str())
+        .bind(&bucket.encryption.kms_master_key_id)
+        .bind(bucket.encryption.bucket_key_enabled)
+        .bind(block.map(|b| b.block_public_acls))
+        .bind(block.map(|b| b.ignore_public_acls))
+        .bind(block.map(|b| b.block_public_policy))
+        .bind(block.map(|b| b.restrict_public_buckets))
+        .bind(bucket.ownership.as_str())
+        .bind(Json(&bucket.acl))
 }
 
 /// Records `blob_path` as garbage, for the sweeper.
@@ -291,7 +340,17 @@ pub(crate) async fn mark_garbage(
     tx: &mut Transaction<'static, Postgres>,
     blob_path: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(MARK_GARBAGE)
+    execute_as_of_now(tx, MARK_GARBAGE, blob_path).await
+}
+
+/// Runs `sql`, one of the statements that put blobs into pending as garbage, with
+/// `blob_path` as $1 and now (when they became garbage) as $2.
+async fn execute_as_of_now(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &'static str,
+    blob_path: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sql)
         .bind(blob_path)
         .bind(Utc::now())
         .execute(&mut **tx)
@@ -311,6 +370,43 @@ pub(crate) async fn take_pending(
         .await?
         .rows_affected();
     Ok(taken == 1)
+}
+
+/// Locks a bucket row FOR SHARE, by name.
+pub(super) const BUCKET_FOR_SHARE: &str = "SELECT 1 FROM buckets WHERE name = $1 FOR SHARE";
+
+/// What `hold_for_blob` found.
+pub(super) enum BlobHold {
+    /// The row the blob belongs under is gone: the blob is now garbage.
+    NoParent,
+    /// A sweep claimed the blob (marked it garbage) and may be deleting it.
+    Claimed,
+    /// The parent row is held FOR SHARE and the blob is out of pending: store its row.
+    Held,
+}
+
+/// Before a written blob's row is stored, in `tx`: holds the row it belongs under
+/// (`lock_sql` finds it by `parent`, FOR SHARE) and takes the blob's pending
+/// registration. The upload must still be ours: a sweep that claimed it may be deleting
+/// its blob, and the row lock orders this against the claim.
+pub(super) async fn hold_for_blob(
+    tx: &mut Transaction<'static, Postgres>,
+    lock_sql: &'static str,
+    parent: &str,
+    blob_path: &str,
+) -> Result<BlobHold, sqlx::Error> {
+    let found = sqlx::query(lock_sql)
+        .bind(parent)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if found.is_none() {
+        mark_garbage(tx, blob_path).await?;
+        return Ok(BlobHold::NoParent);
+    }
+    if !take_pending(tx, blob_path).await? {
+        return Ok(BlobHold::Claimed);
+    }
+    Ok(BlobHold::Held)
 }
 
 /// Inserts the object row or replaces the one at its key, in `tx` (which holds the
@@ -401,8 +497,7 @@ impl MetadataStore {
 
     /// False when a bucket of that name exists (names are unique per installation).
     pub async fn insert_bucket(&self, bucket: &Bucket) -> Result<bool, sqlx::Error> {
-        let block = bucket.public_access_block;
-        let done = sqlx::query(concat!(
+        let query = sqlx::query(concat!(
             "INSERT INTO buckets (",
             bucket_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
@@ -410,19 +505,11 @@ impl MetadataStore {
         ))
         .bind(&bucket.name)
         .bind(&bucket.account_id)
-        .bind(bucket.created_at)
-        .bind(bucket.encryption.algorithm.as_str())
-        .bind(&bucket.encryption.kms_master_key_id)
-        .bind(bucket.encryption.bucket_key_enabled)
-        .bind(block.map(|b| b.block_public_acls))
-        .bind(block.map(|b| b.ignore_public_acls))
-        .bind(block.map(|b| b.block_public_policy))
-        .bind(block.map(|b| b.restrict_public_buckets))
-        .bind(bucket.ownership.as_str())
-        .bind(Json(&bucket.acl))
-        .bind(&bucket.policy)
-        .execute(&self.pool)
-        .await?;
+        .bind(bucket.created_at);
+        let done = bind_bucket_settings(query, bucket)
+            .bind(&bucket.policy)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -469,25 +556,16 @@ impl MetadataStore {
     /// Writes the bucket's settings (encryption, public access block, ownership,
     /// ACL; not its policy); false when the bucket is gone.
     pub async fn update_bucket(&self, bucket: &Bucket) -> Result<bool, sqlx::Error> {
-        let block = bucket.public_access_block;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE buckets SET sse_algorithm = $2, kms_master_key_id = $3, \
              bucket_key_enabled = $4, block_public_acls = $5, ignore_public_acls = $6, \
              block_public_policy = $7, restrict_public_buckets = $8, ownership = $9, acl = $10 \
              WHERE name = $1",
         )
-        .bind(&bucket.name)
-        .bind(bucket.encryption.algorithm.as_str())
-        .bind(&bucket.encryption.kms_master_key_id)
-        .bind(bucket.encryption.bucket_key_enabled)
-        .bind(block.map(|b| b.block_public_acls))
-        .bind(block.map(|b| b.ignore_public_acls))
-        .bind(block.map(|b| b.block_public_policy))
-        .bind(block.map(|b| b.restrict_public_buckets))
-        .bind(bucket.ownership.as_str())
-        .bind(Json(&bucket.acl))
-        .execute(&self.pool)
-        .await?;
+        .bind(&bucket.name);
+        let done = bind_bucket_settings(query, bucket)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -554,21 +632,16 @@ impl MetadataStore {
         admits: impl Fn(Option<&str>) -> Result<(), R>,
     ) -> Result<PutObjectOutcome<R>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let bucket = sqlx::query("SELECT 1 FROM buckets WHERE name = $1 FOR SHARE")
-            .bind(&record.bucket)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if bucket.is_none() {
-            mark_garbage(&mut tx, &record.blob_path).await?;
-            tx.commit().await?;
-            return Ok(PutObjectOutcome::NoSuchBucket);
-        }
-        // The upload must still be ours: a sweep that claimed it (marked it garbage)
-        // may be deleting its blob. The row lock orders this against the claim.
-        let claimed = !take_pending(&mut tx, &record.blob_path).await?;
-        if claimed {
-            tx.rollback().await?;
-            return Ok(PutObjectOutcome::UploadExpired);
+        match hold_for_blob(&mut tx, BUCKET_FOR_SHARE, &record.bucket, &record.blob_path).await? {
+            BlobHold::NoParent => {
+                tx.commit().await?;
+                return Ok(PutObjectOutcome::NoSuchBucket);
+            }
+            BlobHold::Claimed => {
+                tx.rollback().await?;
+                return Ok(PutObjectOutcome::UploadExpired);
+            }
+            BlobHold::Held => {}
         }
         let replaced = match store_object_row_if(&mut tx, record, admits).await? {
             Ok(replaced) => replaced,

@@ -219,6 +219,27 @@ pub async fn sink_from_args(
     }
 }
 
+/// Runs `serve` with the sink [`sink_from_args`] picks and, once it returns, lets the
+/// emitter (if any) deliver or spool the records of the calls that finished while the
+/// service drained.
+pub async fn serve_with_sink_from_args<F, Fut>(
+    args: &EmitterArgs,
+    service_name: &str,
+    shutdown: CancellationToken,
+    serve: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(Arc<dyn AuditSink>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let (sink, emitter) = sink_from_args(args, service_name, shutdown).await?;
+    let served = serve(sink).await;
+    if let Some(emitter) = emitter {
+        emitter.finish().await;
+    }
+    served
+}
+
 /// One serialized record: the eventID (for audit-svc, and the only part of a record
 /// the emitter ever logs) and the CloudTrail JSON.
 /// A batch stops growing past this many bytes of records, so that batches of large

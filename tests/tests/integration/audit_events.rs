@@ -4,7 +4,7 @@
 use keyhold_proto::kms::v1::*;
 use keyhold_tests::{
     KmsHarness, Who,
-    kms::{USER3_ARN, console_key},
+    kms::{USER3_ARN, lab_user_key},
     rpcs::{Rpc, call, fixture},
 };
 
@@ -91,7 +91,7 @@ async fn every_rpc_is_recorded_as_aws_records_it() {
 async fn a_refused_decrypt_is_recorded_with_access_denied() {
     let kms = KmsHarness::start().await;
     let mut root = kms.client(Who::Root);
-    let key = console_key(&mut root, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut root).await;
     let blob = root
         .encrypt(EncryptRequest {
             key_id: key.key_id.clone(),

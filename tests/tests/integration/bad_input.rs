@@ -3,13 +3,25 @@
 use std::collections::HashMap;
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsClient, KmsHarness, Who, assert_error, kms::console_key};
+use keyhold_tests::{KmsClient, KmsHarness, Who, assert_error, kms::lab_user_key};
 use tonic::Code;
 
 const ARN_PREFIX: &str = "arn:aws:kms:us-east-1:000000000000";
 
-async fn new_key(client: &mut KmsClient) -> KeyMetadata {
-    console_key(client, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
+/// Encrypt, Decrypt and GenerateDataKey are all refused for the key's state.
+async fn assert_crypto_refused(
+    user: &mut KmsClient,
+    (encrypt, decrypt, generate): (EncryptRequest, DecryptRequest, GenerateDataKeyRequest),
+    exception: &str,
+    message: &str,
+) {
+    for refused in [
+        user.encrypt(encrypt).await.map(drop),
+        user.decrypt(decrypt).await.map(drop),
+        user.generate_data_key(generate).await.map(drop),
+    ] {
+        assert_error(refused, Code::FailedPrecondition, exception, message);
+    }
 }
 
 fn context(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -76,7 +88,7 @@ async fn unknown_keys_aliases_and_arns() {
 async fn alias_names() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     let create = |name: &str| CreateAliasRequest {
         alias_name: name.to_owned(),
         target_key_id: key.key_id.clone(),
@@ -123,7 +135,7 @@ async fn alias_names() {
 async fn sizes_of_plaintext_and_random_bytes() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     assert_error(
         user.encrypt(EncryptRequest {
             key_id: key.key_id.clone(),
@@ -212,8 +224,8 @@ async fn sizes_of_plaintext_and_random_bytes() {
 async fn damaged_blobs_and_encryption_contexts() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
-    let other = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
+    let other = lab_user_key(&mut user).await;
     let ctx = context(&[("purpose", "lab"), ("bucket", "b1")]);
     let blob = user
         .encrypt(EncryptRequest {
@@ -319,7 +331,7 @@ async fn damaged_blobs_and_encryption_contexts() {
 async fn key_policies_that_are_refused() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     let put = |policy: String| PutKeyPolicyRequest {
         key_id: key.key_id.clone(),
         policy_name: "default".into(),
@@ -405,7 +417,7 @@ async fn key_policies_that_are_refused() {
 async fn deletion_windows_and_key_states() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     let arn = key.arn.clone();
     for (days, bound) in [
         (6, "greater than or equal to 7"),
@@ -461,24 +473,8 @@ async fn deletion_windows_and_key_states() {
     .await
     .unwrap();
     let disabled = format!("{arn} is disabled.");
-    assert_error(
-        user.encrypt(encrypt()).await,
-        Code::FailedPrecondition,
-        "DisabledException",
-        &disabled,
-    );
-    assert_error(
-        user.decrypt(decrypt()).await,
-        Code::FailedPrecondition,
-        "DisabledException",
-        &disabled,
-    );
-    assert_error(
-        user.generate_data_key(gdk()).await,
-        Code::FailedPrecondition,
-        "DisabledException",
-        &disabled,
-    );
+    let requests = (encrypt(), decrypt(), gdk());
+    assert_crypto_refused(&mut user, requests, "DisabledException", &disabled).await;
     user.enable_key(EnableKeyRequest {
         key_id: key.key_id.clone(),
     })
@@ -502,24 +498,8 @@ async fn deletion_windows_and_key_states() {
         ("PendingDeletion", 7)
     );
     let pending = format!("{arn} is pending deletion.");
-    assert_error(
-        user.encrypt(encrypt()).await,
-        Code::FailedPrecondition,
-        "KMSInvalidStateException",
-        &pending,
-    );
-    assert_error(
-        user.decrypt(decrypt()).await,
-        Code::FailedPrecondition,
-        "KMSInvalidStateException",
-        &pending,
-    );
-    assert_error(
-        user.generate_data_key(gdk()).await,
-        Code::FailedPrecondition,
-        "KMSInvalidStateException",
-        &pending,
-    );
+    let requests = (encrypt(), decrypt(), gdk());
+    assert_crypto_refused(&mut user, requests, "KMSInvalidStateException", &pending).await;
     assert_error(
         user.enable_key(EnableKeyRequest {
             key_id: key.key_id.clone(),

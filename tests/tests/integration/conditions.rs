@@ -2,7 +2,7 @@
 //! acting for a user, and the encryption context.
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsHarness, Who, assert_error, kms::USER1_ARN, kms::console_key};
+use keyhold_tests::{KmsHarness, Who, assert_error, kms::USER1_ARN, kms::lab_user_key};
 use tonic::Code;
 
 /// Root administers; AWSLabsUser-0001 may use the key only through the object
@@ -79,7 +79,7 @@ async fn via_service_and_encryption_context_conditions_decide() {
 async fn an_explicit_deny_wins_and_says_so() {
     let kms = KmsHarness::start().await;
     let mut root = kms.client(Who::Root);
-    let key = console_key(&mut root, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut root).await;
     let mut policy: serde_json::Value = serde_json::from_str(
         &root
             .get_key_policy(GetKeyPolicyRequest {

@@ -5,12 +5,8 @@
 use std::collections::HashMap;
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsClient, KmsHarness, Who, assert_error, kms::console_key};
+use keyhold_tests::{KmsHarness, Who, assert_error, kms::lab_user_key};
 use tonic::Code;
-
-async fn new_key(client: &mut KmsClient) -> KeyMetadata {
-    console_key(client, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
-}
 
 fn too_long(field: &str, max: usize) -> String {
     format!(
@@ -38,7 +34,7 @@ fn validation<T: std::fmt::Debug>(result: Result<T, tonic::Status>, message: &st
 async fn an_encryption_context_over_8_kib_is_a_validation_error() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     let huge = context_of("\u{1}".repeat(3_000_000));
     // "purpose" is 7 bytes: 8185 more make exactly 8192.
     let at_limit = context_of("v".repeat(8192 - 7));
@@ -123,7 +119,7 @@ async fn an_encryption_context_over_8_kib_is_a_validation_error() {
 async fn key_ids_markers_and_policy_names_have_aws_lengths() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     let huge_id = "k".repeat(3_000_000);
     let long_id = format!("alias/{}", "k".repeat(2049 - 6));
     for id in [&huge_id, &long_id] {
@@ -336,7 +332,7 @@ async fn create_key_tags_have_aws_limits() {
 async fn a_nul_character_is_a_client_error_not_an_internal_one() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = new_key(&mut user).await;
+    let key = lab_user_key(&mut user).await;
     validation(
         user.create_key(CreateKeyRequest {
             description: "a\0b".into(),

@@ -2,7 +2,7 @@
 //! request when removed from the key users, and gets it back when added again.
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsHarness, Who, assert_error, kms::USER1_ARN, kms::console_key};
+use keyhold_tests::{KmsHarness, Who, assert_error, kms::USER1_ARN, kms::lab_user_key};
 use tonic::Code;
 
 fn s3_context(bucket: &str, key: &str) -> std::collections::HashMap<String, String> {
@@ -19,7 +19,7 @@ async fn the_lab_key_is_created_used_revoked_and_restored() {
     let mut user = kms.client(Who::User1);
 
     // Step 1: the console's key, created by the lab user.
-    let created = console_key(&mut user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let created = lab_user_key(&mut user).await;
     assert!(uuid::Uuid::try_parse(&created.key_id).is_ok());
     assert_eq!(
         created.arn,

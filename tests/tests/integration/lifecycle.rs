@@ -3,30 +3,17 @@
 use std::time::Duration;
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsHarness, TestDatabase, Who, assert_error, proxy::CuttableProxy};
+use keyhold_tests::{
+    KmsHarness, TestDatabase, Who, assert_error, kms::lab_user_key, proxy::CuttableProxy,
+};
 use sqlx::Connection;
 use tonic::Code;
-
-fn lab_key() -> CreateKeyRequest {
-    CreateKeyRequest {
-        description: "KMS Key for S3 data".into(),
-        key_administrators: vec!["AWSLabsUser-0001".into()],
-        key_users: vec!["AWSLabsUser-0001".into()],
-        ..Default::default()
-    }
-}
 
 #[tokio::test]
 async fn blobs_made_before_a_restart_decrypt_after_it() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = user
-        .create_key(lab_key())
-        .await
-        .unwrap()
-        .into_inner()
-        .key_metadata
-        .unwrap();
+    let key = lab_user_key(&mut user).await;
     user.create_alias(CreateAliasRequest {
         alias_name: "alias/myFirstKey".into(),
         target_key_id: key.key_id.clone(),
@@ -75,20 +62,8 @@ async fn blobs_made_before_a_restart_decrypt_after_it() {
 async fn keys_past_their_deletion_date_are_deleted_with_their_material() {
     let kms = KmsHarness::start().await;
     let mut root = kms.client(Who::Root);
-    let key = root
-        .create_key(lab_key())
-        .await
-        .unwrap()
-        .into_inner()
-        .key_metadata
-        .unwrap();
-    let keep = root
-        .create_key(lab_key())
-        .await
-        .unwrap()
-        .into_inner()
-        .key_metadata
-        .unwrap();
+    let key = lab_user_key(&mut root).await;
+    let keep = lab_user_key(&mut root).await;
     root.schedule_key_deletion(ScheduleKeyDeletionRequest {
         key_id: key.key_id.clone(),
         pending_window_in_days: 7,
@@ -298,9 +273,7 @@ async fn a_policy_change_reaches_another_replica() {
     let b = KmsHarness::start_on(unused, a.database_url.clone(), Some(a.workdir.clone())).await;
 
     let mut root_a = a.client(Who::Root);
-    let key =
-        keyhold_tests::kms::console_key(&mut root_a, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"])
-            .await;
+    let key = lab_user_key(&mut root_a).await;
     let blob = root_a
         .encrypt(EncryptRequest {
             key_id: key.key_id.clone(),

@@ -11,8 +11,9 @@ use keyhold_platform::CloudTrailEvent;
 use keyhold_proto::{kms::v1 as kms, object::v1::*};
 use keyhold_tests::{
     ObjectHarness, Who,
-    kms::{ACCOUNT, USER1_ARN, console_key},
+    kms::{ACCOUNT, USER1_ARN, lab_user_key},
     object::{get, put, put_header, sse_kms},
+    setup,
 };
 use serde_json::{Value, json};
 
@@ -201,8 +202,7 @@ fn assert_kms_for_object(event: &Value, key_arn: &str, object: &str) {
 #[tokio::test]
 async fn bucket_settings_are_management_events() {
     let harness = ObjectHarness::start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = setup::user_key(&harness).await;
     let mut user = harness.client(Who::User1);
 
     user.create_bucket(CreateBucketRequest {
@@ -225,15 +225,9 @@ async fn bucket_settings_are_management_events() {
 
     user.put_bucket_encryption(PutBucketEncryptionRequest {
         bucket: BUCKET.into(),
-        server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
-            rules: vec![ServerSideEncryptionRule {
-                apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                    sse_algorithm: "aws:kms".into(),
-                    kms_master_key_id: key.arn.clone(),
-                }),
-                bucket_key_enabled: false,
-            }],
-        }),
+        server_side_encryption_configuration: Some(setup::encryption_rule(
+            "aws:kms", &key.arn, false,
+        )),
     })
     .await
     .unwrap();
@@ -293,14 +287,9 @@ async fn bucket_settings_are_management_events() {
 async fn sse_kms_put_and_get_are_data_events_with_their_kms_calls() {
     let harness = ObjectHarness::start().await;
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     let mut user = harness.client(Who::User1);
-    user.create_bucket(CreateBucketRequest {
-        bucket: BUCKET.into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    setup::create_bucket(&mut user, BUCKET).await;
     let object_key = "images/marker.bin";
     let object = object_arn(BUCKET, object_key);
     let body = marked(300_000);

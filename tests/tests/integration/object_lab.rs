@@ -5,33 +5,16 @@
 
 use keyhold_proto::{kms::v1 as kms, object::v1::*};
 use keyhold_tests::{
-    ObjectHarness, Who, assert_error,
-    kms::{USER1_ARN, console_key},
+    Who, assert_error,
+    kms::USER1_ARN,
+    lab::{self, BUCKET, IMAGE, SIGV4, image},
     object::{get, put, put_header, sse_kms},
 };
 use tonic::Code;
 
-const BUCKET: &str = "mycloudtrailbucket1234";
-const IMAGE: &str = "images/lab-image.png";
-const SIGV4: &str = "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.";
-
-fn image() -> Vec<u8> {
-    // Bigger than a few segments, not a multiple of the segment size.
-    (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect()
-}
-
 #[tokio::test]
 async fn the_lab_over_grpc() {
-    let harness = ObjectHarness::start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    kms_user
-        .create_alias(kms::CreateAliasRequest {
-            alias_name: "alias/myFirstKey".into(),
-            target_key_id: key.key_id.clone(),
-        })
-        .await
-        .unwrap();
+    let (harness, mut kms_user, key) = lab::start().await;
 
     let mut user = harness.client(Who::User1);
     let mut anonymous = harness.client(Who::Anonymous);

@@ -18,8 +18,8 @@ use keyhold_platform::error::INTERNAL_MESSAGE;
 use keyhold_proto::object::v1::*;
 use keyhold_tests::{
     ObjectClient, ObjectHarness, Who, exception,
-    kms::console_key,
     object::{get, put, put_header, put_object, sse_kms},
+    setup,
 };
 use sqlx::PgPool;
 use tonic::{Code, Status};
@@ -149,16 +149,6 @@ where
     panic!("timed out after {seconds}s waiting for {what}");
 }
 
-async fn create_bucket(client: &mut ObjectClient, bucket: &str) {
-    client
-        .create_bucket(CreateBucketRequest {
-            bucket: bucket.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("create the bucket");
-}
-
 /// What a GetObject delivered before it ended, and how it ended.
 struct Partial {
     head: Option<ObjectHead>,
@@ -281,11 +271,8 @@ async fn dump_database(url: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn only_ciphertext_is_at_rest() {
-    let harness = ObjectHarness::start().await;
-    let mut kms = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
+    let key = setup::user_key(&harness).await;
 
     let kms_body = marked(300_000);
     let s3_body = marked(300_007);
@@ -347,9 +334,7 @@ async fn only_ciphertext_is_at_rest() {
 
 #[tokio::test]
 async fn tampered_blobs_are_never_served() {
-    let harness = ObjectHarness::start().await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
     // Five segments, the last one short.
     let data = patterned(300_000);
     put(&mut user, sse_s3(BUCKET, "victim"), &data)
@@ -508,11 +493,31 @@ async fn tampered_blobs_are_never_served() {
     let _ = std::fs::remove_dir_all(harness.blob_dir());
 }
 
+/// Puts A's wrapped key and nonce prefix on B's row (BUCKET/a and BUCKET/b).
+async fn give_b_the_key_of_a(pool: &PgPool) {
+    sqlx::query(
+        "UPDATE objects b SET wrapped_key = a.wrapped_key, nonce_prefix = a.nonce_prefix \
+         FROM objects a WHERE a.bucket = $1 AND a.key = 'a' AND b.bucket = $1 AND b.key = 'b'",
+    )
+    .bind(BUCKET)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Copies BUCKET/a's blob to a new blob path, which it returns.
+async fn copy_blob_of_a(harness: &ObjectHarness, pool: &PgPool) -> String {
+    let a_path = blob_path(pool, BUCKET, "a").await;
+    let copy_path = format!("blobs/zz/{}", uuid::Uuid::new_v4());
+    let copy_file = blob_file(harness, &copy_path);
+    std::fs::create_dir_all(copy_file.parent().unwrap()).unwrap();
+    std::fs::copy(blob_file(harness, &a_path), &copy_file).unwrap();
+    copy_path
+}
+
 #[tokio::test]
 async fn an_sse_s3_key_opens_only_its_own_object() {
-    let harness = ObjectHarness::start().await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
     let a = patterned(100_000);
     let b = marked(100_000);
     put(&mut user, sse_s3(BUCKET, "a"), &a).await.unwrap();
@@ -520,14 +525,7 @@ async fn an_sse_s3_key_opens_only_its_own_object() {
     let pool = database(&harness).await;
 
     // A's wrapped key and nonce prefix on B's row: B does not open.
-    sqlx::query(
-        "UPDATE objects b SET wrapped_key = a.wrapped_key, nonce_prefix = a.nonce_prefix \
-         FROM objects a WHERE a.bucket = $1 AND a.key = 'a' AND b.bucket = $1 AND b.key = 'b'",
-    )
-    .bind(BUCKET)
-    .execute(&pool)
-    .await
-    .unwrap();
+    give_b_the_key_of_a(&pool).await;
     let partial = read_partial(&mut user, BUCKET, "b", "").await;
     assert_internal_error(partial.error.as_ref(), "A's key on B");
     assert!(partial.body.is_empty());
@@ -535,11 +533,7 @@ async fn an_sse_s3_key_opens_only_its_own_object() {
     // All of A on B (key, nonce prefix, a copy of A's blob, its size and ETag):
     // with A's key and bytes consistent, only the binding of the key to bucket and
     // key stops B from serving A's plaintext.
-    let a_path = blob_path(&pool, BUCKET, "a").await;
-    let copy_path = format!("blobs/zz/{}", uuid::Uuid::new_v4());
-    let copy_file = blob_file(&harness, &copy_path);
-    std::fs::create_dir_all(copy_file.parent().unwrap()).unwrap();
-    std::fs::copy(blob_file(&harness, &a_path), &copy_file).unwrap();
+    let copy_path = copy_blob_of_a(&harness, &pool).await;
     sqlx::query(
         "UPDATE objects b SET wrapped_key = a.wrapped_key, nonce_prefix = a.nonce_prefix, \
          size = a.size, etag = a.etag, blob_path = $2 \
@@ -573,11 +567,8 @@ async fn an_sse_s3_key_opens_only_its_own_object() {
 
 #[tokio::test]
 async fn an_sse_kms_key_opens_only_its_own_object() {
-    let harness = ObjectHarness::start().await;
-    let mut kms = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
+    let key = setup::user_key(&harness).await;
     let a = patterned(100_000);
     put(&mut user, sse_kms(BUCKET, "a", &key.key_id), &a)
         .await
@@ -588,25 +579,14 @@ async fn an_sse_kms_key_opens_only_its_own_object() {
     let pool = database(&harness).await;
 
     // Only A's wrapped key: kms-svc refuses it under B's context.
-    sqlx::query(
-        "UPDATE objects b SET wrapped_key = a.wrapped_key, nonce_prefix = a.nonce_prefix \
-         FROM objects a WHERE a.bucket = $1 AND a.key = 'a' AND b.bucket = $1 AND b.key = 'b'",
-    )
-    .bind(BUCKET)
-    .execute(&pool)
-    .await
-    .unwrap();
+    give_b_the_key_of_a(&pool).await;
     let partial = read_partial(&mut user, BUCKET, "b", "").await;
     assert!(partial.error.is_some(), "A's key on B must not open");
     assert!(partial.body.is_empty());
 
     // All of A's row (with its encryption context naming A) on B, with a copy of A's
     // blob: the context names another object, so B must not serve it.
-    let a_path = blob_path(&pool, BUCKET, "a").await;
-    let copy_path = format!("blobs/zz/{}", uuid::Uuid::new_v4());
-    let copy_file = blob_file(&harness, &copy_path);
-    std::fs::create_dir_all(copy_file.parent().unwrap()).unwrap();
-    std::fs::copy(blob_file(&harness, &a_path), &copy_file).unwrap();
+    let copy_path = copy_blob_of_a(&harness, &pool).await;
     sqlx::query(
         "UPDATE objects b SET wrapped_key = a.wrapped_key, nonce_prefix = a.nonce_prefix, \
          encryption_context = a.encryption_context, size = a.size, etag = a.etag, \
@@ -691,9 +671,7 @@ async fn assert_no_object(harness: &ObjectHarness, user: &mut ObjectClient, key:
 
 #[tokio::test]
 async fn a_put_cut_off_midway_leaves_no_object_and_no_untracked_bytes() {
-    let harness = ObjectHarness::start().await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
     let pool = database(&harness).await;
 
     let blob_dir = harness.blob_dir();
@@ -737,7 +715,7 @@ async fn a_put_cut_off_midway_leaves_no_object_and_no_untracked_bytes() {
 async fn the_sweeper_removes_what_a_cut_off_put_left() {
     let harness = ObjectHarness::start_with_flags(SWEEP_NOW).await;
     let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    setup::create_bucket(&mut user, BUCKET).await;
     let pool = database(&harness).await;
     let blob_dir = harness.blob_dir();
 
@@ -807,11 +785,8 @@ async fn only_object_blobs(harness: &ObjectHarness, pool: &PgPool, objects: usiz
 
 #[tokio::test]
 async fn overwritten_and_deleted_objects_leave_no_blob() {
-    let harness = ObjectHarness::start().await;
-    let mut kms = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
+    let key = setup::user_key(&harness).await;
     let pool = database(&harness).await;
     let blob_dir = harness.blob_dir();
 
@@ -858,11 +833,8 @@ async fn overwritten_and_deleted_objects_leave_no_blob() {
 
 #[tokio::test]
 async fn objects_survive_a_restart() {
-    let harness = ObjectHarness::start().await;
-    let mut kms = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
+    let key = setup::user_key(&harness).await;
     let objects = [
         ("s3.bin", sse_s3(BUCKET, "s3.bin"), patterned(200_001)),
         (
@@ -910,11 +882,8 @@ async fn get_range(client: &mut ObjectClient, key: &str, range: &str) -> (Object
 
 #[tokio::test]
 async fn a_20_mib_sse_kms_object_round_trips() {
-    let harness = ObjectHarness::start().await;
-    let mut kms = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    let mut user = harness.client(Who::User1);
-    create_bucket(&mut user, BUCKET).await;
+    let (harness, mut user) = setup::start(BUCKET).await;
+    let key = setup::user_key(&harness).await;
     let data = patterned(20 << 20);
     let stored = put_object(
         &mut user,

@@ -1,7 +1,7 @@
 //! What a user sees of the running service: health, reflection, audit records.
 
 use keyhold_proto::kms::v1::*;
-use keyhold_tests::{KmsHarness, Who, kms::console_key};
+use keyhold_tests::{KmsHarness, Who, kms::lab_user_key};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -56,7 +56,7 @@ async fn health_and_reflection_answer_without_credentials() {
 async fn audit_records_show_parameters_but_never_secrets() {
     let kms = KmsHarness::start().await;
     let mut user = kms.client(Who::User1);
-    let key = console_key(&mut user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut user).await;
     let secret = b"the plaintext nobody may log".to_vec();
     let encrypted = user
         .encrypt(EncryptRequest {

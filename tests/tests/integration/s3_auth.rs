@@ -11,6 +11,7 @@ use aws_sdk_s3::{presigning::PresigningConfig, primitives::ByteStream};
 use keyhold_tests::{
     ObjectHarness, Who,
     s3::{Payload, RawSigner, http, raw_request, sdk_error, send_raw, xml_field},
+    s3_sdk::get_bytes,
 };
 
 const BAD_SIGNATURE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
@@ -212,15 +213,10 @@ async fn every_body_encoding_of_the_sdks_stores_the_same_bytes() {
         .await
         .unwrap();
     for key in ["from-file", "from-file-no-trailer"] {
-        let got = s3
-            .get_object()
-            .bucket("bodies")
-            .key(key)
-            .send()
-            .await
-            .unwrap();
-        let bytes = got.body.collect().await.unwrap().into_bytes();
-        assert!(bytes.as_ref() == data.as_slice(), "{key} round trip");
+        assert!(
+            get_bytes(&s3, "bodies", key).await == data,
+            "{key} round trip"
+        );
     }
 
     // Hand-made: every chunk signed, no trailer.
@@ -239,14 +235,7 @@ async fn every_body_encoding_of_the_sdks_stores_the_same_bytes() {
     );
     let body = signer.chunked_body(&seed, &[first, second]);
     assert_eq!(send_raw("PUT", &url, &headers, body).await.0, 200);
-    let got = s3
-        .get_object()
-        .bucket("bodies")
-        .key("chunked")
-        .send()
-        .await
-        .unwrap();
-    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == data.as_slice());
+    assert!(get_bytes(&s3, "bodies", "chunked").await == data);
 
     // Unsigned aws-chunked with a checksum trailer (what the SDKs send over https).
     let url = harness.object_url("bodies", "unsigned-trailer");
@@ -284,14 +273,7 @@ async fn every_body_encoding_of_the_sdks_stores_the_same_bytes() {
             .0,
         200
     );
-    let got = s3
-        .get_object()
-        .bucket("bodies")
-        .key("unsigned-trailer")
-        .send()
-        .await
-        .unwrap();
-    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == data.as_slice());
+    assert!(get_bytes(&s3, "bodies", "unsigned-trailer").await == data);
     // The same with a trailer that does not match the bytes: BadDigest, not stored.
     let url = harness.object_url("bodies", "bad-trailer");
     let wrong = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";

@@ -5,8 +5,7 @@
 
 use std::{path::Path, process::Output};
 
-use keyhold_proto::kms::v1 as kms;
-use keyhold_tests::{ObjectHarness, Who, kms::console_key};
+use keyhold_tests::{ObjectHarness, Who, lab};
 use tokio::process::Command;
 
 fn aws(harness: &ObjectHarness, home: &Path, args: &[&str]) -> Command {
@@ -46,16 +45,7 @@ async fn run(mut command: Command) -> String {
 
 #[tokio::test]
 async fn the_aws_cli_works_against_keyhold() {
-    let harness = ObjectHarness::start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    kms_user
-        .create_alias(kms::CreateAliasRequest {
-            alias_name: "alias/myFirstKey".into(),
-            target_key_id: key.key_id.clone(),
-        })
-        .await
-        .unwrap();
+    let (harness, _, key) = lab::start().await;
     let home = harness.workdir.join("cli-home");
     std::fs::create_dir_all(&home).unwrap();
     // AWS CLI v1 presigns with SigV2 unless told otherwise; keyhold, like AWS regions

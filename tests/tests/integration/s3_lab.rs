@@ -17,30 +17,15 @@ use aws_sdk_s3::{
 use keyhold_proto::kms::v1 as kms;
 use keyhold_tests::{
     ObjectHarness, Who,
-    kms::{USER1_ARN, console_key},
+    kms::USER1_ARN,
+    lab::{self, BUCKET, IMAGE, SIGV4, image},
     s3::{http, sdk_error, xml_field},
+    s3_sdk::get_object_output,
 };
-
-const BUCKET: &str = "mycloudtrailbucket1234";
-const IMAGE: &str = "images/lab-image.png";
-const SIGV4: &str = "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.";
-
-fn image() -> Vec<u8> {
-    (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect()
-}
 
 #[tokio::test]
 async fn the_lab_over_the_s3_endpoint() {
-    let harness = ObjectHarness::start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    kms_user
-        .create_alias(kms::CreateAliasRequest {
-            alias_name: "alias/myFirstKey".into(),
-            target_key_id: key.key_id.clone(),
-        })
-        .await
-        .unwrap();
+    let (harness, mut kms_user, key) = lab::start().await;
     let s3 = harness.s3(Who::User1);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
 
@@ -63,13 +48,7 @@ async fn the_lab_over_the_s3_endpoint() {
     assert_eq!(put.ssekms_key_id(), Some(key.arn.as_str()));
 
     // Step 4: the user opens it; the object URL, opened anonymously, is refused.
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key(IMAGE)
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, BUCKET, IMAGE).await;
     assert_eq!(got.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(
         got.body.collect().await.unwrap().into_bytes().as_ref(),

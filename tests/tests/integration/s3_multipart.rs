@@ -5,10 +5,10 @@
 use aws_sdk_s3::{
     Client,
     primitives::ByteStream,
-    types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption},
+    types::{CompletedMultipartUpload, CompletedPart, MultipartUpload, ServerSideEncryption},
 };
 use keyhold_proto::kms::v1 as kms;
-use keyhold_tests::{ObjectHarness, Who, kms::console_key, s3::sdk_error, seeded_bytes};
+use keyhold_tests::{Who, kms::lab_user_key, s3::sdk_error, s3_sdk, seeded_bytes};
 
 const MIB: usize = 1024 * 1024;
 
@@ -56,6 +56,49 @@ async fn complete(
         .map_err(|e| sdk_error(&e))
 }
 
+async fn create_upload(s3: &Client, key: &str) -> String {
+    s3.create_multipart_upload()
+        .bucket("parts")
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// The S3 code of an UploadPart that fails.
+async fn refused_part(
+    s3: &Client,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    bytes: &'static [u8],
+) -> String {
+    let refused = s3
+        .upload_part()
+        .bucket("parts")
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .body(ByteStream::from_static(bytes))
+        .send()
+        .await
+        .unwrap_err();
+    sdk_error(&refused).0
+}
+
+async fn uploads_in_progress(s3: &Client) -> Vec<MultipartUpload> {
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("parts")
+        .send()
+        .await
+        .unwrap();
+    listed.uploads().to_vec()
+}
+
 async fn read(s3: &Client, key: &str, range: Option<&str>) -> Vec<u8> {
     let got = s3
         .get_object()
@@ -70,11 +113,9 @@ async fn read(s3: &Client, key: &str, range: Option<&str>) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
-    let harness = ObjectHarness::start().await;
+    let (harness, s3) = s3_sdk::start("parts").await;
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    let s3 = harness.s3(Who::User1);
-    s3.create_bucket().bucket("parts").send().await.unwrap();
+    let key = lab_user_key(&mut kms_user).await;
 
     let object = seeded_bytes(20 * MIB + 12_345, 7);
     let created = s3
@@ -123,25 +164,14 @@ async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
             12_345
         ]
     );
-    let uploads = s3
-        .list_multipart_uploads()
-        .bucket("parts")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploads.uploads().len(), 1);
-    assert_eq!(uploads.uploads()[0].upload_id(), Some(upload_id.as_str()));
+    let uploads = uploads_in_progress(&s3).await;
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].upload_id(), Some(upload_id.as_str()));
 
     let etag = complete(&s3, "big.bin", &upload_id, parts).await.unwrap();
     assert!(etag.trim_matches('"').ends_with("-5"), "{etag}");
 
-    let head = s3
-        .head_object()
-        .bucket("parts")
-        .key("big.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = s3_sdk::head_object_output(&s3, "parts", "big.bin").await;
     assert_eq!(head.content_length(), Some(object.len() as i64));
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(head.content_type(), Some("application/x-test"));
@@ -156,13 +186,8 @@ async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
     .await;
     assert!(spanning == object[boundary - 10..=3 * boundary + 10]);
     assert!(read(&s3, "big.bin", Some("bytes=-100")).await == object[object.len() - 100..]);
-    let after = s3
-        .list_multipart_uploads()
-        .bucket("parts")
-        .send()
-        .await
-        .unwrap();
-    assert!(after.uploads().is_empty());
+    let after = uploads_in_progress(&s3).await;
+    assert!(after.is_empty());
 
     // A revoked key user can no longer add parts to an upload.
     let created = s3
@@ -181,34 +206,17 @@ async fn a_20_mib_sse_kms_object_in_parts_reads_back_byte_exact() {
         })
         .await
         .unwrap();
-    let refused = s3
-        .upload_part()
-        .bucket("parts")
-        .key("second.bin")
-        .upload_id(created.upload_id().unwrap())
-        .part_number(1)
-        .body(ByteStream::from_static(b"no"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(sdk_error(&refused).0, "AccessDenied");
+    let upload_id = created.upload_id().unwrap();
+    assert_eq!(
+        refused_part(&s3, "second.bin", upload_id, 1, b"no").await,
+        "AccessDenied"
+    );
 }
 
 #[tokio::test]
 async fn bad_completions_are_refused_and_leave_the_upload_intact() {
-    let harness = ObjectHarness::start().await;
-    let s3 = harness.s3(Who::User1);
-    s3.create_bucket().bucket("parts").send().await.unwrap();
-    let upload_id = s3
-        .create_multipart_upload()
-        .bucket("parts")
-        .key("k")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_owned();
+    let (_harness, s3) = s3_sdk::start("parts").await;
+    let upload_id = create_upload(&s3, "k").await;
     let small = seeded_bytes(MIB, 1);
     let last = seeded_bytes(1000, 2);
     let one = upload_part(&s3, "k", &upload_id, 1, &small).await;
@@ -256,17 +264,10 @@ async fn bad_completions_are_refused_and_leave_the_upload_intact() {
         "InvalidPart"
     );
     // Part numbers outside 1..=10000.
-    let refused = s3
-        .upload_part()
-        .bucket("parts")
-        .key("k")
-        .upload_id(&upload_id)
-        .part_number(10_001)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(sdk_error(&refused).0, "InvalidArgument");
+    assert_eq!(
+        refused_part(&s3, "k", &upload_id, 10_001, b"x").await,
+        "InvalidArgument"
+    );
     // Nothing was created by the failures; a single small part completes.
     assert!(
         s3.head_object()
@@ -294,19 +295,8 @@ async fn bad_completions_are_refused_and_leave_the_upload_intact() {
 
 #[tokio::test]
 async fn an_aborted_upload_is_gone_with_its_parts() {
-    let harness = ObjectHarness::start().await;
-    let s3 = harness.s3(Who::User1);
-    s3.create_bucket().bucket("parts").send().await.unwrap();
-    let upload_id = s3
-        .create_multipart_upload()
-        .bucket("parts")
-        .key("dropped")
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_owned();
+    let (harness, s3) = s3_sdk::start("parts").await;
+    let upload_id = create_upload(&s3, "dropped").await;
     upload_part(&s3, "dropped", &upload_id, 1, &seeded_bytes(MIB, 3)).await;
     s3.abort_multipart_upload()
         .bucket("parts")
@@ -315,26 +305,11 @@ async fn an_aborted_upload_is_gone_with_its_parts() {
         .send()
         .await
         .unwrap();
-    let refused = s3
-        .upload_part()
-        .bucket("parts")
-        .key("dropped")
-        .upload_id(&upload_id)
-        .part_number(2)
-        .body(ByteStream::from_static(b"late"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(sdk_error(&refused).0, "NoSuchUpload");
-    assert!(
-        s3.list_multipart_uploads()
-            .bucket("parts")
-            .send()
-            .await
-            .unwrap()
-            .uploads()
-            .is_empty()
+    assert_eq!(
+        refused_part(&s3, "dropped", &upload_id, 2, b"late").await,
+        "NoSuchUpload"
     );
+    assert!(uploads_in_progress(&s3).await.is_empty());
     // The part's ciphertext is gone from the blob store too.
     let mut leftovers = Vec::new();
     let mut pending = vec![harness.blob_dir()];

@@ -6,6 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use keyhold_tests::{
     ObjectHarness, Who,
     s3::{Payload, RawSigner, raw_request, send_raw, xml_field},
+    s3_sdk::get_object_output,
 };
 
 const MALFORMED: &str =
@@ -136,13 +137,7 @@ async fn virtual_hosted_style_requests_work_with_a_base_domain() {
     assert_eq!(status, 200, "{response}");
     assert!(response.ends_with("virtual host"), "{response}");
     // Path-style keeps working beside it.
-    let got = s3
-        .get_object()
-        .bucket("vhost")
-        .key("hello.txt")
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, "vhost", "hello.txt").await;
     assert_eq!(
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         b"virtual host"

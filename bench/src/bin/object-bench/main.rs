@@ -35,7 +35,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use clap::Parser;
 // The kms load generator's client: the same credentials, channels and health probe.
-use keyhold_bench::{client, proc_ticks};
+use keyhold_bench::{client, proc_ticks, report_main::report_main};
 use keyhold_proto::{kms::v1 as kms, object::v1::CreateBucketRequest};
 
 use crate::{
@@ -199,26 +199,12 @@ const MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("object-bench: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(report) => {
-            if args.json {
-                match serde_json::to_string(&report) {
-                    Ok(json) => println!("{json}"),
-                    Err(error) => {
-                        eprintln!("object-bench: {error}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{}", report.table());
-            }
+    report_main(
+        "object-bench",
+        args.json,
+        run(&args),
+        Report::table,
+        |report| {
             if report.failed() {
                 ExitCode::FAILURE
             } else if !report.pass {
@@ -226,12 +212,8 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::SUCCESS
             }
-        }
-        Err(error) => {
-            eprintln!("object-bench: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+        },
+    )
 }
 
 async fn run(args: &Args) -> anyhow::Result<Report> {

@@ -7,7 +7,7 @@ use super::{Call, Kms, Page, decode_marker, require_not_pending_deletion};
 use crate::{
     authz::{check_identity, condition_context},
     error::{KmsError, KmsResult},
-    model::Alias,
+    model::{Alias, Key},
     validate,
 };
 
@@ -18,11 +18,10 @@ impl Kms {
         alias_name: &str,
         target_key_id: &str,
     ) -> KmsResult<()> {
-        validate::alias_name(alias_name)?;
-        self.check_alias_permission(call, "kms:CreateAlias", alias_name)?;
-        let key = self.load_key(call, target_key_id).await?;
-        self.authorize(call, &key, "kms:CreateAlias")?;
-        require_not_pending_deletion(&key)?;
+        self.check_alias_change(call, "kms:CreateAlias", alias_name)?;
+        let key = self
+            .new_target(call, "kms:CreateAlias", target_key_id)
+            .await?;
         if !self
             .store
             .insert_alias(alias_name, key.key_id, Utc::now())
@@ -42,14 +41,12 @@ impl Kms {
         alias_name: &str,
         target_key_id: &str,
     ) -> KmsResult<()> {
-        validate::alias_name(alias_name)?;
-        self.check_alias_permission(call, "kms:UpdateAlias", alias_name)?;
-        let alias = self.find_alias(alias_name).await?;
-        let current = self.load_key(call, &alias.key_id.to_string()).await?;
-        self.authorize(call, &current, "kms:UpdateAlias")?;
-        let target = self.load_key(call, target_key_id).await?;
-        self.authorize(call, &target, "kms:UpdateAlias")?;
-        require_not_pending_deletion(&target)?;
+        self.check_alias_change(call, "kms:UpdateAlias", alias_name)?;
+        self.authorize_current_target(call, "kms:UpdateAlias", alias_name)
+            .await?;
+        let target = self
+            .new_target(call, "kms:UpdateAlias", target_key_id)
+            .await?;
         self.store
             .retarget_alias(alias_name, target.key_id, Utc::now())
             .await
@@ -57,11 +54,9 @@ impl Kms {
 
     /// Works in every key state, as in AWS.
     pub async fn delete_alias(&self, call: Call<'_>, alias_name: &str) -> KmsResult<()> {
-        validate::alias_name(alias_name)?;
-        self.check_alias_permission(call, "kms:DeleteAlias", alias_name)?;
-        let alias = self.find_alias(alias_name).await?;
-        let key = self.load_key(call, &alias.key_id.to_string()).await?;
-        self.authorize(call, &key, "kms:DeleteAlias")?;
+        self.check_alias_change(call, "kms:DeleteAlias", alias_name)?;
+        self.authorize_current_target(call, "kms:DeleteAlias", alias_name)
+            .await?;
         self.store.delete_alias(alias_name).await
     }
 
@@ -90,6 +85,32 @@ impl Kms {
         }))
     }
 
+    /// The key the alias names now, once its key policy allows `action`.
+    async fn authorize_current_target(
+        &self,
+        call: Call<'_>,
+        action: &str,
+        alias_name: &str,
+    ) -> KmsResult<()> {
+        let alias = self.find_alias(alias_name).await?;
+        let current = self.load_key(call, &alias.key_id.to_string()).await?;
+        self.authorize(call, &current, action)
+    }
+
+    /// The key the alias is to name, once its key policy allows `action` and it is not
+    /// pending deletion.
+    async fn new_target(
+        &self,
+        call: Call<'_>,
+        action: &str,
+        target_key_id: &str,
+    ) -> KmsResult<Key> {
+        let target = self.load_key(call, target_key_id).await?;
+        self.authorize(call, &target, action)?;
+        require_not_pending_deletion(&target)?;
+        Ok(target)
+    }
+
     async fn find_alias(&self, alias_name: &str) -> KmsResult<Alias> {
         self.store.find_alias(alias_name).await?.ok_or_else(|| {
             KmsError::NotFound(format!(
@@ -99,12 +120,9 @@ impl Kms {
         })
     }
 
-    fn check_alias_permission(
-        &self,
-        call: Call<'_>,
-        action: &str,
-        alias_name: &str,
-    ) -> KmsResult<()> {
+    /// A valid alias name the caller may change with `action` (identity policy).
+    fn check_alias_change(&self, call: Call<'_>, action: &str, alias_name: &str) -> KmsResult<()> {
+        validate::alias_name(alias_name)?;
         let context = condition_context(call.caller, &self.partition.region, None);
         check_identity(
             call.caller,

@@ -33,6 +33,14 @@ pub struct DataKey {
     pub ciphertext_blob: Vec<u8>,
 }
 
+/// What a reference to `alias/aws/s3` that names no key yet does: S3's first use, by
+/// Encrypt or GenerateDataKey*, creates that AWS managed key; other calls find no key.
+#[derive(Clone, Copy)]
+enum FirstUse {
+    CreatesManagedKey,
+    NotFound,
+}
+
 impl Kms {
     pub async fn encrypt(
         &self,
@@ -43,7 +51,13 @@ impl Kms {
     ) -> KmsResult<(Vec<u8>, Key)> {
         validate::plaintext(plaintext)?;
         let found = self
-            .usable_key_or_first_use(call, key_id, "kms:Encrypt", context)
+            .usable_key(
+                call,
+                key_id,
+                "kms:Encrypt",
+                context,
+                FirstUse::CreatesManagedKey,
+            )
             .await?;
         let blob = self.seal(&found, context, plaintext)?;
         Ok((blob, found.key))
@@ -85,6 +99,7 @@ impl Kms {
                 destination_key_id,
                 "kms:ReEncryptTo",
                 destination_context,
+                FirstUse::NotFound,
             )
             .await?;
         let sealed = self.seal(&destination, destination_context, &source.plaintext)?;
@@ -104,7 +119,7 @@ impl Kms {
     ) -> KmsResult<DataKey> {
         let size = validate::data_key_size(key_spec, number_of_bytes)?;
         let found = self
-            .usable_key_or_first_use(call, key_id, action, context)
+            .usable_key(call, key_id, action, context, FirstUse::CreatesManagedKey)
             .await?;
         let plaintext = random_bytes(size);
         let ciphertext_blob = self.seal(&found, context, &plaintext)?;
@@ -134,28 +149,19 @@ impl Kms {
         key_id: &str,
         action: &str,
         context: &EncryptionContext,
+        first_use: FirstUse,
     ) -> KmsResult<KeyWithMaterial> {
         let key_ref = self.partition.parse_key_ref(key_id)?;
-        let found = self
-            .load_key_with_material(call, &key_ref, None)
-            .await?
-            .ok_or_else(|| self.not_found(&key_ref))?;
-        self.check_usable(call, found, action, context)
-    }
-
-    /// Like [`Kms::usable_key`] for Encrypt and GenerateDataKey*, the calls with
-    /// which S3's first use of `alias/aws/s3` creates that AWS managed key.
-    async fn usable_key_or_first_use(
-        &self,
-        call: Call<'_>,
-        key_id: &str,
-        action: &str,
-        context: &EncryptionContext,
-    ) -> KmsResult<KeyWithMaterial> {
-        let key_ref = self.partition.parse_key_ref(key_id)?;
-        let found = self
-            .load_key_with_material_or_first_use(call, &key_ref)
-            .await?;
+        let found = match first_use {
+            FirstUse::CreatesManagedKey => {
+                self.load_key_with_material_or_first_use(call, &key_ref)
+                    .await?
+            }
+            FirstUse::NotFound => self
+                .load_key_with_material(call, &key_ref, None)
+                .await?
+                .ok_or_else(|| self.not_found(&key_ref))?,
+        };
         self.check_usable(call, found, action, context)
     }
 

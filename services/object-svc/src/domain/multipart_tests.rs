@@ -114,6 +114,19 @@ fn md5_hex(bytes: &[u8]) -> String {
 }
 
 impl Fixture {
+    /// A single-PUT object (SSE-S3) at `key`.
+    async fn put_single(&self, key: &str, bytes: &[u8]) {
+        let input = PutObjectInput {
+            bucket: BUCKET.to_owned(),
+            key: key.to_owned(),
+            ..Default::default()
+        };
+        self.objects
+            .put_object(&self.user, input, body(bytes))
+            .await
+            .unwrap();
+    }
+
     async fn create(&self, key: &str, sse: SseRequest) -> MultipartUpload {
         self.objects
             .create_multipart_upload(
@@ -754,18 +767,7 @@ async fn listing_uploads_with_prefix_delimiter_and_markers() {
 #[tokio::test]
 async fn replacing_objects_with_and_by_multipart_ones_frees_their_blobs() {
     let f = fixture().await;
-    f.objects
-        .put_object(
-            &f.user,
-            PutObjectInput {
-                bucket: BUCKET.to_owned(),
-                key: "k".to_owned(),
-                ..Default::default()
-            },
-            body(b"single"),
-        )
-        .await
-        .unwrap();
+    f.put_single("k", b"single").await;
     let upload = f.create("k", SseRequest::default()).await;
     let p1 = data(MIN_PART_SIZE as usize, 5);
     let e1 = f.part(&upload, 1, &p1).await.unwrap().etag;
@@ -776,18 +778,7 @@ async fn replacing_objects_with_and_by_multipart_ones_frees_their_blobs() {
     assert!(f.get("k", "").await.unwrap() == [p1.as_slice(), b"tail"].concat());
     assert_eq!(f.blob_files().await.len(), 2);
 
-    f.objects
-        .put_object(
-            &f.user,
-            PutObjectInput {
-                bucket: BUCKET.to_owned(),
-                key: "k".to_owned(),
-                ..Default::default()
-            },
-            body(b"single again"),
-        )
-        .await
-        .unwrap();
+    f.put_single("k", b"single again").await;
     f.objects
         .sweep_blobs(Utc::now() - chrono::Duration::hours(1))
         .await

@@ -22,8 +22,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction, postgres::PgRow, types::Json};
 
 use super::{
-    MetadataStore, common_prefix, decode_error, encode_error, mark_garbage, object_from_row,
-    prefix_successor, sse_algorithm, store_object_row, take_pending,
+    BUCKET_FOR_SHARE, BlobHold, MetadataStore, PgQuery, bind_content_and_encryption, common_prefix,
+    content_from_row, decode_error, encode_error, encryption_from_row, execute_as_of_now,
+    hold_for_blob, mark_garbage, object_from_row, prefix_successor, store_object_row,
 };
 use crate::model::{Acl, ContentHeaders, ObjectEncryption, ObjectRecord};
 
@@ -160,33 +161,29 @@ fn size_from(size: i64) -> Result<u64, sqlx::Error> {
 }
 
 fn upload_from_row(row: &PgRow) -> Result<UploadRecord, sqlx::Error> {
-    let segment_size: i32 = row.try_get("segment_size")?;
     Ok(UploadRecord {
         upload_id: row.try_get("upload_id")?,
         bucket: row.try_get("bucket")?,
         key: row.try_get("key")?,
         initiated: row.try_get("initiated")?,
         initiator: row.try_get("initiator")?,
-        content: ContentHeaders {
-            content_type: row.try_get("content_type")?,
-            cache_control: row.try_get("cache_control")?,
-            content_disposition: row.try_get("content_disposition")?,
-            content_encoding: row.try_get("content_encoding")?,
-            content_language: row.try_get("content_language")?,
-        },
+        content: content_from_row(row)?,
         user_metadata: row.try_get::<Json<_>, _>("user_metadata")?.0,
-        encryption: ObjectEncryption {
-            algorithm: sse_algorithm(row.try_get("sse_algorithm")?)?,
-            kms_key_arn: row.try_get("kms_key_arn")?,
-            bucket_key_enabled: row.try_get("bucket_key_enabled")?,
-            wrapped_key: row.try_get("wrapped_key")?,
-            encryption_context: row.try_get::<Json<_>, _>("encryption_context")?.0,
-            nonce_prefix: Vec::new(),
-            segment_size: u32::try_from(segment_size)
-                .map_err(|_| decode_error(format!("negative segment size {segment_size}")))?,
-        },
+        encryption: encryption_from_row(row, Vec::new())?,
         acl: row.try_get::<Json<Acl>, _>("acl")?.0,
     })
+}
+
+/// Binds a part row's columns as $1 to $7, in upload_parts' order.
+fn bind_part<'q>(query: PgQuery<'q>, part: &'q PartRecord, size: i64) -> PgQuery<'q> {
+    query
+        .bind(&part.upload_id)
+        .bind(part.part_number)
+        .bind(&part.blob_path)
+        .bind(&part.nonce_prefix)
+        .bind(size)
+        .bind(&part.etag)
+        .bind(part.last_modified)
 }
 
 fn part_from_row(row: &PgRow) -> Result<PartRecord, sqlx::Error> {
@@ -208,12 +205,7 @@ pub(super) async fn mark_parts_garbage(
     tx: &mut Transaction<'static, Postgres>,
     object_blob: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(MARK_PARTS_GARBAGE)
-        .bind(object_blob)
-        .bind(Utc::now())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute_as_of_now(tx, MARK_PARTS_GARBAGE, object_blob).await
 }
 
 /// Drops the uploads of `bucket` (which is being deleted and locked FOR UPDATE):
@@ -256,7 +248,7 @@ impl MetadataStore {
     /// `put_object` does, so a bucket deletion waits for it and then drops it).
     pub async fn insert_upload(&self, upload: &UploadRecord) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let bucket = sqlx::query("SELECT 1 FROM buckets WHERE name = $1 FOR SHARE")
+        let bucket = sqlx::query(BUCKET_FOR_SHARE)
             .bind(&upload.bucket)
             .fetch_optional(&mut *tx)
             .await?;
@@ -264,7 +256,7 @@ impl MetadataStore {
             return Ok(false);
         }
         let segment_size = i32::try_from(upload.encryption.segment_size).map_err(encode_error)?;
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO uploads (upload_id, bucket, key, initiated, initiator, content_type, \
              cache_control, content_disposition, content_encoding, content_language, \
              user_metadata, sse_algorithm, kms_key_arn, bucket_key_enabled, wrapped_key, \
@@ -275,18 +267,13 @@ impl MetadataStore {
         .bind(&upload.bucket)
         .bind(&upload.key)
         .bind(upload.initiated)
-        .bind(&upload.initiator)
-        .bind(&upload.content.content_type)
-        .bind(&upload.content.cache_control)
-        .bind(&upload.content.content_disposition)
-        .bind(&upload.content.content_encoding)
-        .bind(&upload.content.content_language)
-        .bind(Json(&upload.user_metadata))
-        .bind(upload.encryption.algorithm.as_str())
-        .bind(&upload.encryption.kms_key_arn)
-        .bind(upload.encryption.bucket_key_enabled)
-        .bind(&upload.encryption.wrapped_key)
-        .bind(Json(&upload.encryption.encryption_context))
+        .bind(&upload.initiator);
+        bind_content_and_encryption(
+            query,
+            &upload.content,
+            &upload.user_metadata,
+            &upload.encryption,
+        )
         .bind(segment_size)
         .bind(Json(&upload.acl))
         .execute(&mut *tx)
@@ -311,20 +298,17 @@ impl MetadataStore {
     /// `register_upload`), replacing the part of the same number if there is one.
     pub async fn put_part(&self, part: &PartRecord) -> Result<PutPartOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let upload = sqlx::query("SELECT 1 FROM uploads WHERE upload_id = $1 FOR SHARE")
-            .bind(&part.upload_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if upload.is_none() {
-            mark_garbage(&mut tx, &part.blob_path).await?;
-            tx.commit().await?;
-            return Ok(PutPartOutcome::NoSuchUpload);
-        }
-        // As in put_object: the blob must not have been claimed by a sweep.
-        let claimed = !take_pending(&mut tx, &part.blob_path).await?;
-        if claimed {
-            tx.rollback().await?;
-            return Ok(PutPartOutcome::UploadExpired);
+        let lock_upload = "SELECT 1 FROM uploads WHERE upload_id = $1 FOR SHARE";
+        match hold_for_blob(&mut tx, lock_upload, &part.upload_id, &part.blob_path).await? {
+            BlobHold::NoParent => {
+                tx.commit().await?;
+                return Ok(PutPartOutcome::NoSuchUpload);
+            }
+            BlobHold::Claimed => {
+                tx.rollback().await?;
+                return Ok(PutPartOutcome::UploadExpired);
+            }
+            BlobHold::Held => {}
         }
         let size = i64::try_from(part.size).map_err(encode_error)?;
         // Replace the row if there is one (locked, so its blob is the one replaced),
@@ -340,36 +324,22 @@ impl MetadataStore {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(current) = current {
-                sqlx::query(
+                let update = sqlx::query(
                     "UPDATE upload_parts SET blob_path = $3, nonce_prefix = $4, size = $5, \
                      etag = $6, last_modified = $7 WHERE upload_id = $1 AND part_number = $2",
-                )
-                .bind(&part.upload_id)
-                .bind(part.part_number)
-                .bind(&part.blob_path)
-                .bind(&part.nonce_prefix)
-                .bind(size)
-                .bind(&part.etag)
-                .bind(part.last_modified)
-                .execute(&mut *tx)
-                .await?;
+                );
+                bind_part(update, part, size).execute(&mut *tx).await?;
                 break Some(current).filter(|current| *current != part.blob_path);
             }
-            let inserted = sqlx::query(
+            let insert = sqlx::query(
                 "INSERT INTO upload_parts (upload_id, part_number, blob_path, nonce_prefix, size, \
                  etag, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (upload_id, part_number) DO NOTHING",
-            )
-            .bind(&part.upload_id)
-            .bind(part.part_number)
-            .bind(&part.blob_path)
-            .bind(&part.nonce_prefix)
-            .bind(size)
-            .bind(&part.etag)
-            .bind(part.last_modified)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            );
+            let inserted = bind_part(insert, part, size)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if inserted == 1 {
                 break None;
             }
@@ -416,7 +386,7 @@ impl MetadataStore {
         parts: &[ObjectPart],
     ) -> Result<CompleteOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let bucket = sqlx::query("SELECT 1 FROM buckets WHERE name = $1 FOR SHARE")
+        let bucket = sqlx::query(BUCKET_FOR_SHARE)
             .bind(&record.bucket)
             .fetch_optional(&mut *tx)
             .await?;

@@ -4,41 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Duration, SubsecRound, Utc};
-use keyhold_tests::TestDatabase;
-use sqlx::PgPool;
+use chrono::{Duration, Utc};
 
 use super::multipart::{
     CompleteOutcome, ObjectPart, PartRecord, PutPartOutcome, UploadListing, UploadRecord,
 };
+use super::tests::{ACCOUNT, Fixture, now};
 use super::*;
 
-const ACCOUNT: &str = "111122223333";
-
-struct Fixture {
-    store: MetadataStore,
-    // Dropped last: drops the database.
-    _database: TestDatabase,
-}
-
+/// A store on a fresh database, with bucket "b".
 async fn fixture() -> Fixture {
-    let database = TestDatabase::create().await;
-    let pool = PgPool::connect(&database.url).await.expect("connect");
-    MIGRATOR.run(&pool).await.expect("migrate");
-    let store = MetadataStore::new(pool);
-    store
+    let fixture = super::tests::fixture().await;
+    fixture
+        .store
         .insert_bucket(&Bucket::new("b", ACCOUNT, now()))
         .await
         .unwrap();
-    Fixture {
-        store,
-        _database: database,
-    }
-}
-
-fn now() -> DateTime<Utc> {
-    // Postgres keeps microseconds.
-    Utc::now().trunc_subsecs(6)
+    fixture
 }
 
 fn upload(id: &str, key: &str) -> UploadRecord {

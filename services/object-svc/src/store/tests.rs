@@ -10,15 +10,16 @@ use sqlx::PgPool;
 use super::*;
 use crate::model::{ALL_USERS_URI, Grant, Grantee, Permission};
 
-const ACCOUNT: &str = "111122223333";
+pub(super) const ACCOUNT: &str = "111122223333";
 
-struct Fixture {
-    store: MetadataStore,
+pub(super) struct Fixture {
+    pub(super) store: MetadataStore,
     // Dropped last: drops the database.
     _database: TestDatabase,
 }
 
-async fn fixture() -> Fixture {
+/// A store on a fresh, migrated database.
+pub(super) async fn fixture() -> Fixture {
     let database = TestDatabase::create().await;
     let pool = PgPool::connect(&database.url).await.expect("connect");
     MIGRATOR.run(&pool).await.expect("migrate");
@@ -28,7 +29,7 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     // Postgres keeps microseconds.
     Utc::now().trunc_subsecs(6)
 }

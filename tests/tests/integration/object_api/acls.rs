@@ -358,16 +358,7 @@ async fn create_bucket_with_ownership_and_acl() {
     })
     .await
     .unwrap();
-    let rules = user
-        .get_bucket_ownership_controls(GetBucketOwnershipControlsRequest {
-            bucket: "writer-bucket".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ownership_controls
-        .unwrap()
-        .rules;
+    let rules = ownership_rules(&mut user, "writer-bucket").await;
     assert_eq!(
         rules,
         [OwnershipControlsRule {
@@ -383,14 +374,8 @@ async fn create_bucket_with_ownership_and_acl() {
         .into_inner();
     assert_eq!(acl.grants, [owner_grant("FULL_CONTROL")]);
     // Block Public Access is on for the new bucket all the same.
-    let block = user
-        .get_public_access_block(GetPublicAccessBlockRequest {
-            bucket: "writer-bucket".into(),
-        })
+    let block = public_access_block(&mut user, "writer-bucket")
         .await
-        .unwrap()
-        .into_inner()
-        .public_access_block_configuration
         .unwrap();
     assert!(block.block_public_acls && block.ignore_public_acls);
 }

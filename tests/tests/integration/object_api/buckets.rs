@@ -17,17 +17,10 @@ async fn a_new_bucket_has_the_s3_defaults() {
     assert_eq!(created.location, format!("/{BUCKET}"));
 
     assert_eq!(
-        encryption(&mut user, BUCKET).await,
-        rule("AES256", "", false)
+        bucket_encryption(&mut user, BUCKET).await,
+        encryption_rule("AES256", "", false)
     );
-    let block = user
-        .get_public_access_block(GetPublicAccessBlockRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .public_access_block_configuration;
+    let block = public_access_block(&mut user, BUCKET).await;
     assert_eq!(
         block,
         Some(PublicAccessBlockConfiguration {
@@ -37,17 +30,8 @@ async fn a_new_bucket_has_the_s3_defaults() {
             restrict_public_buckets: true,
         })
     );
-    let ownership = user
-        .get_bucket_ownership_controls(GetBucketOwnershipControlsRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ownership_controls
-        .unwrap();
     assert_eq!(
-        ownership.rules,
+        ownership_rules(&mut user, BUCKET).await,
         [OwnershipControlsRule {
             object_ownership: "BucketOwnerEnforced".into()
         }]
@@ -103,24 +87,29 @@ async fn bucket_settings_round_trip() {
     let key = user_key(&harness).await;
 
     for configuration in [
-        rule("aws:kms", &key.key_id, true),
-        rule("aws:kms", &key.arn, false),
-        rule("aws:kms", "alias/some-alias", true),
-        rule("aws:kms", "", false),
-        rule("AES256", "", false),
+        encryption_rule("aws:kms", &key.key_id, true),
+        encryption_rule("aws:kms", &key.arn, false),
+        encryption_rule("aws:kms", "alias/some-alias", true),
+        encryption_rule("aws:kms", "", false),
+        encryption_rule("AES256", "", false),
     ] {
         set_default(&mut user, BUCKET, configuration.clone()).await;
-        assert_eq!(encryption(&mut user, BUCKET).await, configuration);
+        assert_eq!(bucket_encryption(&mut user, BUCKET).await, configuration);
     }
-    set_default(&mut user, BUCKET, rule("aws:kms", &key.key_id, true)).await;
+    set_default(
+        &mut user,
+        BUCKET,
+        encryption_rule("aws:kms", &key.key_id, true),
+    )
+    .await;
     user.delete_bucket_encryption(DeleteBucketEncryptionRequest {
         bucket: BUCKET.into(),
     })
     .await
     .unwrap();
     assert_eq!(
-        encryption(&mut user, BUCKET).await,
-        rule("AES256", "", false)
+        bucket_encryption(&mut user, BUCKET).await,
+        encryption_rule("AES256", "", false)
     );
 
     let custom = PublicAccessBlockConfiguration {
@@ -135,14 +124,7 @@ async fn bucket_settings_round_trip() {
     })
     .await
     .unwrap();
-    let block = user
-        .get_public_access_block(GetPublicAccessBlockRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .public_access_block_configuration;
+    let block = public_access_block(&mut user, BUCKET).await;
     assert_eq!(block, Some(custom));
 
     for ownership in [
@@ -151,16 +133,7 @@ async fn bucket_settings_round_trip() {
         "BucketOwnerEnforced",
     ] {
         set_ownership(&mut user, BUCKET, ownership).await;
-        let rules = user
-            .get_bucket_ownership_controls(GetBucketOwnershipControlsRequest {
-                bucket: BUCKET.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .ownership_controls
-            .unwrap()
-            .rules;
+        let rules = ownership_rules(&mut user, BUCKET).await;
         assert_eq!(
             rules,
             [OwnershipControlsRule {
@@ -176,7 +149,12 @@ async fn bucket_default_encryption_applies_to_writes() {
     let key = user_key(&harness).await;
 
     // aws:kms with a key and a bucket key: an object put with no SSE fields.
-    set_default(&mut user, BUCKET, rule("aws:kms", &key.key_id, true)).await;
+    set_default(
+        &mut user,
+        BUCKET,
+        encryption_rule("aws:kms", &key.key_id, true),
+    )
+    .await;
     let stored = put(&mut user, put_header(BUCKET, "default.txt"), b"default")
         .await
         .unwrap();
@@ -309,7 +287,7 @@ async fn bucket_default_encryption_applies_to_writes() {
 #[tokio::test]
 async fn aws_kms_without_a_key_uses_the_aws_managed_key() {
     let (harness, mut user) = start().await;
-    set_default(&mut user, BUCKET, rule("aws:kms", "", false)).await;
+    set_default(&mut user, BUCKET, encryption_rule("aws:kms", "", false)).await;
     let stored = put(&mut user, put_header(BUCKET, "managed.txt"), b"managed")
         .await
         .unwrap();

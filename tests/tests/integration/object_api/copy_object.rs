@@ -119,7 +119,7 @@ async fn copy_object_re_encrypts() {
     set_default(
         &mut user,
         "kms-default",
-        rule("aws:kms", &key_a.key_id, true),
+        encryption_rule("aws:kms", &key_a.key_id, true),
     )
     .await;
     let copied = user

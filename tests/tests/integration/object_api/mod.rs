@@ -11,7 +11,10 @@ use keyhold_tests::{
     kms::ACCOUNT,
     object::{get, get_object, pairs, put, put_header, put_object, sse_kms},
     seeded_bytes,
-    setup::{create_bucket, delete_block, set_ownership, user_key},
+    setup::{
+        bucket_encryption, create_bucket, delete_block, encryption_rule, ownership_rules,
+        public_access_block, set_ownership, user_key,
+    },
     texts::ALL_USERS,
 };
 use tonic::{Code, Status};
@@ -40,30 +43,6 @@ async fn head(client: &mut ObjectClient, bucket: &str, key: &str) -> ObjectHead 
         .into_inner()
         .head
         .expect("a head")
-}
-
-async fn encryption(client: &mut ObjectClient, bucket: &str) -> ServerSideEncryptionConfiguration {
-    client
-        .get_bucket_encryption(GetBucketEncryptionRequest {
-            bucket: bucket.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .server_side_encryption_configuration
-        .expect("a configuration")
-}
-
-fn rule(algorithm: &str, key_id: &str, bucket_key: bool) -> ServerSideEncryptionConfiguration {
-    ServerSideEncryptionConfiguration {
-        rules: vec![ServerSideEncryptionRule {
-            apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                sse_algorithm: algorithm.into(),
-                kms_master_key_id: key_id.into(),
-            }),
-            bucket_key_enabled: bucket_key,
-        }],
-    }
 }
 
 async fn set_default(

@@ -106,8 +106,8 @@ async fn overwrite_delete_and_bucket_lifecycle() {
     assert!(listed.is_empty());
     create_bucket(&mut user, BUCKET).await;
     assert_eq!(
-        encryption(&mut user, BUCKET).await,
-        rule("AES256", "", false)
+        bucket_encryption(&mut user, BUCKET).await,
+        encryption_rule("AES256", "", false)
     );
     let listed = user
         .list_objects_v2(ListObjectsV2Request {

@@ -53,12 +53,7 @@ async fn anonymous_callers_are_denied_everything_on_a_private_bucket() {
     );
     assert_denied(
         anonymous
-            .copy_object(CopyObjectRequest {
-                bucket: BUCKET.into(),
-                key: "copy.txt".into(),
-                copy_source: format!("{BUCKET}/secret.txt"),
-                ..Default::default()
-            })
+            .copy_object(copy_request("copy.txt", &format!("{BUCKET}/secret.txt")))
             .await,
     );
     assert_denied(
@@ -181,25 +176,9 @@ async fn anonymous_callers_are_denied_everything_on_a_private_bucket() {
     assert_eq!(bytes, b"secret");
     assert_no_such_key(get(&mut user, BUCKET, "new.txt").await, "new.txt");
     assert_no_such_key(get(&mut user, BUCKET, "copy.txt").await, "copy.txt");
-    let block = user
-        .get_public_access_block(GetPublicAccessBlockRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .public_access_block_configuration
-        .unwrap();
+    let block = public_access_block(&mut user, BUCKET).await.unwrap();
     assert!(block.block_public_acls && block.ignore_public_acls);
-    let encryption = user
-        .get_bucket_encryption(GetBucketEncryptionRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .server_side_encryption_configuration
-        .unwrap();
+    let encryption = bucket_encryption(&mut user, BUCKET).await;
     assert_eq!(
         encryption.rules[0]
             .apply_server_side_encryption_by_default
@@ -258,7 +237,7 @@ async fn ignore_public_acls_hides_a_public_object() {
     // An SSE-KMS object public by ACL is refused as AccessDenied before the SigV4
     // rule applies (authorize first).
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     put(
         &mut user,
         PutObjectHeader {
@@ -302,7 +281,7 @@ async fn anonymous_sse_kms_read_of_a_public_object_needs_sigv4() {
     set_ownership(&mut user, BUCKET, "BucketOwnerPreferred").await;
     delete_block(&mut user, BUCKET).await;
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     put(
         &mut user,
         PutObjectHeader {

@@ -239,13 +239,8 @@ async fn every_operation_on_a_missing_bucket_is_no_such_bucket() {
         missing,
     );
     assert_no_such_bucket(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: "b.txt".into(),
-            copy_source: format!("{missing}/a.txt"),
-            ..Default::default()
-        })
-        .await,
+        user.copy_object(copy_request("b.txt", &format!("{missing}/a.txt")))
+            .await,
         missing,
     );
     // Anonymous callers learn the same about a bucket that does not exist, as in S3.
@@ -281,13 +276,8 @@ async fn missing_keys_for_the_owner() {
         "missing.txt",
     );
     assert_no_such_key(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: "copy.txt".into(),
-            copy_source: format!("{BUCKET}/missing.txt"),
-            ..Default::default()
-        })
-        .await,
+        user.copy_object(copy_request("copy.txt", &format!("{BUCKET}/missing.txt")))
+            .await,
         "missing.txt",
     );
 }

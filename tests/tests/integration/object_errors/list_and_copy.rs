@@ -46,12 +46,7 @@ async fn copy_object_arguments() {
     put(&mut user, put_header(BUCKET, "a.txt"), b"a")
         .await
         .unwrap();
-    let copy = |source: &str| CopyObjectRequest {
-        bucket: BUCKET.into(),
-        key: "a.txt".into(),
-        copy_source: source.into(),
-        ..Default::default()
-    };
+    let copy = |source: &str| copy_request("a.txt", source);
     let to_itself = "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.";
     for source in [format!("{BUCKET}/a.txt"), format!("/{BUCKET}/a.txt")] {
         assert_s3_error(

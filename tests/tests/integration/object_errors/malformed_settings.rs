@@ -21,30 +21,21 @@ async fn malformed_acl_arguments() {
         permission: permission.into(),
     };
     let all_users = "http://acs.amazonaws.com/groups/global/AllUsers";
+    let one_grant = |grant: Grant| {
+        Some(AccessControlPolicy {
+            owner: None,
+            grants: vec![grant],
+        })
+    };
     for policy in [
         None,
-        Some(AccessControlPolicy {
-            owner: None,
-            grants: vec![grant("Group", "", all_users, "READS")],
-        }),
-        Some(AccessControlPolicy {
-            owner: None,
-            grants: vec![grant("CanonicalUser", "", "", "READ")],
-        }),
-        Some(AccessControlPolicy {
-            owner: None,
-            grants: vec![grant("Group", "", "", "READ")],
-        }),
-        Some(AccessControlPolicy {
-            owner: None,
-            grants: vec![grant("AmazonCustomerByEmail", "x", "", "READ")],
-        }),
-        Some(AccessControlPolicy {
-            owner: None,
-            grants: vec![Grant {
-                grantee: None,
-                permission: "READ".into(),
-            }],
+        one_grant(grant("Group", "", all_users, "READS")),
+        one_grant(grant("CanonicalUser", "", "", "READ")),
+        one_grant(grant("Group", "", "", "READ")),
+        one_grant(grant("AmazonCustomerByEmail", "x", "", "READ")),
+        one_grant(Grant {
+            grantee: None,
+            permission: "READ".into(),
         }),
     ] {
         assert_s3_error(
@@ -228,15 +219,7 @@ async fn malformed_bucket_settings() {
     invalid(
         user.put_bucket_encryption(PutBucketEncryptionRequest {
             bucket: BUCKET.into(),
-            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
-                rules: vec![ServerSideEncryptionRule {
-                    apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                        sse_algorithm: "AES256".into(),
-                        kms_master_key_id: "alias/a".into(),
-                    }),
-                    bucket_key_enabled: false,
-                }],
-            }),
+            server_side_encryption_configuration: Some(encryption_rule("AES256", "alias/a", false)),
         })
         .await
         .map(|_| ()),
@@ -250,26 +233,9 @@ async fn malformed_bucket_settings() {
         .await,
         "ownership-bucket",
     );
-    let rules = user
-        .get_bucket_ownership_controls(GetBucketOwnershipControlsRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ownership_controls
-        .unwrap()
-        .rules;
+    let rules = ownership_rules(&mut user, BUCKET).await;
     assert_eq!(rules[0].object_ownership, "BucketOwnerEnforced");
-    let encryption = user
-        .get_bucket_encryption(GetBucketEncryptionRequest {
-            bucket: BUCKET.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .server_side_encryption_configuration
-        .unwrap();
+    let encryption = bucket_encryption(&mut user, BUCKET).await;
     assert_eq!(
         encryption.rules[0]
             .apply_server_side_encryption_by_default

@@ -8,9 +8,12 @@ use bytes::Bytes;
 use keyhold_proto::{kms::v1 as kms, object::v1::*};
 use keyhold_tests::{
     ObjectClient, ObjectHarness, Who, assert_error,
-    kms::{USER2_ARN, console_key},
+    kms::{USER2_ARN, lab_user_key},
     object::{assert_s3_error, get, get_object, put, put_header, put_object, sse_kms},
-    setup::{create_bucket, delete_block, set_ownership},
+    setup::{
+        bucket_encryption, create_bucket, delete_block, encryption_rule, ownership_rules,
+        public_access_block, set_ownership,
+    },
     texts::{
         ACCESS_DENIED, ACLS_NOT_SUPPORTED, KMS_ARN_PREFIX, KMS_NEEDS_HEADER, NO_SUCH_BUCKET,
         NO_SUCH_KEY, NOT_SUPPORTED,
@@ -85,16 +88,18 @@ fn list_request(bucket: &str) -> ListObjectsV2Request {
     }
 }
 
-fn kms_rule(key_id: &str) -> ServerSideEncryptionConfiguration {
-    ServerSideEncryptionConfiguration {
-        rules: vec![ServerSideEncryptionRule {
-            apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                sse_algorithm: "aws:kms".into(),
-                kms_master_key_id: key_id.into(),
-            }),
-            bucket_key_enabled: false,
-        }],
+/// CopyObject into BUCKET/`key` from `copy_source` ("bucket/key"), nothing else set.
+fn copy_request(key: &str, copy_source: &str) -> CopyObjectRequest {
+    CopyObjectRequest {
+        bucket: BUCKET.into(),
+        key: key.into(),
+        copy_source: copy_source.into(),
+        ..Default::default()
     }
+}
+
+fn kms_rule(key_id: &str) -> ServerSideEncryptionConfiguration {
+    encryption_rule("aws:kms", key_id, false)
 }
 
 fn public_read_policy() -> AccessControlPolicy {

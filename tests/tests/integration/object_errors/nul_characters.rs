@@ -59,13 +59,8 @@ async fn a_bucket_name_with_nul_does_not_exist() {
     assert_no_such_bucket(user.list_objects_v2(list_request(name)).await, name);
     assert_no_such_bucket(put(&mut user, put_header(name, "a.txt"), b"a").await, name);
     assert_no_such_bucket(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: "b.txt".into(),
-            copy_source: "errors%00bucket/a.txt".into(),
-            ..Default::default()
-        })
-        .await,
+        user.copy_object(copy_request("b.txt", "errors%00bucket/a.txt"))
+            .await,
         name,
     );
 }

@@ -27,25 +27,17 @@ async fn key_lengths_and_characters() {
             &[],
         )
     };
+    for key in [too_long.clone(), "é".repeat(513)] {
+        key_too_long(
+            put(&mut user, put_header(BUCKET, &key), b"x")
+                .await
+                .map(|_| ()),
+        );
+    }
     key_too_long(
-        put(&mut user, put_header(BUCKET, &too_long), b"x")
+        user.copy_object(copy_request(&too_long, &format!("{BUCKET}/{longest}")))
             .await
             .map(|_| ()),
-    );
-    key_too_long(
-        put(&mut user, put_header(BUCKET, &"é".repeat(513)), b"x")
-            .await
-            .map(|_| ()),
-    );
-    key_too_long(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: too_long.clone(),
-            copy_source: format!("{BUCKET}/{longest}"),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
     );
 
     let invalid = |result: Result<_, Status>, message: &str| {
@@ -57,59 +49,31 @@ async fn key_lengths_and_characters() {
             &[],
         )
     };
-    invalid(
-        put(&mut user, put_header(BUCKET, ""), b"x")
-            .await
-            .map(|_| ()),
-        EMPTY_KEY,
-    );
-    invalid(
-        put(&mut user, put_header(BUCKET, "a\0b"), b"x")
-            .await
-            .map(|_| ()),
-        NUL_KEY,
-    );
-    invalid(
-        user.delete_object(DeleteObjectRequest {
+    for (key, message) in [("", EMPTY_KEY), ("a\0b", NUL_KEY)] {
+        invalid(
+            put(&mut user, put_header(BUCKET, key), b"x")
+                .await
+                .map(|_| ()),
+            message,
+        );
+        let delete = DeleteObjectRequest {
             bucket: BUCKET.into(),
-            key: String::new(),
-        })
-        .await
-        .map(|_| ()),
-        EMPTY_KEY,
-    );
-    invalid(
-        user.delete_object(DeleteObjectRequest {
-            bucket: BUCKET.into(),
-            key: "a\0b".into(),
-        })
-        .await
-        .map(|_| ()),
-        NUL_KEY,
-    );
-    invalid(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: "a\0b".into(),
-            copy_source: format!("{BUCKET}/{longest}"),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        NUL_KEY,
-    );
+            key: key.into(),
+        };
+        invalid(user.delete_object(delete).await.map(|_| ()), message);
+    }
     // A URL-encoded NUL in the copy source is the same NUL.
-    invalid(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: "copy.txt".into(),
-            copy_source: format!("{BUCKET}/a%00b"),
-            ..Default::default()
-        })
-        .await
-        .map(|_| ()),
-        NUL_KEY,
-    );
+    for (key, source) in [
+        ("a\0b", format!("{BUCKET}/{longest}")),
+        ("copy.txt", format!("{BUCKET}/a%00b")),
+    ] {
+        invalid(
+            user.copy_object(copy_request(key, &source))
+                .await
+                .map(|_| ()),
+            NUL_KEY,
+        );
+    }
 
     let listed: Vec<String> = user
         .list_objects_v2(list_request(BUCKET))

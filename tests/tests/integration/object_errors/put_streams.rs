@@ -122,7 +122,7 @@ async fn a_body_of_another_length_than_declared_is_incomplete() {
     assert_eq!(head.size, 14);
     // The same under SSE-KMS.
     let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    let key = lab_user_key(&mut kms_user).await;
     incomplete(
         put(
             &mut user,

@@ -1,19 +1,12 @@
 //! SSE-KMS: key states, unknown keys, key policy refusals
 
+use keyhold_tests::kms::KmsClient;
+
 use super::*;
 
 #[tokio::test]
 async fn a_disabled_key_refuses_put_and_get() {
-    let (harness, mut user) = start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    put(
-        &mut user,
-        sse_kms(BUCKET, "kms.txt", &key.key_id),
-        b"kms bytes",
-    )
-    .await
-    .unwrap();
+    let (_harness, mut user, mut kms_user, key) = start_with_kms_object().await;
     kms_user
         .disable_key(kms::DisableKeyRequest {
             key_id: key.key_id.clone(),
@@ -21,28 +14,22 @@ async fn a_disabled_key_refuses_put_and_get() {
         .await
         .unwrap();
     let disabled = format!("{} is disabled.", key.arn);
-    assert_s3_error(
+    assert_kms_refusal(
         get(&mut user, BUCKET, "kms.txt").await,
-        Code::FailedPrecondition,
         "KMS.DisabledException",
         &disabled,
-        &[],
     );
-    assert_s3_error(
+    assert_kms_refusal(
         put(&mut user, sse_kms(BUCKET, "new.txt", &key.arn), b"new").await,
-        Code::FailedPrecondition,
         "KMS.DisabledException",
         &disabled,
-        &[],
     );
     assert_no_such_key(get(&mut user, BUCKET, "new.txt").await, "new.txt");
     // An overwrite under the disabled key leaves the old object in place.
-    assert_s3_error(
+    assert_kms_refusal(
         put(&mut user, sse_kms(BUCKET, "kms.txt", &key.key_id), b"other").await,
-        Code::FailedPrecondition,
         "KMS.DisabledException",
         &disabled,
-        &[],
     );
     // A bucket default naming the key fails the same way.
     user.put_bucket_encryption(PutBucketEncryptionRequest {
@@ -51,12 +38,10 @@ async fn a_disabled_key_refuses_put_and_get() {
     })
     .await
     .unwrap();
-    assert_s3_error(
+    assert_kms_refusal(
         put(&mut user, put_header(BUCKET, "default.txt"), b"default").await,
-        Code::FailedPrecondition,
         "KMS.DisabledException",
         &disabled,
-        &[],
     );
     // HeadObject does not need the key.
     let head = user
@@ -81,16 +66,7 @@ async fn a_disabled_key_refuses_put_and_get() {
 
 #[tokio::test]
 async fn a_key_pending_deletion_refuses_put_and_get() {
-    let (harness, mut user) = start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    put(
-        &mut user,
-        sse_kms(BUCKET, "kms.txt", &key.key_id),
-        b"kms bytes",
-    )
-    .await
-    .unwrap();
+    let (_harness, mut user, mut kms_user, key) = start_with_kms_object().await;
     kms_user
         .schedule_key_deletion(kms::ScheduleKeyDeletionRequest {
             key_id: key.key_id.clone(),
@@ -99,34 +75,23 @@ async fn a_key_pending_deletion_refuses_put_and_get() {
         .await
         .unwrap();
     let pending = format!("{} is pending deletion.", key.arn);
-    assert_s3_error(
+    assert_kms_refusal(
         get(&mut user, BUCKET, "kms.txt").await,
-        Code::FailedPrecondition,
         "KMS.KMSInvalidStateException",
         &pending,
-        &[],
     );
-    assert_s3_error(
+    assert_kms_refusal(
         put(&mut user, sse_kms(BUCKET, "new.txt", &key.key_id), b"new").await,
-        Code::FailedPrecondition,
         "KMS.KMSInvalidStateException",
         &pending,
-        &[],
     );
     assert_no_such_key(get(&mut user, BUCKET, "new.txt").await, "new.txt");
     // CopyObject reads the source first: the same refusal.
-    assert_s3_error(
-        user.copy_object(CopyObjectRequest {
-            bucket: BUCKET.into(),
-            key: "copy.txt".into(),
-            copy_source: format!("{BUCKET}/kms.txt"),
-            ..Default::default()
-        })
-        .await,
-        Code::FailedPrecondition,
+    assert_kms_refusal(
+        user.copy_object(copy_request("copy.txt", &format!("{BUCKET}/kms.txt")))
+            .await,
         "KMS.KMSInvalidStateException",
         &pending,
-        &[],
     );
 }
 
@@ -199,16 +164,7 @@ async fn unknown_keys_are_kms_not_found() {
 
 #[tokio::test]
 async fn a_caller_the_key_policy_does_not_allow_is_denied() {
-    let (harness, mut user) = start().await;
-    let mut kms_user = harness.kms.client(Who::User1);
-    let key = console_key(&mut kms_user, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
-    put(
-        &mut user,
-        sse_kms(BUCKET, "kms.txt", &key.key_id),
-        b"kms bytes",
-    )
-    .await
-    .unwrap();
+    let (harness, mut user, _, key) = start_with_kms_object().await;
     put(&mut user, put_header(BUCKET, "s3.txt"), b"s3 bytes")
         .await
         .unwrap();
@@ -239,12 +195,7 @@ async fn a_caller_the_key_policy_does_not_allow_is_denied() {
     // Copying it decrypts the source: the same refusal.
     assert_s3_error(
         user2
-            .copy_object(CopyObjectRequest {
-                bucket: BUCKET.into(),
-                key: "copy.txt".into(),
-                copy_source: format!("{BUCKET}/kms.txt"),
-                ..Default::default()
-            })
+            .copy_object(copy_request("copy.txt", &format!("{BUCKET}/kms.txt")))
             .await,
         Code::PermissionDenied,
         "AccessDenied",
@@ -263,64 +214,52 @@ async fn a_caller_the_key_policy_does_not_allow_is_denied() {
 #[tokio::test]
 async fn server_side_encryption_arguments() {
     let (_harness, mut user) = start().await;
-    assert_s3_error(
-        put(
-            &mut user,
-            PutObjectHeader {
-                server_side_encryption: "AES512".into(),
-                ..put_header(BUCKET, "a.txt")
-            },
-            b"a",
-        )
-        .await,
-        Code::InvalidArgument,
-        "InvalidArgument",
-        NOT_SUPPORTED,
-        &[
-            ("ArgumentName", "x-amz-server-side-encryption"),
-            ("ArgumentValue", "AES512"),
-        ],
-    );
-    assert_s3_error(
-        put(
-            &mut user,
-            PutObjectHeader {
-                ssekms_key_id: "alias/any".into(),
-                ..put_header(BUCKET, "a.txt")
-            },
-            b"a",
-        )
-        .await,
-        Code::InvalidArgument,
-        "InvalidArgument",
-        KMS_NEEDS_HEADER,
-        &[
-            (
-                "ArgumentName",
-                "x-amz-server-side-encryption-aws-kms-key-id",
-            ),
-            ("ArgumentValue", "null"),
-        ],
-    );
-    assert_s3_error(
-        put(
-            &mut user,
-            PutObjectHeader {
-                server_side_encryption: "AES256".into(),
-                ssekms_key_id: "alias/any".into(),
-                ..put_header(BUCKET, "a.txt")
-            },
-            b"a",
-        )
-        .await,
-        Code::InvalidArgument,
-        "InvalidArgument",
-        KMS_NEEDS_HEADER,
-        &[
-            ("ArgumentName", "x-amz-server-side-encryption"),
-            ("ArgumentValue", "AES256"),
-        ],
-    );
+    let refused_headers = [
+        (
+            "AES512",
+            "",
+            NOT_SUPPORTED,
+            [
+                ("ArgumentName", "x-amz-server-side-encryption"),
+                ("ArgumentValue", "AES512"),
+            ],
+        ),
+        (
+            "",
+            "alias/any",
+            KMS_NEEDS_HEADER,
+            [
+                (
+                    "ArgumentName",
+                    "x-amz-server-side-encryption-aws-kms-key-id",
+                ),
+                ("ArgumentValue", "null"),
+            ],
+        ),
+        (
+            "AES256",
+            "alias/any",
+            KMS_NEEDS_HEADER,
+            [
+                ("ArgumentName", "x-amz-server-side-encryption"),
+                ("ArgumentValue", "AES256"),
+            ],
+        ),
+    ];
+    for (server_side_encryption, ssekms_key_id, message, fields) in refused_headers {
+        let header = PutObjectHeader {
+            server_side_encryption: server_side_encryption.into(),
+            ssekms_key_id: ssekms_key_id.into(),
+            ..put_header(BUCKET, "a.txt")
+        };
+        assert_s3_error(
+            put(&mut user, header, b"a").await,
+            Code::InvalidArgument,
+            "InvalidArgument",
+            message,
+            &fields,
+        );
+    }
     put(&mut user, put_header(BUCKET, "source.txt"), b"source")
         .await
         .unwrap();
@@ -344,15 +283,7 @@ async fn server_side_encryption_arguments() {
     assert_s3_error(
         user.put_bucket_encryption(PutBucketEncryptionRequest {
             bucket: BUCKET.into(),
-            server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
-                rules: vec![ServerSideEncryptionRule {
-                    apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
-                        sse_algorithm: "AES512".into(),
-                        kms_master_key_id: String::new(),
-                    }),
-                    bucket_key_enabled: false,
-                }],
-            }),
+            server_side_encryption_configuration: Some(encryption_rule("AES512", "", false)),
         })
         .await,
         Code::InvalidArgument,
@@ -362,4 +293,26 @@ async fn server_side_encryption_arguments() {
     );
     assert_no_such_key(get(&mut user, BUCKET, "a.txt").await, "a.txt");
     assert_no_such_key(get(&mut user, BUCKET, "copy.txt").await, "copy.txt");
+}
+
+/// A harness, User1's object and KMS clients, and a console-policy key of User1's under
+/// which BUCKET/kms.txt holds "kms bytes".
+async fn start_with_kms_object() -> (ObjectHarness, ObjectClient, KmsClient, kms::KeyMetadata) {
+    let (harness, mut user) = start().await;
+    let mut kms_user = harness.kms.client(Who::User1);
+    let key = lab_user_key(&mut kms_user).await;
+    put(
+        &mut user,
+        sse_kms(BUCKET, "kms.txt", &key.key_id),
+        b"kms bytes",
+    )
+    .await
+    .unwrap();
+    (harness, user, kms_user, key)
+}
+
+/// A refusal for the key's state: FailedPrecondition with KMS's code and message.
+#[track_caller]
+fn assert_kms_refusal<T: std::fmt::Debug>(result: Result<T, Status>, code: &str, message: &str) {
+    assert_s3_error(result, Code::FailedPrecondition, code, message, &[]);
 }

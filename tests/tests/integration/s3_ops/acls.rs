@@ -1,5 +1,7 @@
 //! Object ACLs
 
+use aws_sdk_s3::{operation::get_object_acl::GetObjectAclOutput, types::AccessControlPolicy};
+
 use super::*;
 
 #[tokio::test]
@@ -7,13 +9,7 @@ async fn object_acls() {
     let (harness, s3) = start().await;
     put(&s3, BUCKET, "a.txt", b"object bytes").await;
     let url = harness.object_url(BUCKET, "a.txt");
-    let acl = s3
-        .get_object_acl()
-        .bucket(BUCKET)
-        .key("a.txt")
-        .send()
-        .await
-        .unwrap();
+    let acl = object_acl(&s3).await;
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(ACCOUNT));
     assert_eq!(grants_of(acl.grants()), [owner_full_control()]);
 
@@ -79,15 +75,8 @@ async fn object_acls() {
         .send()
         .await
         .unwrap();
-    let acl = s3
-        .get_object_acl()
-        .bucket(BUCKET)
-        .key("a.txt")
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        grants_of(acl.grants()),
+        grants_of(object_acl(&s3).await.grants()),
         [owner_full_control(), all_users_read()]
     );
     let opened = http().get(&url).send().await.unwrap();
@@ -95,45 +84,26 @@ async fn object_acls() {
     assert_eq!(opened.bytes().await.unwrap().as_ref(), b"object bytes");
 
     // An AccessControlPolicy: owner only (private), then AllUsers READ again.
-    s3.put_object_acl()
-        .bucket(BUCKET)
-        .key("a.txt")
-        .access_control_policy(policy(vec![owner_grant(Permission::FullControl)]))
-        .send()
-        .await
-        .unwrap();
-    let acl = s3
-        .get_object_acl()
-        .bucket(BUCKET)
-        .key("a.txt")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(grants_of(acl.grants()), [owner_full_control()]);
+    put_object_acl(&s3, policy(vec![owner_grant(Permission::FullControl)])).await;
+    assert_eq!(
+        grants_of(object_acl(&s3).await.grants()),
+        [owner_full_control()]
+    );
     let (status, xml) = http_failure(http().get(&url).send().await.unwrap()).await;
     assert_eq!(
         (status, xml_field(&xml, "Code").as_deref()),
         (403, Some("AccessDenied"))
     );
-    s3.put_object_acl()
-        .bucket(BUCKET)
-        .key("a.txt")
-        .access_control_policy(policy(vec![
+    put_object_acl(
+        &s3,
+        policy(vec![
             owner_grant(Permission::FullControl),
             all_users_grant(Permission::Read),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    let acl = s3
-        .get_object_acl()
-        .bucket(BUCKET)
-        .key("a.txt")
-        .send()
-        .await
-        .unwrap();
+        ]),
+    )
+    .await;
     assert_eq!(
-        grants_of(acl.grants()),
+        grants_of(object_acl(&s3).await.grants()),
         [owner_full_control(), all_users_read()]
     );
     assert_eq!(http().get(&url).send().await.unwrap().status(), 200);
@@ -170,4 +140,23 @@ async fn object_acls() {
             .await,
         "missing",
     );
+}
+
+async fn object_acl(s3: &Client) -> GetObjectAclOutput {
+    s3.get_object_acl()
+        .bucket(BUCKET)
+        .key("a.txt")
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn put_object_acl(s3: &Client, policy: AccessControlPolicy) {
+    s3.put_object_acl()
+        .bucket(BUCKET)
+        .key("a.txt")
+        .access_control_policy(policy)
+        .send()
+        .await
+        .unwrap();
 }

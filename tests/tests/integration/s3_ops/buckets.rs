@@ -149,26 +149,14 @@ async fn bucket_default_encryption() {
     assert_eq!(stored.bucket_key_enabled(), Some(true));
     assert_etag_shape(stored.e_tag());
     assert_ne!(stored.e_tag(), Some(MD5_FOX), "an SSE-KMS ETag is no MD5");
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("default.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "default.txt").await;
     assert_eq!(
         head.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)
     );
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(head.bucket_key_enabled(), Some(true));
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("default.txt")
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, BUCKET, "default.txt").await;
     assert_eq!(got.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(body_of(got).await, FOX);
     // The request's own SSE-S3 wins over the default.
@@ -234,13 +222,7 @@ async fn bucket_default_encryption() {
     );
     assert_eq!(after.ssekms_key_id(), None);
     assert_eq!(after.e_tag(), Some(MD5_EMPTY));
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("default.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "default.txt").await;
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(get_bytes(&s3, BUCKET, "default.txt").await, FOX);
 
@@ -275,79 +257,27 @@ async fn bucket_default_encryption() {
 #[tokio::test]
 async fn public_access_block_settings() {
     let (_harness, s3) = start().await;
-    let shown =
-        |output: aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput| {
-            let c = output
-                .public_access_block_configuration()
-                .expect("a configuration")
-                .clone();
-            (
-                c.block_public_acls(),
-                c.ignore_public_acls(),
-                c.block_public_policy(),
-                c.restrict_public_buckets(),
-            )
-        };
     let all_on = (Some(true), Some(true), Some(true), Some(true));
-    let block = s3
-        .get_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(shown(block), all_on, "all four flags on a new bucket");
-
-    s3.put_public_access_block()
-        .bucket(BUCKET)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(false)
-                .ignore_public_acls(true)
-                .block_public_policy(false)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let block = s3
-        .get_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        shown(block),
+        public_access_block(&s3, BUCKET).await,
+        all_on,
+        "all four flags on a new bucket"
+    );
+
+    put_public_access_block(&s3, (Some(false), Some(true), Some(false), Some(true))).await;
+    assert_eq!(
+        public_access_block(&s3, BUCKET).await,
         (Some(false), Some(true), Some(false), Some(true))
     );
 
     // A missing flag is false, as in S3.
-    s3.put_public_access_block()
-        .bucket(BUCKET)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let block = s3
-        .get_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
+    put_public_access_block(&s3, (Some(true), None, None, None)).await;
     assert_eq!(
-        shown(block),
+        public_access_block(&s3, BUCKET).await,
         (Some(true), Some(false), Some(false), Some(false))
     );
 
-    s3.delete_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
+    delete_public_access_block(&s3).await;
     assert_failure(
         s3.get_public_access_block().bucket(BUCKET).send().await,
         404,
@@ -355,31 +285,9 @@ async fn public_access_block_settings() {
         "The public access block configuration was not found",
     );
     // Deleting again is fine; putting one back shows it again.
-    s3.delete_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    s3.put_public_access_block()
-        .bucket(BUCKET)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let block = s3
-        .get_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(shown(block), all_on);
+    delete_public_access_block(&s3).await;
+    put_public_access_block(&s3, all_on).await;
+    assert_eq!(public_access_block(&s3, BUCKET).await, all_on);
     assert_no_such_bucket(
         s3.get_public_access_block()
             .bucket("no-such-bucket")
@@ -389,21 +297,60 @@ async fn public_access_block_settings() {
     );
 }
 
-#[tokio::test]
-async fn ownership_controls_and_bucket_acls() {
-    let (harness, s3) = start().await;
-    let rule_of = |output: aws_sdk_s3::operation::get_bucket_ownership_controls::GetBucketOwnershipControlsOutput| {
-        let rules = output.ownership_controls().expect("controls").rules();
-        assert_eq!(rules.len(), 1);
-        rules[0].object_ownership().clone()
-    };
-    let shown = s3
-        .get_bucket_ownership_controls()
+/// Block Public Access's four flags in S3's order: BlockPublicAcls, IgnorePublicAcls,
+/// BlockPublicPolicy, RestrictPublicBuckets.
+type BlockFlags = (Option<bool>, Option<bool>, Option<bool>, Option<bool>);
+
+async fn public_access_block(s3: &Client, bucket: &str) -> BlockFlags {
+    let output = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let c = output
+        .public_access_block_configuration()
+        .expect("a configuration");
+    (
+        c.block_public_acls(),
+        c.ignore_public_acls(),
+        c.block_public_policy(),
+        c.restrict_public_buckets(),
+    )
+}
+
+/// Puts BUCKET's flags, leaving out of the request those that are None.
+async fn put_public_access_block(s3: &Client, (acls, ignore, policy, restrict): BlockFlags) {
+    s3.put_public_access_block()
+        .bucket(BUCKET)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .set_block_public_acls(acls)
+                .set_ignore_public_acls(ignore)
+                .set_block_public_policy(policy)
+                .set_restrict_public_buckets(restrict)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn delete_public_access_block(s3: &Client) {
+    s3.delete_public_access_block()
         .bucket(BUCKET)
         .send()
         .await
         .unwrap();
-    assert_eq!(rule_of(shown), ObjectOwnership::BucketOwnerEnforced);
+}
+
+#[tokio::test]
+async fn ownership_controls_and_bucket_acls() {
+    let (harness, s3) = start().await;
+    assert_eq!(
+        ownership_rule(&s3, BUCKET).await,
+        ObjectOwnership::BucketOwnerEnforced
+    );
     let acl = s3.get_bucket_acl().bucket(BUCKET).send().await.unwrap();
     assert_eq!(acl.owner().and_then(|o| o.id()), Some(ACCOUNT));
     assert_eq!(grants_of(acl.grants()), [owner_full_control()]);
@@ -417,24 +364,12 @@ async fn ownership_controls_and_bucket_acls() {
         .send()
         .await
         .unwrap();
-    let shown = s3
-        .get_bucket_ownership_controls()
-        .bucket("writer-bucket")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(rule_of(shown), ObjectOwnership::ObjectWriter);
-    let block = s3
-        .get_public_access_block()
-        .bucket("writer-bucket")
-        .send()
-        .await
-        .unwrap();
-    let block = block.public_access_block_configuration().unwrap();
     assert_eq!(
-        (block.block_public_acls(), block.ignore_public_acls()),
-        (Some(true), Some(true))
+        ownership_rule(&s3, "writer-bucket").await,
+        ObjectOwnership::ObjectWriter
     );
+    let (block_acls, ignore_acls, ..) = public_access_block(&s3, "writer-bucket").await;
+    assert_eq!((block_acls, ignore_acls), (Some(true), Some(true)));
     assert_failure(
         s3.create_bucket()
             .bucket("public-bucket")
@@ -464,13 +399,7 @@ async fn ownership_controls_and_bucket_acls() {
         ObjectOwnership::BucketOwnerPreferred,
     ] {
         set_ownership(&s3, BUCKET, rule.clone()).await;
-        let shown = s3
-            .get_bucket_ownership_controls()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(rule_of(shown), rule);
+        assert_eq!(ownership_rule(&s3, BUCKET).await, rule);
     }
 
     // ACLs on, Block Public Access still on: a public ACL is refused, a private one taken.
@@ -484,34 +413,19 @@ async fn ownership_controls_and_bucket_acls() {
         "AccessDenied",
         ACCESS_DENIED,
     );
-    s3.put_bucket_acl()
-        .bucket(BUCKET)
-        .acl(BucketCannedAcl::Private)
-        .send()
-        .await
-        .unwrap();
+    put_canned_acl(&s3, BucketCannedAcl::Private).await;
 
     // Block Public Access off: public-read, and anonymous callers may list.
-    s3.delete_public_access_block()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
+    delete_public_access_block(&s3).await;
     put(&s3, BUCKET, "listed.txt", b"listed").await;
     let bucket_url = format!("{}/{BUCKET}", harness.s3_endpoint());
     let refused = http().get(&bucket_url).send().await.unwrap();
     let (status, xml) = http_failure(refused).await;
     assert_eq!(status, 403);
     assert_eq!(xml_field(&xml, "Code").as_deref(), Some("AccessDenied"));
-    s3.put_bucket_acl()
-        .bucket(BUCKET)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    let acl = s3.get_bucket_acl().bucket(BUCKET).send().await.unwrap();
+    put_canned_acl(&s3, BucketCannedAcl::PublicRead).await;
     assert_eq!(
-        grants_of(acl.grants()),
+        bucket_grants(&s3).await,
         [owner_full_control(), all_users_read()]
     );
     let listing = http().get(&bucket_url).send().await.unwrap();
@@ -530,20 +444,13 @@ async fn ownership_controls_and_bucket_acls() {
         .send()
         .await
         .unwrap();
-    let acl = s3.get_bucket_acl().bucket(BUCKET).send().await.unwrap();
-    assert_eq!(grants_of(acl.grants()), [owner_full_control()]);
+    assert_eq!(bucket_grants(&s3).await, [owner_full_control()]);
     assert_eq!(http().get(&bucket_url).send().await.unwrap().status(), 403);
 
     // BucketOwnerEnforced again: the ACL reads as the owner's, and is refused.
-    s3.put_bucket_acl()
-        .bucket(BUCKET)
-        .acl(BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
+    put_canned_acl(&s3, BucketCannedAcl::PublicRead).await;
     set_ownership(&s3, BUCKET, ObjectOwnership::BucketOwnerEnforced).await;
-    let acl = s3.get_bucket_acl().bucket(BUCKET).send().await.unwrap();
-    assert_eq!(grants_of(acl.grants()), [owner_full_control()]);
+    assert_eq!(bucket_grants(&s3).await, [owner_full_control()]);
     assert_eq!(http().get(&bucket_url).send().await.unwrap().status(), 403);
     assert_failure(
         s3.put_bucket_acl()
@@ -555,4 +462,31 @@ async fn ownership_controls_and_bucket_acls() {
         "AccessControlListNotSupported",
         ACLS_NOT_SUPPORTED,
     );
+}
+
+/// The bucket's one ownership rule.
+async fn ownership_rule(s3: &Client, bucket: &str) -> ObjectOwnership {
+    let output = s3
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let rules = output.ownership_controls().expect("controls").rules();
+    assert_eq!(rules.len(), 1);
+    rules[0].object_ownership().clone()
+}
+
+async fn put_canned_acl(s3: &Client, canned: BucketCannedAcl) {
+    s3.put_bucket_acl()
+        .bucket(BUCKET)
+        .acl(canned)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn bucket_grants(s3: &Client) -> Vec<(String, String)> {
+    let acl = s3.get_bucket_acl().bucket(BUCKET).send().await.unwrap();
+    grants_of(acl.grants())
 }

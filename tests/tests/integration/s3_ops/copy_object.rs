@@ -35,13 +35,7 @@ async fn copy_object_in_and_across_buckets() {
         copied.server_side_encryption(),
         Some(&ServerSideEncryption::Aes256)
     );
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("dst/copy.bin")
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, BUCKET, "dst/copy.bin").await;
     assert_eq!(got.content_type(), Some("application/x-test"));
     assert_eq!(
         got.metadata()
@@ -61,13 +55,7 @@ async fn copy_object_in_and_across_buckets() {
         .send()
         .await
         .unwrap();
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("dst/replaced.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "dst/replaced.bin").await;
     let expected: HashMap<String, String> = [("shape".to_owned(), "round".to_owned())].into();
     assert_eq!(head.metadata(), Some(&expected));
     assert_eq!(head.content_type(), Some("binary/octet-stream"));
@@ -95,13 +83,7 @@ async fn copy_object_in_and_across_buckets() {
         .map(str::to_owned);
     assert_etag_shape(kms_etag.as_deref());
     assert_ne!(kms_etag.as_deref(), source.e_tag());
-    let got = s3
-        .get_object()
-        .bucket(OTHER)
-        .key("kms.bin")
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, OTHER, "kms.bin").await;
     assert_eq!(
         got.server_side_encryption(),
         Some(&ServerSideEncryption::AwsKms)

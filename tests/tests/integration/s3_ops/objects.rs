@@ -19,25 +19,13 @@ async fn objects_of_every_size_round_trip_byte_exact() {
             if size == 0 && kms_key.is_none() {
                 assert_eq!(stored.e_tag(), Some(MD5_EMPTY));
             }
-            let got = s3
-                .get_object()
-                .bucket(BUCKET)
-                .key(&name)
-                .send()
-                .await
-                .unwrap();
+            let got = get_object_output(&s3, BUCKET, &name).await;
             assert_eq!(got.content_length(), Some(size as i64), "{name}");
             assert_eq!(got.e_tag(), stored.e_tag(), "{name}");
             assert_eq!(got.content_range(), None, "{name}");
             let bytes = body_of(got).await;
             assert!(bytes == body, "{name}: the bytes differ");
-            let head = s3
-                .head_object()
-                .bucket(BUCKET)
-                .key(&name)
-                .send()
-                .await
-                .unwrap();
+            let head = head_object_output(&s3, BUCKET, &name).await;
             assert_eq!(head.content_length(), Some(size as i64), "{name}");
             assert_eq!(head.e_tag(), stored.e_tag(), "{name}");
         }
@@ -111,20 +99,8 @@ async fn metadata_and_content_headers_round_trip() {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
 
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("headers.txt")
-        .send()
-        .await
-        .unwrap();
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("headers.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "headers.txt").await;
+    let got = get_object_output(&s3, BUCKET, "headers.txt").await;
     assert_eq!(
         (
             head.content_type(),
@@ -206,13 +182,7 @@ async fn metadata_and_content_headers_round_trip() {
         ),
         (Some("application/json"), Some("no-store"), Some("inline"))
     );
-    let stored_head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("headers.txt")
-        .send()
-        .await
-        .unwrap();
+    let stored_head = head_object_output(&s3, BUCKET, "headers.txt").await;
     assert_eq!(
         stored_head.content_type(),
         Some("text/plain; charset=utf-8"),
@@ -222,13 +192,7 @@ async fn metadata_and_content_headers_round_trip() {
     // An overwrite replaces them all. (The SDK sends application/octet-stream when
     // given no content type.)
     put(&s3, BUCKET, "headers.txt", b"again").await;
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("headers.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "headers.txt").await;
     assert_eq!(head.content_type(), Some("application/octet-stream"));
     assert_eq!(head.cache_control(), None);
     assert!(head.metadata().is_none_or(HashMap::is_empty));
@@ -254,13 +218,7 @@ async fn metadata_and_content_headers_round_trip() {
         response.headers()["etag"],
         "\"8604aecae9ee64a74c52d4c1965bb0ef\""
     );
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("bare.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "bare.bin").await;
     assert_eq!(head.content_type(), Some("binary/octet-stream"));
 }
 
@@ -277,13 +235,7 @@ async fn head_object_shows_size_etag_metadata_and_encryption() {
         .send()
         .await
         .unwrap();
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("s3.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "s3.bin").await;
     assert_eq!(head.content_length(), Some(70_000));
     assert_eq!(head.e_tag(), sse_s3.e_tag());
     assert_eq!(
@@ -300,13 +252,7 @@ async fn head_object_shows_size_etag_metadata_and_encryption() {
     assert_eq!(head.bucket_key_enabled(), None);
 
     let kms_object = put_kms(&s3, BUCKET, "kms.bin", &key.arn, &seeded_bytes(10, 2)).await;
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("kms.bin")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "kms.bin").await;
     assert_eq!(head.content_length(), Some(10));
     assert_eq!(head.e_tag(), kms_object.e_tag());
     assert_eq!(
@@ -516,13 +462,7 @@ async fn keys_with_awkward_characters() {
         let body = seeded_bytes(100 + i, i as u32);
         put(&s3, BUCKET, key, &body).await;
         assert!(get_bytes(&s3, BUCKET, key).await == body, "{key}");
-        let head = s3
-            .head_object()
-            .bucket(BUCKET)
-            .key(*key)
-            .send()
-            .await
-            .unwrap();
+        let head = head_object_output(&s3, BUCKET, key).await;
         assert_eq!(head.content_length(), Some(100 + i as i64), "{key}");
     }
     let listed = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();

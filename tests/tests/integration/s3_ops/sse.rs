@@ -46,13 +46,7 @@ async fn sse_kms_headers() {
             Some(&ServerSideEncryption::AwsKms)
         );
         assert_eq!(stored.ssekms_key_id(), Some(key.arn.as_str()), "{key_id}");
-        let got = s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(object)
-            .send()
-            .await
-            .unwrap();
+        let got = get_object_output(&s3, BUCKET, object).await;
         assert_eq!(got.ssekms_key_id(), Some(key.arn.as_str()));
         assert_eq!(body_of(got).await, b"kms bytes");
     }
@@ -88,13 +82,7 @@ async fn sse_kms_headers() {
         .await
         .unwrap();
     assert_eq!(stored.bucket_key_enabled(), Some(true));
-    let got = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key("bucket-key.txt")
-        .send()
-        .await
-        .unwrap();
+    let got = get_object_output(&s3, BUCKET, "bucket-key.txt").await;
     assert_eq!(got.bucket_key_enabled(), Some(true));
     assert_eq!(body_of(got).await, b"bucket key");
 
@@ -284,13 +272,7 @@ async fn a_disabled_key_refuses_put_and_get() {
         &disabled,
     );
     // HeadObject needs no Decrypt.
-    let head = s3
-        .head_object()
-        .bucket(BUCKET)
-        .key("kms.txt")
-        .send()
-        .await
-        .unwrap();
+    let head = head_object_output(&s3, BUCKET, "kms.txt").await;
     assert_eq!(head.ssekms_key_id(), Some(key.arn.as_str()));
     assert_eq!(head.content_length(), Some(9));
 
