@@ -207,7 +207,12 @@ impl Delivery {
         Ok(())
     }
 
+    /// Delivers the trail's events below the horizon of the round's start. Events
+    /// stored meanwhile wait for the next round: among them the records of this
+    /// round's own PutObjects, which a trail logging its own bucket would otherwise
+    /// chase, one small file after another.
     async fn deliver_trail(&self, mut trail: TrailRow) -> TrailResult<()> {
+        let horizon = self.store.horizon().await?;
         loop {
             let (end, time, events) = match trail.pending {
                 Some((end, time)) => {
@@ -215,7 +220,6 @@ impl Delivery {
                     (end, time, events)
                 }
                 None => {
-                    let horizon = self.store.horizon().await?;
                     let below = if trail.is_logging {
                         horizon
                     } else {
