@@ -5,6 +5,7 @@ const PROTOS: &[&str] = &[
     "keyhold/options/v1/options.proto",
     "keyhold/kms/v1/kms.proto",
     "keyhold/audit/v1/audit.proto",
+    "keyhold/audit/v1/trail.proto",
     "keyhold/object/v1/object.proto",
 ];
 

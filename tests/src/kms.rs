@@ -47,6 +47,8 @@ pub enum Who {
     CloudTrail,
     /// object-svc's service principal calling for AWSLabsUser-0001.
     ObjectSvcForUser1,
+    /// kms-svc's service principal (kms.amazonaws.com), as its audit emitter calls.
+    KmsSvc,
     /// No credentials at all.
     Anonymous,
     /// User1's access key with a wrong secret.
@@ -72,6 +74,10 @@ impl Who {
             Who::ObjectSvcForUser1 => Some((
                 "AKIAKEYHOLDDEVOBJSVC",
                 "dev-only-object-svc-secret-not-for-production",
+            )),
+            Who::KmsSvc => Some((
+                "AKIAKEYHOLDDEVKMSSVC",
+                "dev-only-kms-svc-secret-not-for-production",
             )),
             Who::User3 => Some(("AKIAKEYHOLDTESTUSR03", "test-only-user-0003-secret")),
             Who::NoS3 => Some(("AKIAKEYHOLDTESTUSR05", "test-only-user-0005-secret")),

@@ -14,6 +14,7 @@ pub mod s3_sdk;
 pub mod setup;
 pub mod texts;
 pub mod tools;
+pub mod trails;
 
 pub use db::TestDatabase;
 pub use kms::{KmsClient, KmsHarness, Who};

@@ -48,7 +48,12 @@ impl ObjectHarness {
     /// Like [`Self::start`], with extra object-svc flags (e.g. `--blob-sweep-seconds 1`),
     /// which a restart keeps.
     pub async fn start_with_flags(flags: &[&str]) -> ObjectHarness {
-        let kms = KmsHarness::start().await;
+        Self::start_beside(KmsHarness::start().await, flags).await
+    }
+
+    /// object-svc with extra flags beside an already running kms-svc (for example one
+    /// that streams its records to audit-svc).
+    pub async fn start_beside(kms: KmsHarness, flags: &[&str]) -> ObjectHarness {
         let database = TestDatabase::create().await;
         let workdir = std::env::temp_dir().join(format!(
             "keyhold-object-test-{}",

@@ -4,7 +4,7 @@
 use std::{
     net::SocketAddr,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
 };
@@ -17,6 +17,8 @@ use tokio::{
 pub struct CuttableProxy {
     pub address: SocketAddr,
     open: Arc<AtomicBool>,
+    /// Where new connections go: a restarted service listens on a new port.
+    upstream: Arc<Mutex<SocketAddr>>,
     cuts: watch::Sender<u64>,
 }
 
@@ -30,12 +32,15 @@ impl CuttableProxy {
         let (cuts, _) = watch::channel(0u64);
         let accepting = open.clone();
         let cut_signal = cuts.clone();
+        let upstream = Arc::new(Mutex::new(upstream));
+        let target = upstream.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if !accepting.load(Ordering::SeqCst) {
                     continue; // dropping the socket refuses the connection
                 }
                 let mut cut = cut_signal.subscribe();
+                let upstream = *target.lock().expect("proxy upstream");
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
@@ -51,6 +56,7 @@ impl CuttableProxy {
         CuttableProxy {
             address,
             open,
+            upstream,
             cuts,
         }
     }
@@ -59,6 +65,11 @@ impl CuttableProxy {
     pub fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
         self.cuts.send_modify(|generation| *generation += 1);
+    }
+
+    /// Sends new connections to `upstream` from now on.
+    pub fn retarget(&self, upstream: SocketAddr) {
+        *self.upstream.lock().expect("proxy upstream") = upstream;
     }
 
     pub fn restore(&self) {

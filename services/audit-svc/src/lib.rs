@@ -14,24 +14,41 @@ pub mod record;
 pub mod retention;
 pub mod sink;
 pub mod store;
+pub mod trails;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, server};
-use keyhold_proto::audit::v1::audit_service_server::AuditServiceServer;
+use keyhold_proto::audit::v1::{
+    audit_service_server::AuditServiceServer, trail_service_server::TrailServiceServer,
+};
 use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
-use crate::{domain::Audit, error::EVENT_SOURCE, grpc::AuditGrpc, store::AuditStore};
+use crate::{
+    domain::Audit,
+    error::EVENT_SOURCE,
+    grpc::AuditGrpc,
+    store::AuditStore,
+    trails::{
+        Clock, SystemClock, delivery::Delivery, grpc::TrailGrpc, object_client::TrailWriter,
+        store::TrailStore,
+    },
+};
 
 pub const SERVICE_NAME: &str = "audit-svc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
 pub const DEFAULT_DATABASE: &str = "keyhold_audit";
 /// The largest IngestEvents batch audit-svc accepts.
 const INGEST_MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
-const GRPC_SERVICE: &str = "keyhold.audit.v1.AuditService";
+const GRPC_SERVICES: [&str; 2] = [
+    "keyhold.audit.v1.AuditService",
+    "keyhold.audit.v1.TrailService",
+];
+/// object-svc's default gRPC address, where trails deliver their log files.
+pub const DEFAULT_OBJECT_ENDPOINT: &str = "http://127.0.0.1:50052";
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -51,6 +68,25 @@ pub struct Config {
     /// How often events past retention are dropped.
     #[arg(long, env = "KEYHOLD_RETENTION_SWEEP_SECONDS", default_value_t = 3600)]
     pub retention_sweep_seconds: u64,
+
+    /// object-svc's gRPC address: trails' buckets are checked and log files written there.
+    #[arg(long, env = "KEYHOLD_OBJECT_ENDPOINT", default_value = DEFAULT_OBJECT_ENDPOINT)]
+    pub object_endpoint: String,
+
+    /// The service principal (a name in the principals file, `cloudtrail.amazonaws.com`)
+    /// whose credentials audit-svc uses with object-svc.
+    #[arg(long, env = "KEYHOLD_DELIVERY_PRINCIPAL", default_value = "audit-svc")]
+    pub delivery_principal: String,
+
+    /// Seconds between deliveries of log files (AWS: about 5 minutes).
+    #[arg(long, env = "KEYHOLD_DELIVERY_INTERVAL_SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub delivery_interval_seconds: u64,
+
+    /// Events read per delivery batch (at most one log file of each kind per batch).
+    #[arg(long, env = "KEYHOLD_DELIVERY_BATCH_EVENTS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub delivery_batch_events: i64,
 }
 
 impl Config {
@@ -66,7 +102,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    serve(config, listener, shutdown, None).await
+    serve(config, listener, shutdown, None, Arc::new(SystemClock)).await
+}
+
+/// Like [`run`], with trails reading the time from `clock`.
+pub async fn run_with_clock(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    serve(config, listener, shutdown, None, clock).await
 }
 
 /// Like [`run`], with audit-svc's own records going to `sink` instead.
@@ -76,7 +122,14 @@ pub async fn run_with_sink(
     shutdown: CancellationToken,
     sink: Arc<dyn AuditSink>,
 ) -> anyhow::Result<()> {
-    serve(config, listener, shutdown, Some(sink)).await
+    serve(
+        config,
+        listener,
+        shutdown,
+        Some(sink),
+        Arc::new(SystemClock),
+    )
+    .await
 }
 
 async fn serve(
@@ -84,12 +137,15 @@ async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
     sink: Option<Arc<dyn AuditSink>>,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
+    let object_writer = trail_writer(&config, &principals)?;
     let pool = config
         .common
         .open_database_with(DEFAULT_DATABASE, &store::MIGRATOR, store::SESSION_SETTINGS)
         .await?;
+    let trail_store = TrailStore::new(pool.clone());
     let audit = Arc::new(
         Audit::open(AuditStore::new(pool))
             .await
@@ -100,6 +156,14 @@ async fn serve(
         audit.clone(),
         config.retention_days,
         Duration::from_secs(config.retention_sweep_seconds.max(1)),
+        shutdown.clone(),
+    ));
+    let delivery = Arc::new(
+        Delivery::new(trail_store.clone(), object_writer.clone(), clock.clone())
+            .with_batch_events(config.delivery_batch_events),
+    );
+    let deliverer = tokio::spawn(delivery.run_until(
+        Duration::from_secs(config.delivery_interval_seconds),
         shutdown.clone(),
     ));
     // The writer outlives the server's drain, so records of the last calls land too.
@@ -123,13 +187,19 @@ async fn serve(
     let routes = Routes::new(
         AuditServiceServer::new(AuditGrpc::new(audit, shutdown.clone()))
             .max_decoding_message_size(INGEST_MESSAGE_LIMIT),
-    );
+    )
+    .add_service(TrailServiceServer::new(TrailGrpc::new(
+        trail_store,
+        object_writer,
+        config.common.region.clone(),
+        clock,
+    )));
     let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink)
         .with_collector(metrics);
     let served = server::serve(
         stack,
         routes,
-        &[GRPC_SERVICE],
+        &GRPC_SERVICES,
         listener,
         config.common.connection_limits(),
         shutdown.clone(),
@@ -139,10 +209,26 @@ async fn serve(
     shutdown.cancel();
     writer_stop.cancel();
     let _ = sweeper.await;
+    let _ = deliverer.await;
     if let Some(writer) = writer {
         let _ = writer.await;
     }
     served
+}
+
+/// audit-svc's client of object-svc, with the credentials of its service principal.
+fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<TrailWriter> {
+    let principal = principals.find(&config.delivery_principal).ok_or_else(|| {
+        keyhold_platform::config::bad_config(format!(
+            "the delivery principal \"{}\" is not in the principals file (trails write log files as it)",
+            config.delivery_principal
+        ))
+    })?;
+    TrailWriter::connect_lazy(
+        &config.object_endpoint,
+        &principal.access_key_id,
+        principal.signing_secret(),
+    )
 }
 
 /// audit-svc's counts on the metrics endpoint.

@@ -80,6 +80,19 @@ pub struct KmsTarget<'a> {
     pub credentials: &'a [Credential],
 }
 
+/// Where audit-svc writes trails' log files (object-svc), and how often.
+pub struct TrailDelivery {
+    pub object_endpoint: String,
+    pub interval_seconds: u64,
+}
+
+/// The dev stack delivers log files every 10 s (AWS: about every 5 minutes), so
+/// that the lab sees them while it runs.
+pub const DEV_DELIVERY_INTERVAL_SECONDS: u64 = 10;
+
+/// object-svc's row, where trails deliver their log files.
+pub const OBJECT_SERVICE: &str = "object-svc";
+
 /// audit-svc's row, which every other service streams to.
 pub const AUDIT_SERVICE: &str = "audit-svc";
 
@@ -92,7 +105,7 @@ pub const KMS_SERVICE: &str = "kms-svc";
 pub const SERVICES: &[Service] = &[
     Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: None, data_dirs: &[], required: false, audit_principal: None, kms_principal: None },
     Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None },
-    Service { name: "object-svc", database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052"), Endpoint::s3("127.0.0.1:9000")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc") },
+    Service { name: OBJECT_SERVICE, database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052"), Endpoint::s3("127.0.0.1:9000")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc") },
 ];
 
 impl Service {
@@ -226,6 +239,8 @@ pub struct Settings<'a> {
     pub kms: Option<KmsTarget<'a>>,
     /// Set when audit-svc is part of the stack.
     pub audit: Option<AuditTarget<'a>>,
+    /// Set when object-svc is part of the stack: audit-svc delivers trails there.
+    pub trail_delivery: Option<TrailDelivery>,
 }
 
 /// The service's environment on top of the inherited one.
@@ -263,6 +278,23 @@ pub fn environment(
     }
     if let Some(audit) = &settings.audit {
         env.extend(audit.environment(service));
+    }
+    if let Some(delivery) = settings
+        .trail_delivery
+        .as_ref()
+        .filter(|_| service.name == AUDIT_SERVICE)
+    {
+        // audit-svc writes as its own principal, the principals file's `audit-svc`.
+        env.extend([
+            (
+                "KEYHOLD_OBJECT_ENDPOINT",
+                delivery.object_endpoint.clone().into(),
+            ),
+            (
+                "KEYHOLD_DELIVERY_INTERVAL_SECONDS",
+                delivery.interval_seconds.to_string().into(),
+            ),
+        ]);
     }
     Ok(env)
 }
@@ -337,6 +369,10 @@ mod tests {
                 spool_dir: PathBuf::from("/d/audit-spool"),
                 credentials,
             }),
+            trail_delivery: Some(TrailDelivery {
+                object_endpoint: "http://127.0.0.1:2".to_owned(),
+                interval_seconds: DEV_DELIVERY_INTERVAL_SECONDS,
+            }),
         }
     }
 
@@ -389,6 +425,26 @@ mod tests {
         );
         let audit = environment(&TABLE[2], "postgres://h/keyhold_audit", &settings).unwrap();
         assert_eq!(get(&audit, "KEYHOLD_MASTER_KEY_FILE"), None);
+    }
+
+    #[test]
+    fn audit_svc_delivers_trails_into_object_svc_every_10_seconds() {
+        let credentials = [
+            service_credential("kms-svc"),
+            service_credential("object-svc"),
+        ];
+        let settings = settings(&credentials);
+        let audit = environment(&TABLE[2], "postgres://h/keyhold_audit", &settings).unwrap();
+        assert_eq!(
+            get(&audit, "KEYHOLD_OBJECT_ENDPOINT"),
+            Some("http://127.0.0.1:2".into())
+        );
+        assert_eq!(
+            get(&audit, "KEYHOLD_DELIVERY_INTERVAL_SECONDS"),
+            Some("10".into())
+        );
+        let object = environment(&TABLE[1], "postgres://h/keyhold_object", &settings).unwrap();
+        assert_eq!(get(&object, "KEYHOLD_OBJECT_ENDPOINT"), None);
     }
 
     #[test]

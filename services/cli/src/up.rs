@@ -195,6 +195,14 @@ async fn run_stack(
             spool_dir: data_dir.join("audit-spool"),
             credentials: &credentials,
         });
+    let trail_delivery = located
+        .iter()
+        .find(|l| l.service.name == services::OBJECT_SERVICE)
+        .and_then(|l| l.service.endpoints.first())
+        .map(|endpoint| services::TrailDelivery {
+            object_endpoint: format!("http://{}", endpoint.addr),
+            interval_seconds: services::DEV_DELIVERY_INTERVAL_SECONDS,
+        });
     let settings = Settings {
         data_dir,
         principals_file: &secrets.principals_file,
@@ -203,6 +211,7 @@ async fn run_stack(
         log_format: args.log_format.as_str(),
         kms,
         audit,
+        trail_delivery,
     };
     // All before the first start: a service that cannot be configured (its
     // principal missing from an edited principals file) stops nothing.

@@ -26,3 +26,4 @@ mod s3_ops;
 mod s3_parsers;
 mod s3_protocol;
 mod s3_records;
+mod trails;
