@@ -9,6 +9,7 @@ pub mod access;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod insights;
 pub mod lookup_key;
 pub mod record;
 pub mod retention;
@@ -87,6 +88,34 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_DELIVERY_BATCH_EVENTS", default_value_t = 10_000,
           value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub delivery_batch_events: i64,
+    /// Insight types on (comma-separated: ApiCallRateInsight, ApiErrorRateInsight).
+    #[arg(long, env = "KEYHOLD_INSIGHT_TYPES", value_delimiter = ',')]
+    pub insight_types: Vec<insights::InsightType>,
+
+    /// Minutes of the Insights baseline window (AWS: 7 days).
+    #[arg(long, env = "KEYHOLD_INSIGHTS_BASELINE_MINUTES", default_value_t = 10_080,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub insights_baseline_minutes: u32,
+
+    /// How often closed minutes are judged for Insights; 0: never by this replica
+    /// (another one does, or a test drives the worker).
+    #[arg(long, env = "KEYHOLD_INSIGHTS_EVALUATE_SECONDS", default_value_t = 60)]
+    pub insights_evaluate_seconds: u64,
+
+    /// Seconds after its end a minute is closed; calls stored later for it are not
+    /// counted.
+    #[arg(
+        long,
+        env = "KEYHOLD_INSIGHTS_CLOSE_DELAY_SECONDS",
+        default_value_t = 60
+    )]
+    pub insights_close_delay_seconds: u64,
+
+    /// Count call rates at ingest (what Insights are computed from); false only to
+    /// measure what counting costs: no Insights are found then.
+    #[arg(long, env = "KEYHOLD_INSIGHT_RATES", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub insight_rates: bool,
 }
 
 impl Config {
@@ -146,8 +175,12 @@ async fn serve(
         .open_database_with(DEFAULT_DATABASE, &store::MIGRATOR, store::SESSION_SETTINGS)
         .await?;
     let trail_store = TrailStore::new(pool.clone());
+    let mut store = AuditStore::new(pool);
+    if !config.insight_rates {
+        store = store.without_rate_counts();
+    }
     let audit = Arc::new(
-        Audit::open(AuditStore::new(pool))
+        Audit::open(store)
             .await
             .map_err(|e| anyhow::anyhow!("cannot load the NextToken key: {e}"))?,
     );
@@ -166,6 +199,7 @@ async fn serve(
         Duration::from_secs(config.delivery_interval_seconds),
         shutdown.clone(),
     ));
+    let insights = spawn_insights(&config, &audit, &shutdown);
     // The writer outlives the server's drain, so records of the last calls land too.
     let writer_stop = CancellationToken::new();
     let (sink, writer) = match sink {
@@ -210,6 +244,9 @@ async fn serve(
     writer_stop.cancel();
     let _ = sweeper.await;
     let _ = deliverer.await;
+    if let Some(insights) = insights {
+        let _ = insights.await;
+    }
     if let Some(writer) = writer {
         let _ = writer.await;
     }
@@ -229,6 +266,37 @@ fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<Trai
         &principal.access_key_id,
         principal.signing_secret(),
     )
+/// The Insights worker, unless rates are not counted or this replica does not judge
+/// them.
+fn spawn_insights(
+    config: &Config,
+    audit: &Arc<Audit>,
+    shutdown: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if !config.insight_rates || config.insights_evaluate_seconds == 0 {
+        return None;
+    }
+    let settings = insights::worker::Settings {
+        window_minutes: config.insights_baseline_minutes,
+        close_delay: chrono::TimeDelta::seconds(
+            i64::try_from(config.insights_close_delay_seconds).unwrap_or(i64::MAX),
+        ),
+        rule: insights::detector::Rule::default(),
+        origin: insights::event::Origin {
+            account_id: config.common.account_id.clone(),
+            region: config.common.region.clone(),
+        },
+    };
+    // Until trails' insight selectors are read (insights::enabled_types_from_selectors),
+    // the types come from configuration.
+    let types: insights::InsightTypes = config.insight_types.iter().copied().collect();
+    Some(tokio::spawn(insights::worker::run_until(
+        insights::worker::Worker::new(audit.clone(), settings),
+        Arc::new(insights::worker::SystemClock),
+        Duration::from_secs(config.insights_evaluate_seconds),
+        move || std::future::ready(types.clone()),
+        shutdown.clone(),
+    )))
 }
 
 /// audit-svc's counts on the metrics endpoint.

@@ -75,6 +75,8 @@ pub struct AuditEvent {
     pub username: Option<String>,
     pub access_key_id: Option<String>,
     pub resources: Vec<Resource>,
+    /// The record's errorCode: what error rates (Insights) are counted by.
+    pub error_code: Option<String>,
     pub cloud_trail_event: String,
 }
 
@@ -118,7 +120,19 @@ impl AuditEvent {
             .with_timezone(&Utc)
             // Postgres keeps microseconds; NextToken positions must be the stored times.
             .trunc_subsecs(6);
-        let event_name = required("eventName")?.to_owned();
+        // An Insights record names the API it is about in insightDetails only;
+        // LookupEvents shows that name and source as the event's.
+        let insight_text = |field: &str| {
+            json.get("insightDetails")
+                .and_then(|d| d.get(field))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let event_name = text("eventName")
+            .filter(|v| !v.is_empty())
+            .or_else(|| insight_text("eventName"))
+            .ok_or_else(|| invalid("cloudTrailEvent has no eventName".into()))?
+            .to_owned();
         let category = Category::of_record(&json).ok_or_else(|| {
             invalid(format!(
                 "eventCategory {} is none of Management, Data, Insight",
@@ -169,12 +183,18 @@ impl AuditEvent {
             event_id: parsed_id,
             event_time,
             event_name,
-            event_source: text("eventSource").unwrap_or_default().to_owned(),
+            event_source: text("eventSource")
+                .or_else(|| insight_text("eventSource"))
+                .unwrap_or_default()
+                .to_owned(),
             category,
             read_only,
             username,
             access_key_id: identity_text("accessKeyId").map(str::to_owned),
             resources,
+            error_code: text("errorCode")
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
             cloud_trail_event,
         })
     }
@@ -397,6 +417,34 @@ mod tests {
             serde_json::json!({}),
         );
         assert_eq!(AuditEvent::parse(id, anonymous).unwrap().username, None);
+    }
+
+    #[test]
+    fn insight_records_are_found_by_the_api_they_are_about() {
+        let json = serde_json::json!({
+            "eventVersion": "1.11",
+            "eventTime": "2025-03-04T05:06:00Z",
+            "awsRegion": "us-east-1",
+            "eventID": "5b5c9a34-7c64-4a4d-9d54-0b5f2bd3e7a1",
+            "eventType": "AwsCloudTrailInsight",
+            "sharedEventID": "6b5c9a34-7c64-4a4d-9d54-0b5f2bd3e7a1",
+            "insightDetails": {"state": "Start", "eventSource": "kms.amazonaws.com",
+                "eventName": "Decrypt", "insightType": "ApiErrorRateInsight",
+                "errorCode": "AccessDeniedException"},
+            "eventCategory": "Insight"
+        })
+        .to_string();
+        let event = AuditEvent::parse_stored(json).unwrap();
+        assert_eq!(event.category, Category::Insight);
+        assert_eq!(event.event_name, "Decrypt");
+        assert_eq!(event.event_source, "kms.amazonaws.com");
+        assert_eq!(event.error_code, None, "an Insight is no failed call");
+        let failed = record(
+            serde_json::json!({"type": "Root"}),
+            serde_json::json!({"errorCode": "AccessDeniedException"}),
+        );
+        let event = AuditEvent::parse_stored(failed).unwrap();
+        assert_eq!(event.error_code.as_deref(), Some("AccessDeniedException"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const SESSION_SETTINGS: &[(&str, &str)] = &[("plan_cache_mode", "force_gener
 
 pub struct AuditStore {
     pool: PgPool,
+    /// Whether each batch also appends its call counts for Insights.
+    count_rates: bool,
     /// Days whose partitions are known to exist.
     partitions: Mutex<HashSet<NaiveDate>>,
 }
@@ -44,17 +46,25 @@ pub struct PageQuery {
 // One statement, so a batch is durable all at once: the events, then the resource
 // rows of only the events that were new. ON CONFLICT makes replays harmless; the
 // statement returns the ids it inserted. Resource rows need no conflict check: only
-// new events get them, and `resource_keys` lists each once.
-const INSERT_BATCH: &str = "\
-WITH inserted AS (
+// new events get them, and `resource_keys` lists each once. With Insights on, the
+// statement also appends the batch's per-minute call counts of its new management
+// events (a few rows per batch; see 0005_insights.sql), in the same transaction, so
+// no event is counted twice or missed.
+macro_rules! insert_batch {
+    ($($rates:literal)?) => {
+        concat!(
+            "WITH inserted AS (
     INSERT INTO events (event_id, event_time, event_name, event_source, event_category,
                         read_only, username, access_key_id, cloud_trail_event,
-                        name_key, source_key, read_only_key, username_key, access_key_id_key)
+                        name_key, source_key, read_only_key, username_key, access_key_id_key,
+                        error_code)
     SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
                          $6::bool[], $7::text[], $8::text[], $9::text[],
-                         $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[])
+                         $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[],
+                         $20::text[])
     ON CONFLICT (event_id, event_time) DO NOTHING
-    RETURNING event_id, event_time, event_category
+    RETURNING event_id, event_time, event_category, event_source, event_name, read_only,
+              error_code
 ), resources AS (
     INSERT INTO event_resources (event_category, kind, value, event_time, event_id, key)
     SELECT i.event_category, r.kind, r.value, i.event_time, i.event_id, r.key
@@ -62,8 +72,25 @@ WITH inserted AS (
     JOIN UNNEST($15::uuid[], $16::timestamptz[], $17::text[], $18::text[], $19::int8[])
         AS r (event_id, event_time, kind, value, key)
       ON r.event_id = i.event_id AND r.event_time = i.event_time
-)
-SELECT event_id FROM inserted";
+)",
+            $($rates,)?
+            "
+SELECT event_id FROM inserted"
+        )
+    };
+}
+
+const INSERT_BATCH: &str = insert_batch!();
+// date_bin, unlike date_trunc, does not depend on the session's time zone.
+const INSERT_BATCH_COUNTING_RATES: &str = insert_batch!(
+    ", rates AS (
+    INSERT INTO insight_counts (minute, event_source, event_name, read_only, error_code, calls)
+    SELECT date_bin('1 minute', event_time, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+           event_source, event_name, read_only, error_code, count(*)
+    FROM inserted WHERE event_category = 'Management'
+    GROUP BY 1, 2, 3, 4, 5
+)"
+);
 
 // Lookups: $1 category, $2 start, $3 end, $4/$5 the keyset position, $6 limit, $7 the
 // attribute value, $8 its lookup key (lookup_key.rs). Macros keep every query a
@@ -127,8 +154,16 @@ impl AuditStore {
     pub fn new(pool: PgPool) -> Self {
         AuditStore {
             pool,
+            count_rates: true,
             partitions: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Without the per-minute call counts Insights are computed from (for measuring
+    /// their cost; no Insights are found while they are off).
+    pub fn without_rate_counts(mut self) -> Self {
+        self.count_rates = false;
+        self
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -172,6 +207,7 @@ impl AuditStore {
         let mut read_only_keys = Vec::with_capacity(events.len());
         let mut username_keys = Vec::with_capacity(events.len());
         let mut access_key_keys = Vec::with_capacity(events.len());
+        let mut error_codes = Vec::with_capacity(events.len());
         let (mut r_ids, mut r_times, mut r_kinds, mut r_values, mut r_keys) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for event in events {
@@ -190,6 +226,7 @@ impl AuditStore {
             read_only_keys.push(keys.read_only);
             username_keys.push(keys.username);
             access_key_keys.push(keys.access_key_id);
+            error_codes.push(event.error_code.as_deref());
             for (kind, value) in event.resource_keys() {
                 r_ids.push(event.event_id);
                 r_times.push(event.event_time);
@@ -199,7 +236,12 @@ impl AuditStore {
                 r_keys.push(lookup_key::lookup_key(event.category, attribute, value));
             }
         }
-        let rows = sqlx::query(INSERT_BATCH)
+        let statement = if self.count_rates {
+            INSERT_BATCH_COUNTING_RATES
+        } else {
+            INSERT_BATCH
+        };
+        let rows = sqlx::query(statement)
             .bind(ids)
             .bind(times)
             .bind(names)
@@ -219,6 +261,7 @@ impl AuditStore {
             .bind(r_kinds)
             .bind(r_values)
             .bind(r_keys)
+            .bind(error_codes)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|row| row.try_get("event_id")).collect()

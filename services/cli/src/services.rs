@@ -96,6 +96,19 @@ pub const OBJECT_SERVICE: &str = "object-svc";
 /// audit-svc's row, which every other service streams to.
 pub const AUDIT_SERVICE: &str = "audit-svc";
 
+/// audit-svc's Insights in the dev stack: a 5-minute baseline window and minutes
+/// judged within seconds of their end, so a burst shows within two minutes (AWS: 7
+/// days). Both insight types on until trails' insight selectors drive them.
+pub const AUDIT_DEV_INSIGHTS: &[(&str, &str)] = &[
+    (
+        "KEYHOLD_INSIGHT_TYPES",
+        "ApiCallRateInsight,ApiErrorRateInsight",
+    ),
+    ("KEYHOLD_INSIGHTS_BASELINE_MINUTES", "5"),
+    ("KEYHOLD_INSIGHTS_EVALUATE_SECONDS", "10"),
+    ("KEYHOLD_INSIGHTS_CLOSE_DELAY_SECONDS", "5"),
+];
+
 /// kms-svc's row, which services with a `kms_principal` call.
 pub const KMS_SERVICE: &str = "kms-svc";
 
@@ -296,6 +309,13 @@ pub fn environment(
             ),
         ]);
     }
+    if service.name == AUDIT_SERVICE {
+        env.extend(
+            AUDIT_DEV_INSIGHTS
+                .iter()
+                .map(|(k, v)| (*k, OsString::from(v))),
+        );
+    }
     Ok(env)
 }
 
@@ -425,6 +445,16 @@ mod tests {
         );
         let audit = environment(&TABLE[2], "postgres://h/keyhold_audit", &settings).unwrap();
         assert_eq!(get(&audit, "KEYHOLD_MASTER_KEY_FILE"), None);
+        // The dev stack's Insights: a 5-minute baseline, both types, audit-svc only.
+        assert_eq!(
+            get(&audit, "KEYHOLD_INSIGHTS_BASELINE_MINUTES"),
+            Some("5".into())
+        );
+        assert_eq!(
+            get(&audit, "KEYHOLD_INSIGHT_TYPES"),
+            Some("ApiCallRateInsight,ApiErrorRateInsight".into())
+        );
+        assert_eq!(get(&kms, "KEYHOLD_INSIGHT_TYPES"), None);
     }
 
     #[test]

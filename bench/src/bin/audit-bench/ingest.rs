@@ -67,6 +67,12 @@ pub struct IngestArgs {
     /// With --events: the events' times spread over this many days up to now.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=80))]
     pub days: u32,
+
+    /// audit-svc without Insights (no per-minute counting at ingest, no worker): the
+    /// baseline of the Insights cost (BENCHMARKS.md). By default both insight types are
+    /// on, with the dev stack's worker settings (minutes judged every 10 s).
+    #[arg(long)]
+    pub without_insights: bool,
 }
 
 /// How the records are sent, shared with `lookup`'s loading.
@@ -125,7 +131,12 @@ pub async fn run(args: &IngestArgs, quiet: bool) -> anyhow::Result<IngestReport>
     common::wait_for_quiet_machine(quiet).await;
     let database = common::ensure_database(&args.database_url, args.fresh).await?;
     let workdir = common::workdir("ingest")?;
-    let audit = start_audit_svc(&args.database_url, &workdir).await?;
+    let insights = if args.without_insights {
+        Insights::Off
+    } else {
+        Insights::On
+    };
+    let audit = start_audit_svc_with(&args.database_url, &workdir, insights).await?;
     let plan = match args.events {
         Some(events) => {
             // A minute back: the load's newest records stay clear of audit-svc's own
@@ -170,17 +181,49 @@ pub async fn start_audit_svc(
     database_url: &str,
     workdir: &std::path::Path,
 ) -> anyhow::Result<Server> {
+    start_audit_svc_with(database_url, workdir, Insights::Default).await
+}
+
+/// How audit-svc computes Insights during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insights {
+    /// As shipped: rates counted, the worker every minute, no type on.
+    Default,
+    /// Both types on, minutes judged every 10 s, 5 s after their end (the dev stack).
+    On,
+    /// No counting at ingest and no worker.
+    Off,
+}
+
+pub async fn start_audit_svc_with(
+    database_url: &str,
+    workdir: &std::path::Path,
+    insights: Insights,
+) -> anyhow::Result<Server> {
     let principals = workdir.join("principals.json");
     std::fs::write(&principals, common::DEV_PRINCIPALS)?;
+    let mut env = vec![
+        ("KEYHOLD_DATABASE_URL", database_url.to_owned()),
+        ("KEYHOLD_PRINCIPALS_FILE", principals.display().to_string()),
+        // Per-call logging would be measured along with the ingest.
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    match insights {
+        Insights::Default => {}
+        Insights::On => env.extend([
+            (
+                "KEYHOLD_INSIGHT_TYPES",
+                "ApiCallRateInsight,ApiErrorRateInsight".to_owned(),
+            ),
+            ("KEYHOLD_INSIGHTS_EVALUATE_SECONDS", "10".to_owned()),
+            ("KEYHOLD_INSIGHTS_CLOSE_DELAY_SECONDS", "5".to_owned()),
+        ]),
+        Insights::Off => env.push(("KEYHOLD_INSIGHT_RATES", "false".to_owned())),
+    }
     Server::start_grpc(
         "audit-svc",
         &common::sibling_binary("audit-svc")?,
-        &[
-            ("KEYHOLD_DATABASE_URL", database_url.to_owned()),
-            ("KEYHOLD_PRINCIPALS_FILE", principals.display().to_string()),
-            // Per-call logging would be measured along with the ingest.
-            ("RUST_LOG", "warn".to_owned()),
-        ],
+        &env,
         workdir.join("audit-svc.log"),
     )
     .await
