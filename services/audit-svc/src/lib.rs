@@ -6,6 +6,7 @@
 //! and the gRPC server behind the platform's shared stack.
 
 pub mod access;
+pub mod digests;
 pub mod domain;
 pub mod error;
 pub mod grpc;
@@ -17,7 +18,11 @@ pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, server};
+use keyhold_platform::{
+    AuditSink, Principals, StackConfig,
+    config::{CommonArgs, MasterKeyArgs},
+    server,
+};
 use keyhold_proto::audit::v1::audit_service_server::AuditServiceServer;
 use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use tokio::net::TcpListener;
@@ -51,11 +56,27 @@ pub struct Config {
     /// How often events past retention are dropped.
     #[arg(long, env = "KEYHOLD_RETENTION_SWEEP_SECONDS", default_value_t = 3600)]
     pub retention_sweep_seconds: u64,
+
+    /// audit-svc's master key seals the private keys that sign digest files (log file
+    /// validation). Needed only once a trail validates its log files.
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
+
+    /// The window of each digest file (CloudTrail: an hour), at most a day.
+    #[arg(long, env = "KEYHOLD_DIGEST_INTERVAL_SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub digest_interval_seconds: u32,
 }
 
 impl Config {
     pub fn listen_address(&self) -> SocketAddr {
         self.common.listen_or(DEFAULT_LISTEN)
+    }
+
+    pub fn digest_schedule(&self) -> digests::DigestSchedule {
+        digests::DigestSchedule::every(chrono::TimeDelta::seconds(i64::from(
+            self.digest_interval_seconds,
+        )))
     }
 }
 
