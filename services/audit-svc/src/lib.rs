@@ -6,6 +6,7 @@
 //! and the gRPC server behind the platform's shared stack.
 
 pub mod access;
+pub mod digests;
 pub mod domain;
 pub mod error;
 pub mod grpc;
@@ -19,7 +20,11 @@ pub mod trails;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use keyhold_platform::{AuditSink, Principals, StackConfig, config::CommonArgs, server};
+use keyhold_platform::{
+    AuditSink, Principals, StackConfig,
+    config::{CommonArgs, MasterKeyArgs},
+    server,
+};
 use keyhold_proto::audit::v1::{
     audit_service_server::AuditServiceServer, trail_service_server::TrailServiceServer,
 };
@@ -116,11 +121,27 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_INSIGHT_RATES", default_value_t = true,
           action = clap::ArgAction::Set)]
     pub insight_rates: bool,
+
+    /// audit-svc's master key seals the private keys that sign digest files (log file
+    /// validation). Needed only once a trail validates its log files.
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
+
+    /// The window of each digest file (CloudTrail: an hour), at most a day.
+    #[arg(long, env = "KEYHOLD_DIGEST_INTERVAL_SECONDS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u32).range(1..=86_400))]
+    pub digest_interval_seconds: u32,
 }
 
 impl Config {
     pub fn listen_address(&self) -> SocketAddr {
         self.common.listen_or(DEFAULT_LISTEN)
+    }
+
+    pub fn digest_schedule(&self) -> digests::DigestSchedule {
+        digests::DigestSchedule::every(chrono::TimeDelta::seconds(i64::from(
+            self.digest_interval_seconds,
+        )))
     }
 }
 
@@ -266,6 +287,8 @@ fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<Trai
         &principal.access_key_id,
         principal.signing_secret(),
     )
+}
+
 /// The Insights worker, unless rates are not counted or this replica does not judge
 /// them.
 fn spawn_insights(

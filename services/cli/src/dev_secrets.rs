@@ -1,5 +1,5 @@
 //! The dev-only secrets in the data dir: the principals file the services
-//! authenticate against, and the master keys (kms-svc's, object-svc's).
+//! authenticate against, and the master keys (kms-svc's, object-svc's, audit-svc's).
 
 use std::fs;
 use std::io::{ErrorKind, Write as _};

@@ -59,6 +59,8 @@ pub struct Service {
     /// The service principal with which the service calls kms-svc (for users,
     /// on their behalf); None when it does not call kms-svc.
     pub kms_principal: Option<&'static str>,
+    /// Settings of the dev stack only, such as intervals shorter than production's.
+    pub dev_env: &'static [(&'static str, &'static str)],
 }
 
 /// A directory under the data dir, handed to the service through `env`.
@@ -116,9 +118,9 @@ pub const KMS_SERVICE: &str = "kms-svc";
 // kms-svc, which it calls.
 #[rustfmt::skip]
 pub const SERVICES: &[Service] = &[
-    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: None, data_dirs: &[], required: false, audit_principal: None, kms_principal: None },
-    Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None },
-    Service { name: OBJECT_SERVICE, database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052"), Endpoint::s3("127.0.0.1:9000")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc") },
+    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: Some("audit-master.key"), data_dirs: &[], required: false, audit_principal: None, kms_principal: None, dev_env: &[("KEYHOLD_DIGEST_INTERVAL_SECONDS", "60")] },
+    Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None, dev_env: &[] },
+    Service { name: OBJECT_SERVICE, database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052"), Endpoint::s3("127.0.0.1:9000")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc"), dev_env: &[] },
 ];
 
 impl Service {
@@ -277,6 +279,7 @@ pub fn environment(
     if let Some(file) = service.master_key_file(settings.data_dir) {
         env.push(("KEYHOLD_MASTER_KEY_FILE", file.into()));
     }
+    env.extend(service.dev_env.iter().map(|(k, v)| (*k, (*v).into())));
     env.extend(
         service
             .data_dirs
@@ -334,6 +337,7 @@ mod tests {
             required: true,
             audit_principal: Some("kms-svc"),
             kms_principal: None,
+            dev_env: &[],
         },
         Service {
             name: "object-svc",
@@ -347,16 +351,18 @@ mod tests {
             required: false,
             audit_principal: Some("object-svc"),
             kms_principal: Some("object-svc"),
+            dev_env: &[],
         },
         Service {
             name: "audit-svc",
             database: "keyhold_audit",
             endpoints: &[],
-            master_key: None,
+            master_key: Some("audit-master.key"),
             data_dirs: &[],
             required: false,
             audit_principal: None,
             kms_principal: None,
+            dev_env: &[("KEYHOLD_DIGEST_INTERVAL_SECONDS", "60")],
         },
     ];
 
@@ -444,7 +450,15 @@ mod tests {
             Some("/d/object-master.key".into())
         );
         let audit = environment(&TABLE[2], "postgres://h/keyhold_audit", &settings).unwrap();
-        assert_eq!(get(&audit, "KEYHOLD_MASTER_KEY_FILE"), None);
+        assert_eq!(
+            get(&audit, "KEYHOLD_MASTER_KEY_FILE"),
+            Some("/d/audit-master.key".into())
+        );
+        assert_eq!(
+            get(&audit, "KEYHOLD_DIGEST_INTERVAL_SECONDS"),
+            Some("60".into())
+        );
+        assert_eq!(get(&kms, "KEYHOLD_DIGEST_INTERVAL_SECONDS"), None);
         // The dev stack's Insights: a 5-minute baseline, both types, audit-svc only.
         assert_eq!(
             get(&audit, "KEYHOLD_INSIGHTS_BASELINE_MINUTES"),

@@ -4,6 +4,7 @@ mod audit;
 mod bounded_records;
 mod common;
 mod dead_letters;
+mod digests;
 mod insights;
 mod lookup_keys;
 mod lookup_limits;
