@@ -44,7 +44,7 @@ impl DigestSchedule {
 /// The log files of trail `trail_name` delivered in [start, end), in delivery order.
 ///
 /// Reads the trails part's `trail_log_files` (one row per delivered log file):
-/// `trail_name`, `s3_bucket`, `s3_key`, `sha256` (hex, of the uncompressed file),
+/// `trail_name`, `s3_bucket`, `s3_object`, `sha256_hex` (of the uncompressed file),
 /// `oldest_event_time`, `newest_event_time`, `delivered_at`.
 pub async fn delivered_log_files(
     pool: &PgPool,
@@ -53,9 +53,10 @@ pub async fn delivered_log_files(
     end: DateTime<Utc>,
 ) -> Result<Vec<DeliveredLogFile>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT s3_bucket, s3_key, sha256, oldest_event_time, newest_event_time, delivered_at \
-         FROM trail_log_files WHERE trail_name = $1 AND delivered_at >= $2 AND delivered_at < $3 \
-         ORDER BY delivered_at, s3_key",
+        "SELECT s3_bucket, s3_object, sha256_hex, oldest_event_time, newest_event_time, \
+         delivered_at FROM trail_log_files \
+         WHERE trail_name = $1 AND delivered_at >= $2 AND delivered_at < $3 \
+         ORDER BY delivered_at, s3_object",
     )
     .bind(trail_name)
     .bind(start)
@@ -66,8 +67,8 @@ pub async fn delivered_log_files(
         .iter()
         .map(|row| DeliveredLogFile {
             bucket: row.get("s3_bucket"),
-            key: row.get("s3_key"),
-            sha256_hex: row.get("sha256"),
+            key: row.get("s3_object"),
+            sha256_hex: row.get("sha256_hex"),
             oldest_event_time: row.get("oldest_event_time"),
             newest_event_time: row.get("newest_event_time"),
             delivered_at: row.get("delivered_at"),

@@ -49,16 +49,6 @@ impl Fixture {
             .run(&pool)
             .await
             .expect("audit-svc's migrations");
-        // The trails part's table of delivered log files, as far as digests read it.
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS trail_log_files (trail_name TEXT NOT NULL, \
-             s3_bucket TEXT NOT NULL, s3_key TEXT NOT NULL, sha256 TEXT NOT NULL, \
-             oldest_event_time TIMESTAMPTZ NOT NULL, newest_event_time TIMESTAMPTZ NOT NULL, \
-             delivered_at TIMESTAMPTZ NOT NULL)",
-        )
-        .execute(&pool)
-        .await
-        .expect("trail_log_files");
         Fixture {
             _database: database,
             pool,
@@ -109,8 +99,9 @@ impl Fixture {
             },
         );
         sqlx::query(
-            "INSERT INTO trail_log_files (trail_name, s3_bucket, s3_key, sha256, \
-             oldest_event_time, newest_event_time, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO trail_log_files (account_id, trail_name, s3_bucket, s3_object, \
+             sha256_hex, oldest_event_time, newest_event_time, records, delivered_at) \
+             VALUES ($8, $1, $2, $3, $4, $5, $6, $9, $7)",
         )
         .bind(&self.trail.name)
         .bind(BUCKET)
@@ -119,6 +110,8 @@ impl Fixture {
         .bind(at - TimeDelta::seconds(60))
         .bind(at - TimeDelta::seconds(61 - records as i64))
         .bind(at)
+        .bind(&self.trail.account_id)
+        .bind(records as i32)
         .execute(&self.pool)
         .await
         .expect("a trail_log_files row");
