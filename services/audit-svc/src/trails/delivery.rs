@@ -235,6 +235,7 @@ impl Delivery {
                     let end = last.position;
                     let full = events.len() as i64 == self.batch_events;
                     if !events.iter().any(|e| kind_for(&trail, e).is_some()) {
+                        // Nothing selected: the cursor moves over them, no file.
                         if !self.store.skip(&trail, end).await? || !full {
                             return Ok(());
                         }
@@ -248,7 +249,12 @@ impl Delivery {
                     (end, time, events)
                 }
             };
-            let files = match self.write_batch(&trail, time, &events).await {
+            // Each record parsed once: which file, if any, it goes to.
+            let selected: Vec<(LogKind, &StoredEvent)> = events
+                .iter()
+                .filter_map(|e| kind_for(&trail, e).map(|kind| (kind, e)))
+                .collect();
+            let files = match self.write_batch(&trail, time, &selected).await {
                 Ok(files) => files,
                 Err(message) => {
                     self.store
@@ -291,7 +297,7 @@ impl Delivery {
         &self,
         trail: &TrailRow,
         time: DateTime<Utc>,
-        events: &[StoredEvent],
+        selected: &[(LogKind, &StoredEvent)],
     ) -> Result<Vec<DeliveredFile>, String> {
         let arn = trail_arn(&trail.region, &trail.account_id, &trail.name);
         let sse = if trail.kms_key_id.is_empty() {
@@ -304,9 +310,10 @@ impl Delivery {
         };
         let mut files = Vec::new();
         for kind in [LogKind::CloudTrail, LogKind::Insight] {
-            let records: Vec<&StoredEvent> = events
+            let records: Vec<&StoredEvent> = selected
                 .iter()
-                .filter(|e| kind_for(trail, e) == Some(kind))
+                .filter(|(of, _)| *of == kind)
+                .map(|(_, e)| *e)
                 .collect();
             let (Some(oldest), Some(newest)) = (
                 records.iter().map(|r| r.event_time).min(),

@@ -382,3 +382,58 @@ async fn an_insert_that_commits_late_is_delivered_not_skipped() {
     }
     pool.close().await;
 }
+
+#[tokio::test]
+async fn insight_events_go_to_the_cloudtrail_insight_folder() {
+    let stack = TrailStack::start(&[]).await;
+    lab_trail(&stack).await;
+    // An Insight event as the insights worker stores it (the lab trail selects both types).
+    let id = uuid::Uuid::new_v4();
+    let insight = serde_json::json!({
+        "eventVersion": "1.11", "eventTime": "2026-12-07T00:00:00Z",
+        "awsRegion": "us-east-1", "eventID": id.to_string(),
+        "eventType": "AwsCloudTrailInsight", "eventCategory": "Insight",
+        "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+        "recipientAccountId": ACCOUNT, "sharedEventID": uuid::Uuid::new_v4().to_string(),
+        "insightDetails": {"state": "Start", "eventSource": "kms.amazonaws.com",
+            "eventName": "Decrypt", "insightType": "ApiErrorRateInsight", "errorCode": "AccessDenied"}
+    });
+    let pool = sqlx::PgPool::connect(&stack.audit_database.url)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (event_id, event_time, event_name, event_source, event_category, \
+         read_only, cloud_trail_event, name_key, source_key, read_only_key) \
+         VALUES ($1, now(), 'Decrypt', 'kms.amazonaws.com', 'Insight', true, $2, 0, 0, 0)",
+    )
+    .bind(id)
+    .bind(insight.to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let prefix = format!("AWSLogs/{ACCOUNT}/CloudTrail-Insight/us-east-1/");
+    let mut objects = stack.objects(Who::User1);
+    let started = Instant::now();
+    let files = loop {
+        let files = log_files(&mut objects, BUCKET, &prefix).await;
+        if !files.is_empty() {
+            break files;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no Insight file"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (key, records) = files.iter().next().unwrap();
+    assert!(
+        key.contains(&format!("/{ACCOUNT}_CloudTrail-Insight_us-east-1_")),
+        "{key}"
+    );
+    assert_eq!(records, &[insight]);
+    // Not also in a CloudTrail file.
+    let cloudtrail = super::delivered(&stack, BUCKET).await;
+    assert!(!cloudtrail.iter().any(|r| r["eventID"] == id.to_string()));
+}
