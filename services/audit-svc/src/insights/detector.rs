@@ -6,7 +6,9 @@
 //! before the minute, kept as running sums (calls and squared calls), so a minute
 //! costs the same whatever the window. A minute is anomalous when its calls exceed
 //!
-//!     threshold = max(factor x average, average + deviations x stddev, floor)
+//! ```text
+//! threshold = max(factor x average, average + deviations x stddev, floor)
+//! ```
 //!
 //! An Insight starts at the first anomalous minute of a series with none under way,
 //! once the window is full of history, and only for an enabled insight type. Its
