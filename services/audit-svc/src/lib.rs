@@ -34,13 +34,14 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::{
+    digests::SigningKeys,
     domain::Audit,
     error::EVENT_SOURCE,
     grpc::AuditGrpc,
     store::AuditStore,
     trails::{
-        Clock, SystemClock, delivery::Delivery, grpc::TrailGrpc, object_client::TrailWriter,
-        store::TrailStore,
+        Clock, SystemClock, delivery::Delivery, digest_delivery::DigestDelivery, grpc::TrailGrpc,
+        object_client::TrailWriter, store::TrailStore,
     },
 };
 
@@ -93,7 +94,8 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_DELIVERY_BATCH_EVENTS", default_value_t = 10_000,
           value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub delivery_batch_events: i64,
-    /// Insight types on (comma-separated: ApiCallRateInsight, ApiErrorRateInsight).
+    /// Insight types on even without a logging trail whose insight selectors name
+    /// them (comma-separated: ApiCallRateInsight, ApiErrorRateInsight).
     #[arg(long, env = "KEYHOLD_INSIGHT_TYPES", value_delimiter = ',')]
     pub insight_types: Vec<insights::InsightType>,
 
@@ -196,7 +198,7 @@ async fn serve(
         .open_database_with(DEFAULT_DATABASE, &store::MIGRATOR, store::SESSION_SETTINGS)
         .await?;
     let trail_store = TrailStore::new(pool.clone());
-    let mut store = AuditStore::new(pool);
+    let mut store = AuditStore::new(pool.clone());
     if !config.insight_rates {
         store = store.without_rate_counts();
     }
@@ -212,15 +214,23 @@ async fn serve(
         Duration::from_secs(config.retention_sweep_seconds.max(1)),
         shutdown.clone(),
     ));
+    let digests = DigestDelivery::new(
+        trail_store.clone(),
+        object_writer.clone(),
+        signing_keys(&config, &pool)?,
+        config.digest_schedule(),
+        clock.clone(),
+    );
     let delivery = Arc::new(
         Delivery::new(trail_store.clone(), object_writer.clone(), clock.clone())
-            .with_batch_events(config.delivery_batch_events),
+            .with_batch_events(config.delivery_batch_events)
+            .with_digests(digests),
     );
     let deliverer = tokio::spawn(delivery.run_until(
         Duration::from_secs(config.delivery_interval_seconds),
         shutdown.clone(),
     ));
-    let insights = spawn_insights(&config, &audit, &shutdown);
+    let insights = spawn_insights(&config, &audit, trail_store.clone(), &shutdown);
     // The writer outlives the server's drain, so records of the last calls land too.
     let writer_stop = CancellationToken::new();
     let (sink, writer) = match sink {
@@ -274,6 +284,19 @@ async fn serve(
     served
 }
 
+/// The keys that sign digest files, when audit-svc has a master key; without one,
+/// trails that validate their log files show why in GetTrailStatus.
+fn signing_keys(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Option<SigningKeys>> {
+    if config.master.master_key.is_none() && config.master.master_key_file.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(SigningKeys::new(
+        pool.clone(),
+        config.master.master_key()?,
+        config.common.region.clone(),
+    )))
+}
+
 /// audit-svc's client of object-svc, with the credentials of its service principal.
 fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<TrailWriter> {
     let principal = principals.find(&config.delivery_principal).ok_or_else(|| {
@@ -294,6 +317,7 @@ fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<Trai
 fn spawn_insights(
     config: &Config,
     audit: &Arc<Audit>,
+    trails: TrailStore,
     shutdown: &CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if !config.insight_rates || config.insights_evaluate_seconds == 0 {
@@ -310,16 +334,33 @@ fn spawn_insights(
             region: config.common.region.clone(),
         },
     };
-    // Until trails' insight selectors are read (insights::enabled_types_from_selectors),
-    // the types come from configuration.
-    let types: insights::InsightTypes = config.insight_types.iter().copied().collect();
+    // As on AWS, the types the logging trails' insight selectors name, read each
+    // round; KEYHOLD_INSIGHT_TYPES adds types that are on without a trail.
+    let configured: insights::InsightTypes = config.insight_types.iter().copied().collect();
     Some(tokio::spawn(insights::worker::run_until(
         insights::worker::Worker::new(audit.clone(), settings),
         Arc::new(insights::worker::SystemClock),
         Duration::from_secs(config.insights_evaluate_seconds),
-        move || std::future::ready(types.clone()),
+        move || {
+            let (trails, configured) = (trails.clone(), configured.clone());
+            async move { enabled_insight_types(&trails, configured).await }
+        },
         shutdown.clone(),
     )))
+}
+
+/// The insight types on: `configured`, and those the insight selectors of logging
+/// trails name (as on AWS, where only a trail's selectors turn Insights on).
+pub async fn enabled_insight_types(
+    trails: &TrailStore,
+    configured: insights::InsightTypes,
+) -> insights::InsightTypes {
+    let mut types = configured;
+    match trails.logging_insight_selectors().await {
+        Ok(selectors) => types.extend(insights::enabled_types_from_selectors(&selectors)),
+        Err(error) => tracing::warn!(error = %error, "cannot read trails' insight selectors"),
+    }
+    types
 }
 
 /// audit-svc's counts on the metrics endpoint.

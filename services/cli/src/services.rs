@@ -100,12 +100,8 @@ pub const AUDIT_SERVICE: &str = "audit-svc";
 
 /// audit-svc's Insights in the dev stack: a 5-minute baseline window and minutes
 /// judged within seconds of their end, so a burst shows within two minutes (AWS: 7
-/// days). Both insight types on until trails' insight selectors drive them.
+/// days). Which types are on is up to the trails' insight selectors, as on AWS.
 pub const AUDIT_DEV_INSIGHTS: &[(&str, &str)] = &[
-    (
-        "KEYHOLD_INSIGHT_TYPES",
-        "ApiCallRateInsight,ApiErrorRateInsight",
-    ),
     ("KEYHOLD_INSIGHTS_BASELINE_MINUTES", "5"),
     ("KEYHOLD_INSIGHTS_EVALUATE_SECONDS", "10"),
     ("KEYHOLD_INSIGHTS_CLOSE_DELAY_SECONDS", "5"),
@@ -459,16 +455,14 @@ mod tests {
             Some("60".into())
         );
         assert_eq!(get(&kms, "KEYHOLD_DIGEST_INTERVAL_SECONDS"), None);
-        // The dev stack's Insights: a 5-minute baseline, both types, audit-svc only.
+        // The dev stack's Insights: a 5-minute baseline, audit-svc only; the types are
+        // the trails' insight selectors.
         assert_eq!(
             get(&audit, "KEYHOLD_INSIGHTS_BASELINE_MINUTES"),
             Some("5".into())
         );
-        assert_eq!(
-            get(&audit, "KEYHOLD_INSIGHT_TYPES"),
-            Some("ApiCallRateInsight,ApiErrorRateInsight".into())
-        );
-        assert_eq!(get(&kms, "KEYHOLD_INSIGHT_TYPES"), None);
+        assert_eq!(get(&kms, "KEYHOLD_INSIGHTS_BASELINE_MINUTES"), None);
+        assert_eq!(get(&audit, "KEYHOLD_INSIGHT_TYPES"), None);
     }
 
     #[test]

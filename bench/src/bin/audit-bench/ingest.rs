@@ -200,6 +200,16 @@ pub async fn start_audit_svc_with(
     workdir: &std::path::Path,
     insights: Insights,
 ) -> anyhow::Result<Server> {
+    start_audit_svc_with_env(database_url, workdir, insights, &[]).await
+}
+
+/// Like [`start_audit_svc_with`], with `extra` settings on top.
+pub async fn start_audit_svc_with_env(
+    database_url: &str,
+    workdir: &std::path::Path,
+    insights: Insights,
+    extra: &[(&str, String)],
+) -> anyhow::Result<Server> {
     let principals = workdir.join("principals.json");
     std::fs::write(&principals, common::DEV_PRINCIPALS)?;
     let mut env = vec![
@@ -220,6 +230,7 @@ pub async fn start_audit_svc_with(
         ]),
         Insights::Off => env.push(("KEYHOLD_INSIGHT_RATES", "false".to_owned())),
     }
+    env.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
     Server::start_grpc(
         "audit-svc",
         &common::sibling_binary("audit-svc")?,

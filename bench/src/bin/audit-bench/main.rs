@@ -4,6 +4,7 @@
 //! - `overhead`: kms-svc's GenerateDataKey req/s with the pipeline on, as a ratio to
 //!   the same run with it off.
 //! - `lookup`: LookupEvents p50/p99 per attribute over at least 1,000,000 events.
+//! - `delivery`: trail log file delivery keeping up with sustained ingest.
 //!
 //! Each spawns the release servers built next to it (cargo build --release -p
 //! keyhold-bench -p kms-svc -p audit-svc) and waits, before each measurement, until no
@@ -13,6 +14,7 @@
 
 mod common;
 mod cores;
+mod delivery;
 mod ingest;
 mod lookup;
 mod overhead;
@@ -48,6 +50,9 @@ enum Command {
     Overhead(overhead::OverheadArgs),
     /// LookupEvents p50/p99 per attribute over >= 1,000,000 events (target p99 < 20 ms).
     Lookup(lookup::LookupArgs),
+    /// Trail delivery under sustained ingest: backlog, drain and lag (target p99 lag
+    /// <= interval + 5 s, backlog not growing).
+    Delivery(delivery::DeliveryArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +93,14 @@ fn main() -> ExitCode {
             Command::Lookup(a) => {
                 let r = lookup::run(a, quiet).await?;
                 (serde_json::to_string(&r)?, lookup::table(&r), Some(r.pass))
+            }
+            Command::Delivery(a) => {
+                let r = delivery::run(a, quiet).await?;
+                (
+                    serde_json::to_string(&r)?,
+                    delivery::table(&r),
+                    Some(r.pass),
+                )
             }
         };
         anyhow::Ok((json, table, pass))

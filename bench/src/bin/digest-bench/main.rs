@@ -118,6 +118,7 @@ fn main() -> ExitCode {
         bucket: "mycloudtrailbucket1".into(),
         prefix: None,
         validation_since: since,
+        until: None,
     };
     let size = (args.size_mib * 1024.0 * 1024.0) as usize;
     let end = since + TimeDelta::hours(args.files.div_ceil(args.per_digest).max(1) as i64);

@@ -41,13 +41,15 @@ impl DigestSchedule {
     }
 }
 
-/// The log files of trail `trail_name` delivered in [start, end), in delivery order.
+/// The log files of the account's trail `trail_name` delivered in [start, end), in
+/// delivery order.
 ///
 /// Reads the trails part's `trail_log_files` (one row per delivered log file):
-/// `trail_name`, `s3_bucket`, `s3_object`, `sha256_hex` (of the uncompressed file),
+/// `account_id`, `trail_name`, `s3_bucket`, `s3_object`, `sha256_hex` (of the uncompressed file),
 /// `oldest_event_time`, `newest_event_time`, `delivered_at`.
 pub async fn delivered_log_files(
     pool: &PgPool,
+    account_id: &str,
     trail_name: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -55,9 +57,10 @@ pub async fn delivered_log_files(
     let rows = sqlx::query(
         "SELECT s3_bucket, s3_object, sha256_hex, oldest_event_time, newest_event_time, \
          delivered_at FROM trail_log_files \
-         WHERE trail_name = $1 AND delivered_at >= $2 AND delivered_at < $3 \
+         WHERE account_id = $1 AND trail_name = $2 AND delivered_at >= $3 AND delivered_at < $4 \
          ORDER BY delivered_at, s3_object",
     )
+    .bind(account_id)
     .bind(trail_name)
     .bind(start)
     .bind(end)
@@ -162,7 +165,8 @@ fn whole_second(time: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Writes every digest of `trail` whose window closed (and settled) by `now`, each
 /// chained to the one before, and returns them in order. A trail whose
-/// `validation_since` differs from its chain's start begins a new chain.
+/// `validation_since` differs from its chain's start begins a new chain; a trail with
+/// `until` gets no digest for a window that starts at or after it.
 pub async fn write_due_digests(
     store: &impl ObjectStore,
     pool: &PgPool,
@@ -182,10 +186,12 @@ pub async fn write_due_digests(
     loop {
         let start = state.next_start;
         let end = start + interval;
-        if end + schedule.settle > now {
+        let chain_ended = trail.until.is_some_and(|until| start >= until);
+        if chain_ended || end + schedule.settle > now {
             return Ok(written);
         }
-        let log_files = delivered_log_files(pool, &trail.name, start, end).await?;
+        let log_files =
+            delivered_log_files(pool, &trail.account_id, &trail.name, start, end).await?;
         let key = keys.key_for(end).await?;
         let built = digest::build(
             &DigestInput {

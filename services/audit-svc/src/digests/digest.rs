@@ -266,6 +266,7 @@ mod tests {
             bucket: "amzn-s3-demo-bucket".into(),
             prefix: None,
             validation_since: at(13, 1, 31),
+            until: None,
         }
     }
 

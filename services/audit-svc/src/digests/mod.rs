@@ -42,6 +42,9 @@ pub enum ObjectError {
     /// S3's NoSuchKey: what tells a deleted file from an unreadable one.
     #[error("NoSuchKey")]
     NoSuchKey,
+    /// The store refused the call (AccessDenied, NoSuchBucket...), in its own words.
+    #[error("{}: {}", .0.exception, .0.message)]
+    Refused(keyhold_platform::AwsError),
     #[error("{0}")]
     Other(String),
 }
@@ -96,6 +99,9 @@ pub struct DigestTrail {
     /// When logging with validation last started: the first digest of a chain starts
     /// here, and a different value starts a new chain.
     pub validation_since: DateTime<Utc>,
+    /// Set once logging has stopped and every log file of the events before the stop
+    /// is delivered: the chain ends with the window that reaches this time.
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl DigestTrail {

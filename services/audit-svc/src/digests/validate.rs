@@ -112,9 +112,21 @@ impl fmt::Display for ValidationReport {
                 check.bucket, check.key, check.status
             )?;
         }
-        writeln!(f, "\nResults requested for {start} to {end}")?;
+        write!(f, "\n{}", self.summary())
+    }
+}
+
+impl ValidationReport {
+    /// The closing lines: the range, then the counts of valid and invalid files.
+    pub fn summary(&self) -> String {
+        let (start, end) = (
+            digest::format_time(self.start),
+            digest::format_time(self.end),
+        );
+        let mut text = format!("Results requested for {start} to {end}\n");
         if self.digests.is_empty() {
-            return writeln!(f, "No digests found");
+            text.push_str("No digests found\n");
+            return text;
         }
         for (name, checks) in [("digest", &self.digests), ("log", &self.log_files)] {
             let total = checks.len();
@@ -122,12 +134,13 @@ impl fmt::Display for ValidationReport {
                 continue;
             }
             let valid = checks.iter().filter(|c| c.status == Status::Valid).count();
-            write!(f, "\n{valid}/{total} {name} files valid")?;
+            text.push_str(&format!("\n{valid}/{total} {name} files valid"));
             if valid < total {
-                write!(f, ", {}/{total} {name} files INVALID", total - valid)?;
+                text.push_str(&format!(", {}/{total} {name} files INVALID", total - valid));
             }
         }
-        writeln!(f)
+        text.push('\n');
+        text
     }
 }
 

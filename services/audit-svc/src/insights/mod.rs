@@ -65,9 +65,7 @@ pub type InsightTypes = BTreeSet<InsightType>;
 
 /// The insight types of trails' insight selectors in AWS's shape
 /// (`[{"InsightType": "ApiCallRateInsight"}]`), one JSON array per trail that is
-/// logging; unknown types are ignored. The trails part stores these selectors in
-/// `trails.insight_selectors`: reading that column (of logging trails) and passing it
-/// here is all the worker's source of enabled types needs once trails exist.
+/// logging (`trails.insight_selectors`); unknown types are ignored.
 pub fn enabled_types_from_selectors<'a>(
     selectors: impl IntoIterator<Item = &'a serde_json::Value>,
 ) -> InsightTypes {

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Clock,
+    digest_delivery::DigestDelivery,
     error::{TrailError, TrailResult},
     object_client::{Sse, TrailWriter},
     selectors::EventFacts,
@@ -55,6 +56,8 @@ pub struct Delivery {
     writer: TrailWriter,
     clock: Arc<dyn Clock>,
     batch_events: i64,
+    /// Digest files, written after each round's log files.
+    digests: Option<DigestDelivery>,
 }
 
 /// The parts of a record the selectors need that have no column of their own.
@@ -176,7 +179,14 @@ impl Delivery {
             writer,
             clock,
             batch_events: DEFAULT_BATCH_EVENTS,
+            digests: None,
         }
+    }
+
+    /// Also writes the digest files of trails that validate their log files.
+    pub fn with_digests(mut self, digests: DigestDelivery) -> Self {
+        self.digests = Some(digests);
+        self
     }
 
     /// Reads at most `events` events per batch (tests make batches small).
@@ -196,13 +206,17 @@ impl Delivery {
     }
 
     /// One round: every trail with something to deliver, each until it is caught up
-    /// or its delivery fails (the error shows in GetTrailStatus).
+    /// or its delivery fails (the error shows in GetTrailStatus); then the digests
+    /// that are due, which name the log files just delivered.
     pub async fn deliver_once(&self) -> TrailResult<()> {
         for trail in self.store.deliverable().await? {
             let name = trail.name.clone();
             if let Err(error) = self.deliver_trail(trail).await {
                 tracing::warn!(trail = %name, error = %error, "trail delivery failed; next round");
             }
+        }
+        if let Some(digests) = &self.digests {
+            digests.deliver_once().await?;
         }
         Ok(())
     }

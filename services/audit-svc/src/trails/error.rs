@@ -42,8 +42,10 @@ pub enum TrailError {
     UnsupportedOperation(String),
     #[error("{0}")]
     AccessDenied(String),
-    /// An error object-svc gave while creating the trail's bucket for the caller,
-    /// passed on as it is (BucketAlreadyExists, AccessDenied...).
+
+    /// An error object-svc gave while creating the trail's bucket for the caller, or
+    /// reading it for ValidateLogs, passed on as it is (BucketAlreadyExists,
+    /// AccessDenied...).
     #[error("{}", .0.message)]
     Bucket(AwsError),
     #[error("the service is unavailable")]

@@ -15,10 +15,12 @@ use super::{
     Clock, TrailScope,
     error::{TrailError, TrailResult},
     names::{check_bucket_name, check_kms_key_id, check_prefix, check_trail_name, trail_name_of},
-    object_client::{TrailWriter, cloudtrail_bucket_policy},
+    object_client::{TrailObjects, TrailWriter, cloudtrail_bucket_policy},
     selectors::{AdvancedSelector, DataResource, EventSelector, FieldSelector, Selectors},
     store::{TrailRow, TrailSettings, TrailStore},
+    validation,
 };
+use crate::digests::{self, DigestError, ObjectError};
 
 const TRAIL_RESOURCE: &str = "AWS::CloudTrail::Trail";
 const INSIGHT_TYPES: [&str; 2] = ["ApiCallRateInsight", "ApiErrorRateInsight"];
@@ -338,7 +340,7 @@ impl TrailGrpc {
         }
         if !self
             .store
-            .update(&call.scope.account_id, &name, &settings)
+            .update(&call.scope.account_id, &name, &settings, self.clock.now())
             .await?
         {
             return Err(call.not_found(&name));
@@ -637,12 +639,74 @@ impl TrailService for TrailGrpc {
         &self,
         request: Request<pb::ListPublicKeysRequest>,
     ) -> GrpcResult<pb::ListPublicKeysResponse> {
-        let (call, _request) = self.open(request)?;
+        let (call, request) = self.open(request)?;
         call.authorize("ListPublicKeys", "*")?;
-        Err(TrailError::UnsupportedOperation(
-            "ListPublicKeys is not available yet: keyhold does not sign digest files yet.".into(),
+        if !request.next_token.is_empty() {
+            // A region has a key per 30 days: every range fits one page.
+            return Err(TrailError::InvalidNextToken(
+                "Invalid NextToken: keyhold returns every public key in one page.".into(),
+            )
+            .into());
+        }
+        let (start, end) = validation::public_keys_range(&request, self.clock.now())?;
+        let keys = digests::list_public_keys(self.store.pool(), &self.region, start, end)
+            .await
+            .map_err(digest_error)?;
+        Ok(Response::new(pb::ListPublicKeysResponse {
+            public_key_list: keys.into_iter().map(validation::public_key).collect(),
+            next_token: String::new(),
+        }))
+    }
+
+    type ValidateLogsStream =
+        tokio_stream::Iter<std::vec::IntoIter<Result<pb::ValidateLogsResponse, Status>>>;
+
+    async fn validate_logs(
+        &self,
+        request: Request<pb::ValidateLogsRequest>,
+    ) -> GrpcResult<Self::ValidateLogsStream> {
+        let (call, request) = self.open(request)?;
+        let name = call.trail("DescribeTrails", &request.trail_name)?;
+        call.authorize("ListPublicKeys", "*")?;
+        let (start, end) = validation::validation_range(&request, self.clock.now())?;
+        let row = self.existing(&call, &name).await?;
+        let trail = validation::digest_trail(&row, start);
+        // Keys valid up to a digest interval past the range: the last digest of the
+        // range may end after it.
+        let keys = digests::list_public_keys(
+            self.store.pool(),
+            &self.region,
+            start,
+            end + chrono::TimeDelta::days(1),
         )
-        .into())
+        .await
+        .map_err(digest_error)?;
+        let bucket = TrailObjects::User {
+            writer: &self.writer,
+            user_arn: call.caller.principal.arn.clone(),
+        };
+        let report = digests::validate(&bucket, &trail, &keys, start, end)
+            .await
+            .map_err(|error| match error {
+                // AccessDenied for a caller without s3:GetObject, as the AWS CLI shows S3's.
+                ObjectError::Refused(aws) => TrailError::Bucket(aws),
+                ObjectError::NoSuchKey | ObjectError::Other(_) => {
+                    tracing::warn!(error = %error, "validation cannot read the bucket");
+                    TrailError::Unavailable
+                }
+            })?;
+        let messages = validation::report_messages(&report);
+        Ok(Response::new(tokio_stream::iter(
+            messages.into_iter().map(Ok).collect::<Vec<_>>(),
+        )))
+    }
+}
+
+/// Key errors are audit-svc's own: the caller sees an internal failure.
+fn digest_error(error: DigestError) -> Status {
+    match error {
+        DigestError::Database(error) => TrailError::from(error).into(),
+        other => TrailError::Internal(other.to_string()).into(),
     }
 }
 

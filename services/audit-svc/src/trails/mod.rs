@@ -4,12 +4,14 @@
 //! Postgres (`store`, migration 0003).
 
 pub mod delivery;
+pub mod digest_delivery;
 pub mod error;
 pub mod grpc;
 pub mod names;
 pub mod object_client;
 pub mod selectors;
 pub mod store;
+pub mod validation;
 
 use chrono::{DateTime, Utc};
 

@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use keyhold_platform::{AwsError, auth::ClientCredentials, error::exception_of};
 use keyhold_proto::object::v1::{
-    self as pb, object_service_client::ObjectServiceClient, put_object_request,
+    self as pb, get_object_response, object_service_client::ObjectServiceClient, put_object_request,
 };
 use tonic::{
     Code, Status,
@@ -17,6 +17,7 @@ use tonic::{
 };
 
 use super::error::{TrailError, TrailResult};
+use crate::digests::{self, Metadata, ObjectError, StoredObject};
 
 /// The canned ACL CloudTrail writes with, which its bucket policy requires.
 pub const LOG_FILE_ACL: &str = "bucket-owner-full-control";
@@ -90,6 +91,84 @@ impl TrailWriter {
             self.channel.clone(),
             self.service().on_behalf_of(user_arn),
         )
+    }
+
+    /// A whole object, read for the user `user_arn`; larger than `limit` bytes is an
+    /// error (it cannot be a file CloudTrail wrote).
+    pub async fn get_for_user(
+        &self,
+        user_arn: &str,
+        bucket: &str,
+        key: &str,
+        limit: u64,
+    ) -> Result<StoredObject, ObjectError> {
+        let mut stream = self
+            .for_user(user_arn)
+            .get_object(pb::GetObjectRequest {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| read_error(&status))?
+            .into_inner();
+        let mut object = StoredObject {
+            bytes: Vec::new(),
+            metadata: Default::default(),
+        };
+        while let Some(message) = stream.message().await.map_err(|s| read_error(&s))? {
+            match message.part {
+                Some(get_object_response::Part::Head(head)) => {
+                    if head.content_length > limit {
+                        return Err(ObjectError::Other(format!(
+                            "s3://{bucket}/{key} holds {} bytes, more than the {limit} a CloudTrail file may",
+                            head.content_length
+                        )));
+                    }
+                    object.bytes.reserve(head.content_length as usize);
+                    object.metadata = head.metadata.into_iter().collect();
+                }
+                Some(get_object_response::Part::Chunk(chunk)) => {
+                    if (object.bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(ObjectError::Other(format!(
+                            "s3://{bucket}/{key} is larger than the {limit} bytes a CloudTrail file may"
+                        )));
+                    }
+                    object.bytes.extend_from_slice(&chunk);
+                }
+                None => {}
+            }
+        }
+        Ok(object)
+    }
+
+    /// Every key under `prefix` in `bucket`, listed for the user `user_arn`.
+    pub async fn list_for_user(
+        &self,
+        user_arn: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, ObjectError> {
+        let mut client = self.for_user(user_arn);
+        let mut keys = Vec::new();
+        let mut continuation_token = String::new();
+        loop {
+            let page = client
+                .list_objects_v2(pb::ListObjectsV2Request {
+                    bucket: bucket.to_owned(),
+                    prefix: prefix.to_owned(),
+                    continuation_token,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|status| read_error(&status))?
+                .into_inner();
+            keys.extend(page.contents.into_iter().map(|object| object.key));
+            if !page.is_truncated || page.next_continuation_token.is_empty() {
+                return Ok(keys);
+            }
+            continuation_token = page.next_continuation_token;
+        }
     }
 
     /// Writes one object as the trail's service principal (PutObject with
@@ -227,6 +306,23 @@ fn unreachable_object_svc(status: &Status) -> TrailError {
     }
 }
 
+/// A failed read as validation reports it: NoSuchKey tells a deleted file.
+fn read_error(status: &Status) -> ObjectError {
+    match exception_of(status).as_deref() {
+        Some("NoSuchKey") => ObjectError::NoSuchKey,
+        Some(exception) => ObjectError::Refused(AwsError::new(
+            status.code(),
+            exception.to_owned(),
+            status.message().to_owned(),
+        )),
+        None => ObjectError::Other(format!(
+            "object-svc unavailable: {:?} {}",
+            status.code(),
+            status.message()
+        )),
+    }
+}
+
 /// The text GetTrailStatus shows for a failed PUT, named as AWS names it where it can.
 fn delivery_error(status: &Status, bucket: &str) -> String {
     match exception_of(status).as_deref() {
@@ -279,4 +375,69 @@ pub fn cloudtrail_bucket_policy(
         ]
     })
     .to_string()
+}
+
+/// The largest object validation reads: a digest or log file of CloudTrail's is far
+/// smaller (a log file holds one delivery batch, 10,000 records by default).
+pub const READ_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// object-svc as the digests part sees a trail's bucket: digest files are written by
+/// CloudTrail acting for the trail (SSE-S3), and validation reads as the user who
+/// asked for it, so the bucket's policy decides what each may do.
+pub enum TrailObjects<'a> {
+    Trail {
+        writer: &'a TrailWriter,
+        trail_arn: String,
+        account: String,
+    },
+    User {
+        writer: &'a TrailWriter,
+        user_arn: String,
+    },
+}
+
+impl digests::ObjectStore for TrailObjects<'_> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        metadata: Metadata,
+    ) -> Result<(), ObjectError> {
+        match self {
+            TrailObjects::Trail {
+                writer,
+                trail_arn,
+                account,
+            } => writer
+                .put(trail_arn, account, bucket, key, bytes, metadata, &Sse::S3)
+                .await
+                .map_err(ObjectError::Other),
+            TrailObjects::User { .. } => Err(ObjectError::Other(
+                "validation does not write to the bucket".into(),
+            )),
+        }
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<StoredObject, ObjectError> {
+        match self {
+            TrailObjects::User { writer, user_arn } => {
+                writer.get_for_user(user_arn, bucket, key, READ_LIMIT).await
+            }
+            TrailObjects::Trail { .. } => Err(ObjectError::Other(
+                "CloudTrail does not read the trail's bucket".into(),
+            )),
+        }
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ObjectError> {
+        match self {
+            TrailObjects::User { writer, user_arn } => {
+                writer.list_for_user(user_arn, bucket, prefix).await
+            }
+            TrailObjects::Trail { .. } => Err(ObjectError::Other(
+                "CloudTrail does not list the trail's bucket".into(),
+            )),
+        }
+    }
 }

@@ -9,6 +9,7 @@ use super::{
     error::{TrailError, TrailResult},
     selectors::Selectors,
 };
+use crate::digests::DigestTrail;
 
 /// A position in the order events became durable: (ingest_xid, ingest_seq).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -238,16 +239,21 @@ impl TrailStore {
         rows.iter().map(row_of).collect()
     }
 
-    /// `false` when there is no such trail.
+    /// `false` when there is no such trail. Turning validation on while the trail
+    /// logs starts a digest chain at `now`; turning it off ends the chain.
     pub async fn update(
         &self,
         account_id: &str,
         name: &str,
         settings: &TrailSettings,
+        now: DateTime<Utc>,
     ) -> TrailResult<bool> {
         let updated = sqlx::query(
             "UPDATE trails SET s3_bucket_name = $3, s3_key_prefix = $4, \
              include_global_service_events = $5, is_multi_region_trail = $6, \
+             validation_started_at = CASE WHEN NOT $7 THEN NULL \
+               WHEN log_file_validation_enabled THEN validation_started_at \
+               WHEN is_logging THEN $9 END, \
              log_file_validation_enabled = $7, kms_key_id = $8 \
              WHERE account_id = $1 AND name = $2",
         )
@@ -259,6 +265,7 @@ impl TrailStore {
         .bind(settings.is_multi_region_trail)
         .bind(settings.log_file_validation_enabled)
         .bind(&settings.kms_key_id)
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() == 1)
@@ -276,6 +283,7 @@ impl TrailStore {
     /// Turns logging on. A trail whose earlier events are all delivered starts from
     /// now (the oldest transaction still running): events stored while it was not
     /// logging are not its to deliver. A trail still delivering keeps its cursor.
+    /// A trail that validates its log files starts a new digest chain.
     pub async fn start_logging(
         &self,
         account_id: &str,
@@ -290,6 +298,8 @@ impl TrailStore {
                cursor_xid = CASE WHEN is_logging OR cursor_xid < stop_xid OR cursor_xid >= h.xmin \
                  OR pending_end_xid IS NOT NULL THEN cursor_xid ELSE h.xmin END, \
                start_logging_time = CASE WHEN is_logging THEN start_logging_time ELSE $3 END, \
+               validation_started_at = CASE WHEN is_logging THEN validation_started_at \
+                 WHEN log_file_validation_enabled THEN $3 END, \
                is_logging = TRUE \
              FROM horizon h WHERE account_id = $1 AND name = $2"
         );
@@ -363,6 +373,15 @@ impl TrailStore {
         .execute(&self.pool)
         .await?;
         Ok(updated.rows_affected() == 1)
+    }
+
+    /// The insight selectors (AWS's JSON shape) of every trail that is logging.
+    pub async fn logging_insight_selectors(&self) -> TrailResult<Vec<serde_json::Value>> {
+        Ok(sqlx::query_scalar(
+            "SELECT insight_selectors FROM trails WHERE is_logging AND insight_selectors <> '[]'",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The delivery horizon: events of transactions below it are final.
@@ -521,6 +540,75 @@ impl TrailStore {
         .bind(&trail.name)
         .bind(error)
         .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The trails whose digest chains may have a window due: validating, and logging
+    /// or stopped with a chain not yet ended. A stopped trail gets its `until` once the
+    /// events before the stop are all delivered: the later of the stop and its last
+    /// delivery.
+    pub async fn digest_trails(&self) -> TrailResult<Vec<DigestTrail>> {
+        let rows = sqlx::query(
+            "SELECT t.account_id, t.name, t.region, t.s3_bucket_name, t.s3_key_prefix, \
+               t.validation_started_at, \
+               CASE WHEN t.is_logging OR t.cursor_xid < t.stop_xid \
+                 OR t.pending_end_xid IS NOT NULL THEN NULL \
+                 ELSE GREATEST(t.stop_logging_time, (SELECT max(f.delivered_at) \
+                   FROM trail_log_files f \
+                   WHERE f.account_id = t.account_id AND f.trail_name = t.name)) END AS until \
+             FROM trails t LEFT JOIN digest_chains c \
+               ON c.trail_arn = 'arn:aws:cloudtrail:' || t.region || ':' || t.account_id \
+                 || ':trail/' || t.name \
+             WHERE t.log_file_validation_enabled AND t.validation_started_at IS NOT NULL \
+               AND (t.is_logging OR c.next_start IS NULL \
+                 OR c.chain_started_at <> date_trunc('second', t.validation_started_at) \
+                 OR c.next_start < GREATEST(t.stop_logging_time, (SELECT max(f.delivered_at) \
+                   FROM trail_log_files f \
+                   WHERE f.account_id = t.account_id AND f.trail_name = t.name)) \
+                 OR t.cursor_xid < t.stop_xid OR t.pending_end_xid IS NOT NULL) \
+             ORDER BY t.account_id, t.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let prefix: String = row.try_get("s3_key_prefix")?;
+                Ok(DigestTrail {
+                    account_id: row.try_get("account_id")?,
+                    region: row.try_get("region")?,
+                    name: row.try_get("name")?,
+                    bucket: row.try_get("s3_bucket_name")?,
+                    prefix: (!prefix.is_empty()).then_some(prefix),
+                    validation_since: row.try_get("validation_started_at")?,
+                    until: row.try_get("until")?,
+                })
+            })
+            .collect()
+    }
+
+    /// GetTrailStatus' digest fields after a digest round of the trail: the time of
+    /// the last digest written, or the error that stopped the round.
+    pub async fn record_digest_delivery(
+        &self,
+        trail: &DigestTrail,
+        outcome: Result<Option<DateTime<Utc>>, &str>,
+    ) -> TrailResult<()> {
+        let (delivered, error) = match outcome {
+            Ok(delivered) => (delivered, None),
+            Err(error) => (None, Some(error)),
+        };
+        sqlx::query(
+            "UPDATE trails SET \
+               latest_digest_delivery_time = COALESCE($3, latest_digest_delivery_time), \
+               latest_digest_delivery_error = $4 \
+             WHERE account_id = $1 AND name = $2",
+        )
+        .bind(&trail.account_id)
+        .bind(&trail.name)
+        .bind(delivered)
+        .bind(error)
         .execute(&self.pool)
         .await?;
         Ok(())

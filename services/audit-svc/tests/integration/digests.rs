@@ -61,6 +61,7 @@ impl Fixture {
                 bucket: BUCKET.into(),
                 prefix: None,
                 validation_since: since(),
+                until: None,
             },
         }
     }

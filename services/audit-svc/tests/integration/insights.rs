@@ -188,6 +188,16 @@ async fn a_burst_of_refused_decrypts_starts_and_ends_an_error_rate_insight() {
         .expect("a round");
     assert_eq!(round.minutes_closed, 2);
     let found = insights(&audit).await;
+    if found.len() != 2 {
+        let rows: Vec<(String, DateTime<Utc>, String)> = sqlx::query_as("SELECT event_id::text, event_time, event_category FROM events WHERE event_category <> 'Management'").fetch_all(&audit.pool).await.unwrap();
+        let again = insights(&audit).await;
+        panic!(
+            "DEBUG rows {rows:?} recorded {:?} again {} end {}",
+            round.recorded,
+            again.len(),
+            common::lookup_end()
+        );
+    }
     assert_eq!(found.len(), 2, "{found:#?}");
     let (end, start) = (&found[0], &found[1]);
     assert_eq!(end["insightDetails"]["state"], "End");
@@ -254,4 +264,69 @@ async fn without_rate_counting_nothing_is_counted() {
 
 fn common_time(time: DateTime<Utc>) -> String {
     audit_svc::record::rfc3339(time)
+}
+
+#[tokio::test]
+async fn the_insight_types_on_are_those_of_the_logging_trails_selectors() {
+    use audit_svc::trails::store::{TrailSettings, TrailStore};
+    let audit = AuditHarness::start_with_flags(&["--insights-evaluate-seconds", "0"]).await;
+    let trails = TrailStore::new(audit.pool.clone());
+    let settings = TrailSettings {
+        s3_bucket_name: "logs".into(),
+        s3_key_prefix: String::new(),
+        include_global_service_events: true,
+        is_multi_region_trail: false,
+        log_file_validation_enabled: false,
+        kms_key_id: String::new(),
+    };
+    let now = base_time();
+    for (name, types) in [
+        ("calls", vec!["ApiCallRateInsight"]),
+        ("errors", vec!["ApiErrorRateInsight"]),
+    ] {
+        assert!(
+            trails
+                .insert(ACCOUNT, name, "us-east-1", &settings)
+                .await
+                .unwrap()
+        );
+        let types: Vec<String> = types.into_iter().map(str::to_owned).collect();
+        assert!(
+            trails
+                .put_insight_types(ACCOUNT, name, &types)
+                .await
+                .unwrap()
+        );
+    }
+    let enabled = |configured: InsightTypes| {
+        let trails = trails.clone();
+        async move { audit_svc::enabled_insight_types(&trails, configured).await }
+    };
+    // No trail logs: nothing is on, but what configuration turns on.
+    assert!(enabled(InsightTypes::new()).await.is_empty());
+    assert_eq!(
+        enabled(InsightTypes::from([InsightType::ApiCallRate])).await,
+        InsightTypes::from([InsightType::ApiCallRate])
+    );
+    // The logging trail's selectors turn its type on; the other trail's do not.
+    assert!(trails.start_logging(ACCOUNT, "errors", now).await.unwrap());
+    assert_eq!(
+        enabled(InsightTypes::new()).await,
+        InsightTypes::from([InsightType::ApiErrorRate])
+    );
+    assert!(trails.start_logging(ACCOUNT, "calls", now).await.unwrap());
+    assert_eq!(
+        enabled(InsightTypes::new()).await,
+        InsightTypes::from(InsightType::ALL)
+    );
+    // Stopped, or its selectors removed: off again.
+    assert!(trails.stop_logging(ACCOUNT, "calls", now).await.unwrap());
+    assert!(
+        trails
+            .put_insight_types(ACCOUNT, "errors", &[])
+            .await
+            .unwrap()
+    );
+    assert!(enabled(InsightTypes::new()).await.is_empty());
+    audit.stop().await;
 }

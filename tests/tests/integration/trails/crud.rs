@@ -454,10 +454,13 @@ async fn each_error_has_cloudtrails_name_and_message() {
 
     assert_error(
         trails
-            .list_public_keys(pb::ListPublicKeysRequest::default())
+            .list_public_keys(pb::ListPublicKeysRequest {
+                next_token: "nope".into(),
+                ..Default::default()
+            })
             .await,
-        Code::Unimplemented,
-        "UnsupportedOperationException",
-        "ListPublicKeys is not available yet: keyhold does not sign digest files yet.",
+        Code::InvalidArgument,
+        "InvalidNextTokenException",
+        "Invalid NextToken: keyhold returns every public key in one page.",
     );
 }

@@ -5,6 +5,7 @@
 
 mod crud;
 mod delivery;
+mod digests;
 mod selectors;
 
 use std::time::{Duration, Instant};
