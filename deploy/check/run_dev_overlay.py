@@ -114,6 +114,9 @@ class Cluster:
            "--auth-host=scram-sha-256", f"--pwfile={secret}/postgres-password", capture=True)
         with open(os.path.join(data, "postgresql.conf"), "a") as f:
             f.write(f"listen_addresses = '{ip}'\nunix_socket_directories = '{data}'\nport = 5432\n")
+        # As the postgres image does: password logins from any address.
+        with open(os.path.join(data, "pg_hba.conf"), "a") as f:
+            f.write("host all all all scram-sha-256\n")
         sh("ip", "netns", "exec", ns, *as_pg, f"{pg_bin}/pg_ctl", "-D", data, "-l", os.path.join(data, "log"), "-w", "start", capture=True)
         self.postgres_dir = (ns, data, pg_bin)
         # The component's own init script, with the overlay's passwords.
@@ -210,7 +213,7 @@ class Cluster:
         args.append(container["image"])
         args += container.get("command", []) + container.get("args", [])
         sh(*PODMAN, *args, capture=True)
-        self.containers.append(f"{self.prefix}-{pod}")
+        self.containers.append((f"{self.prefix}-{pod}", spec.get("terminationGracePeriodSeconds", 30)))
         return container
 
     def probe(self, pod, probe):
@@ -247,9 +250,22 @@ class Cluster:
     def logs(self, pod):
         sh(*PODMAN, "logs", "--tail", "40", f"{self.prefix}-{pod}", check=False)
 
+    def stop(self):
+        """SIGTERM, as a pod deletion sends it; each must exit within its grace."""
+        for name, grace in reversed(self.containers):
+            begun = time.monotonic()
+            sh(*PODMAN, "stop", "-t", str(grace), name, check=False, capture=True)
+            took = time.monotonic() - begun
+            code = sh(*PODMAN, "inspect", "-f", "{{.State.ExitCode}}", name, capture=True).stdout.strip()
+            print(f"{name.split('-', 1)[1]}: exited {code} {took:.1f} s after SIGTERM "
+                  f"(terminationGracePeriodSeconds {grace})")
+            if code != "0" or took >= grace:
+                self.logs(name.split("-", 1)[1])
+                raise SystemExit(f"{name}: did not stop cleanly within its grace period")
+
     def cleanup(self):
-        for name in reversed(self.containers):
-            sh(*PODMAN, "rm", "-f", "-t", "40", name, check=False, capture=True)
+        for name, _ in reversed(self.containers):
+            sh(*PODMAN, "rm", "-f", "-t", "5", name, check=False, capture=True)
         if self.postgres_dir:
             ns, data, pg_bin = self.postgres_dir
             sh("ip", "netns", "exec", ns, "runuser", "-u", "postgres", "--", f"{pg_bin}/pg_ctl", "-D", data, "-m", "fast", "stop",
@@ -329,6 +345,7 @@ def main():
             cluster.wait_started(pod, cluster.run(pod))
         if args.smoke:
             smoke(cluster, docs)
+        cluster.stop()
         print(f"dev overlay: {len(SERVICES)} workloads up and probed in {time.monotonic() - started:.1f} s")
     finally:
         cluster.cleanup()
