@@ -44,7 +44,7 @@ pub enum ObjectError {
     NoSuchKey,
     /// The store refused the call (AccessDenied, NoSuchBucket...), in its own words.
     #[error("{}: {}", .0.exception, .0.message)]
-    Refused(keyhold_platform::AwsError),
+    Refused(Box<keyhold_platform::AwsError>),
     #[error("{0}")]
     Other(String),
 }

@@ -689,7 +689,7 @@ impl TrailService for TrailGrpc {
             .await
             .map_err(|error| match error {
                 // AccessDenied for a caller without s3:GetObject, as the AWS CLI shows S3's.
-                ObjectError::Refused(aws) => TrailError::Bucket(aws),
+                ObjectError::Refused(aws) => TrailError::Bucket(*aws),
                 ObjectError::NoSuchKey | ObjectError::Other(_) => {
                     tracing::warn!(error = %error, "validation cannot read the bucket");
                     TrailError::Unavailable

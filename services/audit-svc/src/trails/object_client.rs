@@ -310,11 +310,11 @@ fn unreachable_object_svc(status: &Status) -> TrailError {
 fn read_error(status: &Status) -> ObjectError {
     match exception_of(status).as_deref() {
         Some("NoSuchKey") => ObjectError::NoSuchKey,
-        Some(exception) => ObjectError::Refused(AwsError::new(
+        Some(exception) => ObjectError::Refused(Box::new(AwsError::new(
             status.code(),
             exception.to_owned(),
             status.message().to_owned(),
-        )),
+        ))),
         None => ObjectError::Other(format!(
             "object-svc unavailable: {:?} {}",
             status.code(),

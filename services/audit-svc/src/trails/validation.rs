@@ -54,7 +54,7 @@ pub fn public_keys_range(
 
 pub fn public_key(key: PublicKey) -> pb::PublicKey {
     pb::PublicKey {
-        value: key.value.into(),
+        value: key.value,
         validity_start_time: format_time(key.validity_start),
         validity_end_time: format_time(key.validity_end),
         fingerprint: key.fingerprint,

@@ -288,7 +288,6 @@ async fn digests_sign_every_log_file_and_validation_finds_tampering_by_name() {
         .delete_object(DeleteObjectRequest {
             bucket: BUCKET.into(),
             key: deleted.clone(),
-            ..Default::default()
         })
         .await
         .unwrap();
@@ -313,7 +312,6 @@ async fn digests_sign_every_log_file_and_validation_finds_tampering_by_name() {
         .delete_object(DeleteObjectRequest {
             bucket: BUCKET.into(),
             key: middle.clone(),
-            ..Default::default()
         })
         .await
         .unwrap();
