@@ -229,7 +229,17 @@ impl KmsHarness {
     pub fn client(&self, who: Who) -> KmsClient {
         KmsServiceClient::with_interceptor(self.channel(), credentials(who))
     }
+}
 
+/// A client of the kms-svc serving at `address` (host:port), as `who`.
+pub fn client_at(address: &str, who: Who) -> KmsClient {
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .expect("endpoint")
+        .connect_lazy();
+    KmsServiceClient::with_interceptor(channel, credentials(who))
+}
+
+impl KmsHarness {
     /// Stops the service (as SIGTERM would) and returns what a restart needs.
     pub async fn stop(self) -> (TestDatabase, String, PathBuf) {
         self.shutdown.cancel();

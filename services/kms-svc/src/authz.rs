@@ -1,8 +1,8 @@
 //! Authorization of one call: the key policy (and, through its account statement,
 //! the caller's identity policy) decides, evaluated on every request. The policy comes
-//! from the key cache (`key_cache.rs`), which every policy write invalidates before it
-//! returns (and, on other replicas, through a Postgres notification), so a change
-//! applies to the very next call.
+//! from the key cache (`key_cache.rs`), which checks the database's change counter on
+//! every read that every policy write moves on before it returns, so a change applies
+//! to the very next call on every replica.
 
 use std::{
     collections::HashMap,

@@ -1,35 +1,31 @@
-//! Keys kept in memory, so a cryptographic call does not wait on Postgres.
+//! Keys kept in memory, so a cryptographic call does not wait on reading its key.
 //!
-//! A key policy change must apply to the very next request. This process's own
-//! writes invalidate the cache before they return, and every write also sends a
-//! Postgres notification that other kms-svc replicas receive (see `listen`); a
-//! replica whose notification connection drops forgets everything, since it
-//! cannot know what it missed. A read that raced with an invalidation never stores
-//! what it read: entries carry the generation they were read at.
+//! A key policy change must apply to the very next request, on every replica. Each
+//! key or alias write moves the database's change counter (`key_changes`) on before
+//! the call returns; every read served from this cache first reads that counter (one
+//! single-row lookup) and, if it moved since the cached entries were read, forgets
+//! them all and reads the key again. This process's own writes also forget the key
+//! at once. A read that raced with an invalidation never stores what it read:
+//! entries carry the generation they were read at.
 
 use std::{
     collections::HashMap,
     sync::{
         Arc, RwLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
     },
-    time::Duration,
 };
 
-use sqlx::{PgPool, postgres::PgListener};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{key_ref::KeyRef, model::KeyWithMaterial};
 
-/// The channel kms-svc replicas announce key and alias changes on.
-pub const CHANGES_CHANNEL: &str = "keyhold_kms_changes";
-/// Payload meaning "forget every alias" (aliases are few and change rarely).
-const ALIASES_CHANGED: &str = "aliases";
-
 #[derive(Default)]
 pub struct KeyCache {
+    /// Moves on at every invalidation in this process.
     generation: AtomicU64,
+    /// The database's change counter the entries were read under.
+    changes: AtomicI64,
     keys: RwLock<HashMap<Uuid, Arc<KeyWithMaterial>>>,
     aliases: RwLock<HashMap<String, Uuid>>,
 }
@@ -38,6 +34,11 @@ impl KeyCache {
     /// Read before going to the database; hand back to [`KeyCache::store`].
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// The change counter the entries are valid for.
+    pub fn changes(&self) -> i64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// The key (with its current material) named by `key`, if cached.
@@ -49,18 +50,33 @@ impl KeyCache {
         self.keys.read().expect("cache lock").get(&id).cloned()
     }
 
-    /// Caches what was read at `generation`, unless something changed since.
-    pub fn store(&self, generation: u64, key: &KeyRef, found: Arc<KeyWithMaterial>) {
+    /// Caches what was read at `generation` with the database's counter at `changes`,
+    /// unless something changed since.
+    pub fn store(&self, generation: u64, changes: i64, key: &KeyRef, found: Arc<KeyWithMaterial>) {
         let mut keys = self.keys.write().expect("cache lock");
         let mut aliases = self.aliases.write().expect("cache lock");
         // Checked under both locks: invalidations bump the generation holding them.
-        if self.generation() != generation {
+        if self.generation() != generation || self.changes() != changes {
             return;
         }
         if let KeyRef::Alias(name) = key {
             aliases.insert(name.clone(), found.key.key_id);
         }
         keys.insert(found.key.key_id, found);
+    }
+
+    /// Forgets everything when the database's counter is past what the entries were
+    /// read under, and takes the new value.
+    pub fn catch_up(&self, changes: i64) {
+        if changes <= self.changes() {
+            return;
+        }
+        let mut keys = self.keys.write().expect("cache lock");
+        let mut aliases = self.aliases.write().expect("cache lock");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.changes.fetch_max(changes, Ordering::AcqRel);
+        keys.clear();
+        aliases.clear();
     }
 
     pub fn forget_key(&self, key_id: Uuid) {
@@ -75,72 +91,6 @@ impl KeyCache {
         let mut aliases = self.aliases.write().expect("cache lock");
         self.generation.fetch_add(1, Ordering::AcqRel);
         aliases.clear();
-    }
-
-    pub fn forget_everything(&self) {
-        let mut keys = self.keys.write().expect("cache lock");
-        let mut aliases = self.aliases.write().expect("cache lock");
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        keys.clear();
-        aliases.clear();
-    }
-
-    /// Applies a change announced on [`CHANGES_CHANNEL`].
-    fn apply(&self, payload: &str) {
-        match Uuid::try_parse(payload) {
-            Ok(key_id) => self.forget_key(key_id),
-            Err(_) if payload == ALIASES_CHANGED => self.forget_aliases(),
-            Err(_) => self.forget_everything(),
-        }
-    }
-}
-
-/// The notification payload for a change of `key_id`.
-pub fn key_changed(key_id: Uuid) -> String {
-    key_id.to_string()
-}
-
-pub fn aliases_changed() -> &'static str {
-    ALIASES_CHANGED
-}
-
-/// Follows other replicas' changes until `shutdown`.
-pub async fn listen(pool: PgPool, cache: Arc<KeyCache>, shutdown: CancellationToken) {
-    loop {
-        match follow(&pool, &cache, &shutdown).await {
-            Ok(()) => return,
-            Err(error) => {
-                // Whatever was announced while we were not listening is unknown.
-                cache.forget_everything();
-                tracing::warn!(%error, "lost the key change notifications; retrying");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    }
-}
-
-async fn follow(
-    pool: &PgPool,
-    cache: &KeyCache,
-    shutdown: &CancellationToken,
-) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANGES_CHANNEL).await?;
-    // Changes made before we listened are unknown too.
-    cache.forget_everything();
-    loop {
-        let notification = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            received = listener.try_recv() => received?,
-        };
-        match notification {
-            Some(notification) => cache.apply(notification.payload()),
-            // The connection dropped; sqlx reconnects on the next receive.
-            None => cache.forget_everything(),
-        }
     }
 }
 
@@ -176,19 +126,36 @@ mod tests {
         let id = Uuid::new_v4();
         let before_read = cache.generation();
         cache.forget_key(id); // a write lands while the read is in flight
-        cache.store(before_read, &KeyRef::Id(id), entry(id));
+        cache.store(before_read, 0, &KeyRef::Id(id), entry(id));
         assert!(cache.get(&KeyRef::Id(id)).is_none());
 
-        cache.store(
-            cache.generation(),
-            &KeyRef::Alias("alias/a".into()),
-            entry(id),
-        );
-        assert!(cache.get(&KeyRef::Alias("alias/a".into())).is_some());
-        cache.apply(ALIASES_CHANGED);
-        assert!(cache.get(&KeyRef::Alias("alias/a".into())).is_none());
+        let alias = KeyRef::Alias("alias/a".into());
+        cache.store(cache.generation(), 0, &alias, entry(id));
+        assert!(cache.get(&alias).is_some());
+        cache.forget_aliases();
+        assert!(cache.get(&alias).is_none());
         assert!(cache.get(&KeyRef::Id(id)).is_some(), "the key itself stays");
-        cache.apply(&id.to_string());
+        cache.forget_key(id);
         assert!(cache.get(&KeyRef::Id(id)).is_none());
+    }
+
+    #[test]
+    fn a_moved_change_counter_empties_the_cache_and_old_reads_stay_out() {
+        let cache = KeyCache::default();
+        let id = Uuid::new_v4();
+        cache.store(cache.generation(), 0, &KeyRef::Id(id), entry(id));
+        assert!(cache.get(&KeyRef::Id(id)).is_some());
+        cache.catch_up(0);
+        assert!(cache.get(&KeyRef::Id(id)).is_some(), "nothing moved");
+        cache.catch_up(3);
+        assert!(cache.get(&KeyRef::Id(id)).is_none());
+        assert_eq!(cache.changes(), 3);
+        // A read made under the old counter is not cached.
+        cache.store(cache.generation(), 2, &KeyRef::Id(id), entry(id));
+        assert!(cache.get(&KeyRef::Id(id)).is_none());
+        cache.store(cache.generation(), 3, &KeyRef::Id(id), entry(id));
+        assert!(cache.get(&KeyRef::Id(id)).is_some());
+        cache.catch_up(1);
+        assert_eq!(cache.changes(), 3, "never backwards");
     }
 }

@@ -97,7 +97,6 @@ pub async fn run_with_sink(
         .await?;
 
     let store = KmsStore::new(pool.clone(), partition.clone());
-    let changes = tokio::spawn(key_cache::listen(pool, store.cache(), shutdown.clone()));
     let kms = Arc::new(Kms::new(store, partition, master_key, principals.clone()));
     let sweeper = tokio::spawn(deletion::sweep_until(
         kms.clone(),
@@ -119,6 +118,5 @@ pub async fn run_with_sink(
     .await;
     shutdown.cancel();
     let _ = sweeper.await;
-    let _ = changes.await;
     served
 }

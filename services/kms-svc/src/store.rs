@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{KmsError, KmsResult},
-    key_cache::{self, KeyCache},
+    key_cache::KeyCache,
     key_ref::{KeyRef, Partition},
     model::{Alias, Key, KeyState, KeyWithMaterial},
 };
@@ -17,7 +17,7 @@ use crate::{
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Reads keys through an in-memory cache (`key_cache`) that every write here
-/// invalidates, locally and on the other replicas.
+/// invalidates, locally and, through the change counter, on the other replicas.
 #[derive(Clone)]
 pub struct KmsStore {
     pool: PgPool,
@@ -62,24 +62,29 @@ impl KmsStore {
         self.cache.clone()
     }
 
-    /// Forgets a changed key here and announces the change to the other replicas.
+    /// Forgets a changed key here and moves the change counter on for every replica.
     async fn key_changed(&self, key_id: Uuid) -> KmsResult<()> {
         self.cache.forget_key(key_id);
-        self.announce(&key_cache::key_changed(key_id)).await
+        self.count_change().await
     }
 
     async fn aliases_changed(&self) -> KmsResult<()> {
         self.cache.forget_aliases();
-        self.announce(key_cache::aliases_changed()).await
+        self.count_change().await
     }
 
-    async fn announce(&self, payload: &str) -> KmsResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(key_cache::CHANGES_CHANNEL)
-            .bind(payload)
+    async fn count_change(&self) -> KmsResult<()> {
+        sqlx::query("UPDATE key_changes SET value = value + 1")
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The database's change counter now.
+    async fn current_changes(&self) -> KmsResult<i64> {
+        Ok(sqlx::query_scalar("SELECT value FROM key_changes")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -178,44 +183,58 @@ impl KmsStore {
         if let Some(hit) = self.cache.get(key)
             && version.is_none_or(|v| v == hit.material_version)
         {
-            return Ok(Some((*hit).clone()));
+            let changes = self.current_changes().await?;
+            if changes == self.cache.changes() {
+                return Ok(Some((*hit).clone()));
+            }
+            // Another replica (or this one) changed a key or alias since.
+            self.cache.catch_up(changes);
         }
         let generation = self.cache.generation();
-        let found = self.read_key_with_material(key, version).await?;
-        if let Some(found) = &found
+        let (found, changes) = self.read_key_with_material(key, version).await?;
+        if changes > self.cache.changes() {
+            // Cached from the next read on: catching up forgets what is in flight.
+            self.cache.catch_up(changes);
+        } else if let Some(found) = &found
             && found.material_version == found.key.current_material_version
         {
-            self.cache.store(generation, key, Arc::new(found.clone()));
+            self.cache
+                .store(generation, changes, key, Arc::new(found.clone()));
         }
         Ok(found)
     }
 
+    /// The key with one material version, and the change counter, from one snapshot.
     async fn read_key_with_material(
         &self,
         key: &KeyRef,
         version: Option<i32>,
-    ) -> KmsResult<Option<KeyWithMaterial>> {
+    ) -> KmsResult<(Option<KeyWithMaterial>, i64)> {
         let (id, alias) = ref_binds(key);
         let row = sqlx::query(concat!(
-            "SELECT ",
+            "SELECT c.value AS changes, found.* FROM key_changes c LEFT JOIN (SELECT ",
             key_columns!(),
             ", m.version, m.wrapped FROM keys k JOIN key_material m ON m.key_id = k.key_id \
              AND m.version = COALESCE($3, k.current_material_version) WHERE ",
-            key_by_ref!()
+            key_by_ref!(),
+            ") found ON TRUE"
         ))
         .bind(id)
         .bind(alias)
         .bind(version)
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(KeyWithMaterial {
-                key: self.key_from_row(&row)?,
-                material_version: row.try_get("version")?,
-                wrapped_material: row.try_get("wrapped")?,
-            })
-        })
-        .transpose()
+        let changes: i64 = row.try_get("changes")?;
+        let key_id: Option<Uuid> = row.try_get("key_id")?;
+        if key_id.is_none() {
+            return Ok((None, changes));
+        }
+        let found = KeyWithMaterial {
+            key: self.key_from_row(&row)?,
+            material_version: row.try_get("version")?,
+            wrapped_material: row.try_get("wrapped")?,
+        };
+        Ok((Some(found), changes))
     }
 
     /// Key ids after `after`, in id order, at most `limit` + 1 (the extra one says

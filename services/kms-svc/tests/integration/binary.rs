@@ -100,3 +100,83 @@ async fn sigterm_drains_and_exits_cleanly() {
     assert!(logs.contains("shutdown signal received"), "{logs}");
     assert!(logs.contains("stopped"), "{logs}");
 }
+
+/// Two kms-svc processes on one database, as two replicas behind one Service: a key
+/// policy change made through one applies to the very next request the other serves.
+#[tokio::test]
+async fn a_revocation_through_one_replica_applies_to_the_next_call_on_the_other() {
+    use keyhold_proto::kms::v1::{
+        AddKeyUserRequest, DecryptRequest, EncryptRequest, RemoveKeyUserRequest,
+    };
+    use keyhold_tests::{
+        Who,
+        kms::{client_at, lab_user_key},
+    };
+
+    const ROUNDS: usize = 1000;
+    let database = TestDatabase::create().await;
+    let dir = workdir(&[]);
+    let (a, b) = (free_address(), free_address());
+    let mut replicas = Vec::new();
+    for address in [&a, &b] {
+        replicas.push(
+            kms_svc(&dir, &database.url, address)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_serving(address, "kms-svc").await;
+    }
+    let mut root_a = client_at(&a, Who::Root);
+    let mut user_b = client_at(&b, Who::User1);
+    let key = lab_user_key(&mut root_a).await;
+    let blob = root_a
+        .encrypt(EncryptRequest {
+            key_id: key.key_id.clone(),
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext_blob;
+    let decrypt = || DecryptRequest {
+        ciphertext_blob: blob.clone(),
+        ..Default::default()
+    };
+    let (mut stale_allows, mut stale_denials) = (0, 0);
+    for _ in 0..ROUNDS {
+        // B has the key cached, allowed.
+        if user_b.decrypt(decrypt()).await.is_err() {
+            stale_denials += 1;
+        }
+        root_a
+            .remove_key_user(RemoveKeyUserRequest {
+                key_id: key.key_id.clone(),
+                principal: "AWSLabsUser-0001".into(),
+            })
+            .await
+            .unwrap();
+        match user_b.decrypt(decrypt()).await {
+            Ok(_) => stale_allows += 1,
+            Err(status) => assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}"),
+        }
+        root_a
+            .add_key_user(AddKeyUserRequest {
+                key_id: key.key_id.clone(),
+                principal: "AWSLabsUser-0001".into(),
+            })
+            .await
+            .unwrap();
+    }
+    for mut replica in replicas {
+        let _ = replica.kill();
+        let _ = replica.wait();
+    }
+    assert_eq!(
+        (stale_allows, stale_denials),
+        (0, 0),
+        "of {ROUNDS} rounds, replica B allowed after the revocation or refused after the grant"
+    );
+}
