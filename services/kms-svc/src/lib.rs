@@ -5,6 +5,7 @@
 //! shared stack.
 
 pub mod authz;
+pub mod change_counter;
 pub mod domain;
 pub mod error;
 pub mod grpc;

@@ -8,6 +8,7 @@ use sqlx::{PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::{
+    change_counter::ChangeCounter,
     error::{KmsError, KmsResult},
     key_cache::KeyCache,
     key_ref::{KeyRef, Partition},
@@ -23,6 +24,7 @@ pub struct KmsStore {
     pool: PgPool,
     partition: Partition,
     cache: Arc<KeyCache>,
+    changes: ChangeCounter,
 }
 
 // Query fragments are macros so that queries stay `&'static str` (sqlx refuses
@@ -52,6 +54,7 @@ fn ref_binds(key: &KeyRef) -> (Option<Uuid>, Option<&str>) {
 impl KmsStore {
     pub fn new(pool: PgPool, partition: Partition) -> Self {
         KmsStore {
+            changes: ChangeCounter::new(pool.clone()),
             pool,
             partition,
             cache: Arc::default(),
@@ -80,11 +83,12 @@ impl KmsStore {
         Ok(())
     }
 
-    /// The database's change counter now.
+    /// The database's change counter, read after this call began.
     async fn current_changes(&self) -> KmsResult<i64> {
-        Ok(sqlx::query_scalar("SELECT value FROM key_changes")
-            .fetch_one(&self.pool)
-            .await?)
+        self.changes.current().await.map_err(|error| {
+            tracing::warn!(%error, "reading the key change counter");
+            KmsError::Unavailable
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
