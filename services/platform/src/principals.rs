@@ -84,7 +84,7 @@ impl Principal {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Principals {
     /// The installation's own account: the one its keys and buckets are created in
     /// unless a caller of another account creates them.
@@ -212,6 +212,17 @@ impl Principals {
         self.by_arn
             .get(arn_or_name)
             .or_else(|| self.by_name.get(arn_or_name))
+    }
+
+    /// The same principals, except that service principals cannot authenticate by
+    /// their keys: what a port without client certificates (the S3 endpoint) uses
+    /// when TLS is on, where services authenticate only by their certificate.
+    pub fn without_service_keys(&self) -> Principals {
+        let mut principals = self.clone();
+        principals
+            .by_access_key
+            .retain(|_, principal| principal.kind != PrincipalKind::Service);
+        principals
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Principal>> {
