@@ -315,7 +315,10 @@ fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<Trai
         }
         keyhold_platform::auth::ClientCredentials::anonymous()
     } else {
-        keyhold_platform::auth::ClientCredentials::new(&principal.access_key_id, principal.signing_secret())
+        keyhold_platform::auth::ClientCredentials::new(
+            &principal.access_key_id,
+            principal.signing_secret(),
+        )
     };
     TrailWriter::connect_lazy(&config.object_endpoint, credentials, tls.as_ref())
 }

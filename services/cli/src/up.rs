@@ -188,7 +188,10 @@ async fn run_stack(
     if let Some(dir) = &tls_dir {
         let names: Vec<&str> = located.iter().map(|l| l.service.name).collect();
         keyhold_cli::tls::generate(dir, &names)?;
-        note(format_args!("generated a dev CA and service certificates in {}", dir.display()));
+        note(format_args!(
+            "generated a dev CA and service certificates in {}",
+            dir.display()
+        ));
     }
     let scheme = if args.tls { "https" } else { "http" };
     let kms = located

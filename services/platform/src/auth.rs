@@ -318,18 +318,32 @@ mod tests {
         };
         // A service's keys without its certificate, a user's certificate, an unknown
         // name, and a bearer that names someone else.
-        assert!(unauthenticated(&headers(&[("authorization", OBJECT_SVC_BEARER)]), &peer(None)));
-        assert!(unauthenticated(&headers(&[]), &peer(Some("AWSLabsUser-0001"))));
+        assert!(unauthenticated(
+            &headers(&[("authorization", OBJECT_SVC_BEARER)]),
+            &peer(None)
+        ));
+        assert!(unauthenticated(
+            &headers(&[]),
+            &peer(Some("AWSLabsUser-0001"))
+        ));
         assert!(unauthenticated(&headers(&[]), &peer(Some("nobody"))));
         assert!(unauthenticated(&headers(&[]), &peer(None)));
-        assert!(unauthenticated(&headers(&[("authorization", USER_BEARER)]), &peer(Some("object-svc"))));
+        assert!(unauthenticated(
+            &headers(&[("authorization", USER_BEARER)]),
+            &peer(Some("object-svc"))
+        ));
         // A user over TLS without a certificate is a user as before, and cannot act
         // for another.
         let user = headers(&[("authorization", USER_BEARER)]);
         assert!(authenticate(&principals, &user, Some(&peer(None))).is_ok());
-        let acting = headers(&[("authorization", USER_BEARER), ("x-keyhold-on-behalf-of", USER_ARN)]);
+        let acting = headers(&[
+            ("authorization", USER_BEARER),
+            ("x-keyhold-on-behalf-of", USER_ARN),
+        ]);
         assert_eq!(
-            authenticate(&principals, &acting, Some(&peer(None))).unwrap_err().code,
+            authenticate(&principals, &acting, Some(&peer(None)))
+                .unwrap_err()
+                .code,
             tonic::Code::PermissionDenied
         );
     }

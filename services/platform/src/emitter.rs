@@ -193,8 +193,16 @@ impl EmitterArgs {
             (Some(id), Some(secret)) => (id, secret),
             // Over TLS the service's certificate says who it is.
             (None, None) if self.tls.is_some() => (String::new(), Zeroizing::new(String::new())),
-            (None, _) => return Err(bad_config("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_ACCESS_KEY_ID is not: audit-svc accepts events only from a service principal (or set KEYHOLD_TLS_CERT_FILE)")),
-            (Some(_), None) => return Err(bad_config("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE (or KEYHOLD_AUDIT_SECRET_ACCESS_KEY) is not")),
+            (None, _) => {
+                return Err(bad_config(
+                    "KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_ACCESS_KEY_ID is not: audit-svc accepts events only from a service principal (or set KEYHOLD_TLS_CERT_FILE)",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(bad_config(
+                    "KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE (or KEYHOLD_AUDIT_SECRET_ACCESS_KEY) is not",
+                ));
+            }
         };
         let mut config = EmitterConfig::new(
             endpoint,

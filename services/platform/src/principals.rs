@@ -156,17 +156,19 @@ impl Principals {
             if entry.kind == PrincipalKind::Service && entry.service.is_none() {
                 anyhow::bail!("service principal {} needs a \"service\" name", entry.name);
             }
-            let (access_key_id, secret_access_key) =
-                match (entry.access_key_id, entry.secret_access_key) {
-                    (Some(id), Some(secret)) if !id.is_empty() => (id, secret),
-                    (None, None) if entry.kind == PrincipalKind::Service => {
-                        (String::new(), Zeroizing::new(String::new()))
-                    }
-                    _ => anyhow::bail!(
-                        "principal {} needs an access_key_id and a secret_access_key (only AWSService principals may omit both)",
-                        entry.name
-                    ),
-                };
+            let (access_key_id, secret_access_key) = match (
+                entry.access_key_id,
+                entry.secret_access_key,
+            ) {
+                (Some(id), Some(secret)) if !id.is_empty() => (id, secret),
+                (None, None) if entry.kind == PrincipalKind::Service => {
+                    (String::new(), Zeroizing::new(String::new()))
+                }
+                _ => anyhow::bail!(
+                    "principal {} needs an access_key_id and a secret_access_key (only AWSService principals may omit both)",
+                    entry.name
+                ),
+            };
             let account_id = account_of(&entry.arn).ok_or_else(|| {
                 anyhow::anyhow!(
                     "principal {}: its ARN must read arn:aws:iam::<12-digit account id>:...",
@@ -318,10 +320,16 @@ mod tests {
         let principals = Principals::parse(&keyless).unwrap();
         assert!(principals.by_access_key("AKIAKEYHOLDDEVOBJSVC").is_none());
         assert!(principals.by_access_key("").is_none());
-        assert_eq!(principals.find("object-svc").unwrap().principal_id(), "AROAOBJECT-SVC");
+        assert_eq!(
+            principals.find("object-svc").unwrap().principal_id(),
+            "AROAOBJECT-SVC"
+        );
 
         let user = DEV.replace(r#""access_key_id": "AKIAKEYHOLDDEVUSER02","#, "");
         let error = Principals::parse(&user).unwrap_err().to_string();
-        assert!(error.contains("AWSLabsUser-0002 needs an access_key_id"), "{error}");
+        assert!(
+            error.contains("AWSLabsUser-0002 needs an access_key_id"),
+            "{error}"
+        );
     }
 }

@@ -101,9 +101,15 @@ pub async fn serve(
             server.abort();
         }
     }
-    if let Some((stop, task)) = health_port {
+    if let Some((stop, mut task)) = health_port {
+        // Open Watch streams would hold a graceful stop forever: probes use Check.
         stop.cancel();
-        let _ = task.await;
+        if tokio::time::timeout(Duration::from_secs(1), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
     }
     if let Some(metrics) = metrics {
         let _ = metrics.await;

@@ -20,9 +20,7 @@ use std::{
 };
 
 use futures::Stream;
-use rustls::{
-    ClientConfig, RootCertStore, ServerConfig, server::WebPkiClientVerifier,
-};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, server::WebPkiClientVerifier};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -146,7 +144,14 @@ impl Tls {
     /// tokio runtime, until the last clone is dropped).
     fn open(files: Files, reload: Duration) -> anyhow::Result<Tls> {
         let contents = read(&files).map_err(bad_config)?;
-        let (server, client) = build(&contents).map_err(|e| bad_config(format!("TLS files {}, {}, {}: {e:#}", files.cert.display(), files.key.display(), files.ca.display())))?;
+        let (server, client) = build(&contents).map_err(|e| {
+            bad_config(format!(
+                "TLS files {}, {}, {}: {e:#}",
+                files.cert.display(),
+                files.key.display(),
+                files.ca.display()
+            ))
+        })?;
         let tls = Tls(Arc::new(Inner {
             files,
             current: RwLock::new(Current {
@@ -332,8 +337,7 @@ impl AsyncWrite for TlsConnection {
 pub fn incoming(
     listener: LimitedListener,
     tls: Tls,
-) -> impl Stream<Item = Result<TlsConnection, Infallible>> + Send + 'static
-{
+) -> impl Stream<Item = Result<TlsConnection, Infallible>> + Send + 'static {
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -346,11 +350,7 @@ pub fn incoming(
             tokio::spawn(async move {
                 match acceptor.accept(stream).await {
                     Ok(stream) => {
-                        let service = stream
-                            .get_ref()
-                            .1
-                            .peer_certificates()
-                            .and_then(service_of);
+                        let service = stream.get_ref().1.peer_certificates().and_then(service_of);
                         let peer = TlsPeer { service };
                         let _ = sender.send(Ok(TlsConnection { stream, peer })).await;
                     }
@@ -378,7 +378,10 @@ pub fn connect_lazy(endpoint: Endpoint, tls: Option<&Tls>) -> anyhow::Result<Cha
         let tls = tls.clone();
         async move {
             let host = uri.host().ok_or("the endpoint has no host")?;
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
             let port = uri.port_u16().unwrap_or(443);
             let name = ServerName::try_from(host.clone())?;
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
@@ -386,9 +389,7 @@ pub fn connect_lazy(endpoint: Endpoint, tls: Option<&Tls>) -> anyhow::Result<Cha
             let stream = TlsConnector::from(tls.client_config())
                 .connect(name, tcp)
                 .await?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(hyper_util::rt::TokioIo::new(
-                stream,
-            ))
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(hyper_util::rt::TokioIo::new(stream))
         }
     });
     Ok(endpoint.connect_with_connector_lazy(connector))
