@@ -477,10 +477,10 @@ fn uri_names(certificate: &[u8]) -> Vec<String> {
             continue;
         };
         while let Some((tag, name, rest)) = element(names) {
-            if tag == 0x86 {
-                if let Ok(uri) = std::str::from_utf8(name) {
-                    uris.push(uri.to_owned());
-                }
+            if tag == 0x86
+                && let Ok(uri) = std::str::from_utf8(name)
+            {
+                uris.push(uri.to_owned());
             }
             names = rest;
         }
