@@ -462,7 +462,7 @@ mod tests {
                 assert_eq!(get(&env, key), None, "{name} {key}");
             }
         }
-        let object = environment(&TABLE[2], "postgres://x", &settings).unwrap();
+        let object = environment(&TABLE[1], "postgres://x", &settings).unwrap();
         assert_eq!(
             get(&object, "KEYHOLD_KMS_ENDPOINT"),
             Some("http://127.0.0.1:1".into()),
