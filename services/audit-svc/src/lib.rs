@@ -305,11 +305,22 @@ fn trail_writer(config: &Config, principals: &Principals) -> anyhow::Result<Trai
             config.delivery_principal
         ))
     })?;
-    TrailWriter::connect_lazy(
-        &config.object_endpoint,
-        &principal.access_key_id,
-        principal.signing_secret(),
-    )
+    let tls = config.common.tls.load()?;
+    let credentials = if principal.access_key_id.is_empty() {
+        if tls.is_none() {
+            return Err(keyhold_platform::config::bad_config(format!(
+                "the delivery principal \"{}\" has no keys: without KEYHOLD_TLS_CERT_FILE audit-svc cannot call object-svc as it",
+                config.delivery_principal
+            )));
+        }
+        keyhold_platform::auth::ClientCredentials::anonymous()
+    } else {
+        keyhold_platform::auth::ClientCredentials::new(
+            &principal.access_key_id,
+            principal.signing_secret(),
+        )
+    };
+    TrailWriter::connect_lazy(&config.object_endpoint, credentials, tls.as_ref())
 }
 
 /// The Insights worker, unless rates are not counted or this replica does not judge

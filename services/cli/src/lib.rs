@@ -5,3 +5,4 @@ pub mod console;
 pub mod files;
 pub mod postgres;
 pub mod run_as;
+pub mod tls;

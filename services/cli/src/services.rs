@@ -131,16 +131,22 @@ fn credential<'c>(credentials: &'c [Credential], name: &str) -> Option<&'c Crede
 
 impl AuditTarget<'_> {
     /// The environment that points `service` at audit-svc, when it has a principal.
-    fn environment(&self, service: &Service) -> Vec<(&'static str, OsString)> {
+    /// Over TLS (`with_keys` false) the service's certificate says who it is.
+    fn environment(&self, service: &Service, with_keys: bool) -> Vec<(&'static str, OsString)> {
         let Some(credential) = service
             .audit_principal
             .and_then(|name| credential(self.credentials, name))
         else {
             return Vec::new();
         };
-        vec![
+        let mut env = vec![
             ("KEYHOLD_AUDIT_ENDPOINT", self.endpoint.clone().into()),
             ("KEYHOLD_AUDIT_SPOOL_DIR", self.spool_dir.clone().into()),
+        ];
+        if !with_keys {
+            return env;
+        }
+        env.extend([
             (
                 "KEYHOLD_AUDIT_ACCESS_KEY_ID",
                 credential.access_key_id.clone().into(),
@@ -149,7 +155,8 @@ impl AuditTarget<'_> {
                 "KEYHOLD_AUDIT_SECRET_ACCESS_KEY",
                 credential.secret_access_key.clone().into(),
             ),
-        ]
+        ]);
+        env
     }
 }
 
@@ -161,6 +168,7 @@ impl KmsTarget<'_> {
         service: &Service,
         principal: &str,
         principals_file: &Path,
+        with_keys: bool,
     ) -> Result<Vec<(&'static str, OsString)>> {
         let Some(credential) = credential(self.credentials, principal) else {
             bail!(
@@ -169,8 +177,12 @@ impl KmsTarget<'_> {
                 principals_file.display()
             );
         };
+        let endpoint = ("KEYHOLD_KMS_ENDPOINT", self.endpoint.clone().into());
+        if !with_keys {
+            return Ok(vec![endpoint]);
+        }
         Ok(vec![
-            ("KEYHOLD_KMS_ENDPOINT", self.endpoint.clone().into()),
+            endpoint,
             (
                 "KEYHOLD_KMS_ACCESS_KEY_ID",
                 credential.access_key_id.clone().into(),
@@ -252,6 +264,9 @@ pub struct Settings<'a> {
     pub audit: Option<AuditTarget<'a>>,
     /// Set when object-svc is part of the stack: audit-svc delivers trails there.
     pub trail_delivery: Option<TrailDelivery>,
+    /// `keyhold up --tls`: where the CA and each service's certificate are. The
+    /// services then call each other over mTLS, without service keys.
+    pub tls_dir: Option<&'a Path>,
 }
 
 /// The service's environment on top of the inherited one.
@@ -286,10 +301,23 @@ pub fn environment(
         let Some(kms) = &settings.kms else {
             bail!("{} needs {KMS_SERVICE}, which is not running", service.name);
         };
-        env.extend(kms.environment(service, principal, settings.principals_file)?);
+        env.extend(kms.environment(
+            service,
+            principal,
+            settings.principals_file,
+            settings.tls_dir.is_none(),
+        )?);
     }
     if let Some(audit) = &settings.audit {
-        env.extend(audit.environment(service));
+        env.extend(audit.environment(service, settings.tls_dir.is_none()));
+    }
+    if let Some(dir) = settings.tls_dir {
+        let files = keyhold_cli::tls::service_files(dir, service.name);
+        env.extend([
+            ("KEYHOLD_TLS_CERT_FILE", files.cert.into()),
+            ("KEYHOLD_TLS_KEY_FILE", files.key.into()),
+            ("KEYHOLD_TLS_CLIENT_CA_FILE", files.ca.into()),
+        ]);
     }
     if let Some(delivery) = settings
         .trail_delivery
@@ -395,7 +423,68 @@ mod tests {
                 object_endpoint: "http://127.0.0.1:2".to_owned(),
                 interval_seconds: DEV_DELIVERY_INTERVAL_SECONDS,
             }),
+            tls_dir: None,
         }
+    }
+
+    #[test]
+    fn with_tls_every_service_gets_its_certificate_and_no_service_keys() {
+        let credentials = [
+            service_credential("object-svc"),
+            service_credential("kms-svc"),
+            service_credential("audit-svc"),
+        ];
+        let settings = Settings {
+            tls_dir: Some(Path::new("/d/tls")),
+            ..settings(&credentials)
+        };
+        for service in TABLE {
+            let env = environment(service, "postgres://x", &settings).unwrap();
+            let name = service.name;
+            assert_eq!(
+                get(&env, "KEYHOLD_TLS_CERT_FILE"),
+                Some(format!("/d/tls/{name}.pem").into())
+            );
+            assert_eq!(
+                get(&env, "KEYHOLD_TLS_KEY_FILE"),
+                Some(format!("/d/tls/{name}-key.pem").into())
+            );
+            assert_eq!(
+                get(&env, "KEYHOLD_TLS_CLIENT_CA_FILE"),
+                Some("/d/tls/ca.pem".into())
+            );
+            for key in [
+                "KEYHOLD_KMS_ACCESS_KEY_ID",
+                "KEYHOLD_KMS_SECRET_ACCESS_KEY",
+                "KEYHOLD_AUDIT_ACCESS_KEY_ID",
+                "KEYHOLD_AUDIT_SECRET_ACCESS_KEY",
+            ] {
+                assert_eq!(get(&env, key), None, "{name} {key}");
+            }
+        }
+        let object = environment(&TABLE[1], "postgres://x", &settings).unwrap();
+        assert_eq!(
+            get(&object, "KEYHOLD_KMS_ENDPOINT"),
+            Some("http://127.0.0.1:1".into()),
+            "the scheme is the caller's choice (up.rs picks https with --tls)"
+        );
+        assert!(get(&object, "KEYHOLD_AUDIT_ENDPOINT").is_some());
+    }
+
+    #[test]
+    fn the_generated_certificates_name_each_service() {
+        let dir = std::env::temp_dir().join(format!("keyhold-tls-{}", std::process::id()));
+        keyhold_cli::tls::generate(&dir, &["kms-svc", "object-svc"]).unwrap();
+        let files = keyhold_cli::tls::service_files(&dir, "object-svc");
+        let cert = std::fs::read_to_string(&files.cert).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        let key = std::fs::metadata(&files.key).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+            0o600
+        );
+        assert!(files.ca.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

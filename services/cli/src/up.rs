@@ -48,6 +48,12 @@ pub struct UpArgs {
     /// Seconds each service gets to start accepting connections.
     #[arg(long, env = "KEYHOLD_READY_TIMEOUT", default_value_t = 30)]
     ready_timeout: u64,
+
+    /// Run the services' gRPC ports and their calls to each other over mTLS, with a
+    /// CA and certificates generated under <data-dir>/tls at each start (no service
+    /// keys are given to the services). The S3 port stays plain HTTP.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,12 +184,22 @@ async fn run_stack(
     }
 
     let credentials = dev_secrets::credentials(&secrets.principals_file)?;
+    let tls_dir = args.tls.then(|| data_dir.join("tls"));
+    if let Some(dir) = &tls_dir {
+        let names: Vec<&str> = located.iter().map(|l| l.service.name).collect();
+        keyhold_cli::tls::generate(dir, &names)?;
+        note(format_args!(
+            "generated a dev CA and service certificates in {}",
+            dir.display()
+        ));
+    }
+    let scheme = if args.tls { "https" } else { "http" };
     let kms = located
         .iter()
         .find(|l| l.service.name == services::KMS_SERVICE)
         .and_then(|l| l.service.endpoints.first())
         .map(|endpoint| services::KmsTarget {
-            endpoint: format!("http://{}", endpoint.addr),
+            endpoint: format!("{scheme}://{}", endpoint.addr),
             credentials: &credentials,
         });
     let audit = located
@@ -191,7 +207,7 @@ async fn run_stack(
         .find(|l| l.service.name == services::AUDIT_SERVICE)
         .and_then(|l| l.service.endpoints.first())
         .map(|endpoint| services::AuditTarget {
-            endpoint: format!("http://{}", endpoint.addr),
+            endpoint: format!("{scheme}://{}", endpoint.addr),
             spool_dir: data_dir.join("audit-spool"),
             credentials: &credentials,
         });
@@ -200,7 +216,7 @@ async fn run_stack(
         .find(|l| l.service.name == services::OBJECT_SERVICE)
         .and_then(|l| l.service.endpoints.first())
         .map(|endpoint| services::TrailDelivery {
-            object_endpoint: format!("http://{}", endpoint.addr),
+            object_endpoint: format!("{scheme}://{}", endpoint.addr),
             interval_seconds: services::DEV_DELIVERY_INTERVAL_SECONDS,
         });
     let settings = Settings {
@@ -212,6 +228,7 @@ async fn run_stack(
         kms,
         audit,
         trail_delivery,
+        tls_dir: tls_dir.as_deref(),
     };
     // All before the first start: a service that cannot be configured (its
     // principal missing from an edited principals file) stops nothing.
@@ -239,7 +256,14 @@ async fn run_stack(
                     .await?;
             }
         }
-        print_summary(data_dir, &running, database, secrets, &credentials)?;
+        print_summary(
+            data_dir,
+            &running,
+            database,
+            secrets,
+            &credentials,
+            tls_dir.as_deref(),
+        )?;
         match supervisor::watch(&mut running, shutdown).await {
             Ended::Signal(signal) => {
                 note(format_args!("{signal}: stopping"));
@@ -267,6 +291,7 @@ fn print_summary(
     database: &Database<'_>,
     secrets: &DevSecrets,
     credentials: &[dev_secrets::Credential],
+    tls_dir: Option<&Path>,
 ) -> Result<()> {
     let mut out = String::from("\nkeyhold is up (Ctrl-C stops everything)\n\n");
     for r in running {
@@ -309,6 +334,13 @@ fn print_summary(
     }
     out += &format!("  {:<12} {}\n", "data dir", data_dir.display());
     out += &format!("  {:<12} {}\n", "logs", data_dir.join("logs").display());
+    if let Some(dir) = tls_dir {
+        out += &format!(
+            "  {:<12} gRPC ports serve TLS: trust {} (S3 stays plain HTTP)\n",
+            "tls",
+            dir.join("ca.pem").display()
+        );
+    }
 
     out += &format!(
         "\ndev credentials (dev only, from {}):\n",

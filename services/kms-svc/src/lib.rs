@@ -72,7 +72,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let audit = config.audit.clone();
+    let mut audit = config.audit.clone();
+    audit.tls = config.common.tls.load()?;
     emitter::serve_with_sink_from_args(&audit, SERVICE_NAME, shutdown.clone(), |sink| {
         run_with_sink(config, listener, shutdown, sink)
     })

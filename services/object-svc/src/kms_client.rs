@@ -9,6 +9,7 @@ use keyhold_platform::{
     auth::{AUTHORIZATION_HEADER, ON_BEHALF_OF_HEADER, bearer_value},
     error::exception_of,
     telemetry::{TraceContext, TraceContextLayer},
+    tls::Tls,
 };
 use keyhold_proto::kms::v1::{
     DecryptRequest, GenerateDataKeyRequest, kms_service_client::KmsServiceClient,
@@ -34,29 +35,36 @@ pub struct DataKey {
 #[derive(Clone)]
 pub struct KmsClient {
     client: KmsServiceClient<TraceContext<Channel>>,
-    authorization: AsciiMetadataValue,
+    /// None when object-svc's client certificate says who it is.
+    authorization: Option<AsciiMetadataValue>,
 }
 
 impl KmsClient {
     /// Connects on first use, so object-svc starts even while kms-svc is not up yet.
     pub fn connect_lazy(
         endpoint: &str,
-        access_key_id: &str,
-        secret_access_key: &str,
+        credentials: Option<(&str, &str)>,
+        tls: Option<&Tls>,
     ) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|e| anyhow::anyhow!("invalid kms endpoint {endpoint:?}: {e}"))?
             .connect_timeout(Duration::from_secs(5))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .connect_lazy();
+            .http2_keep_alive_interval(Duration::from_secs(30));
+        let channel = keyhold_platform::tls::connect_lazy(channel, tls)?;
         let channel = tower::ServiceBuilder::new()
             .layer(TraceContextLayer)
             .service(channel);
-        let bearer = Zeroizing::new(bearer_value(access_key_id, secret_access_key));
-        let mut authorization: AsciiMetadataValue = bearer
-            .parse()
-            .map_err(|_| anyhow::anyhow!("the kms credentials are not valid header text"))?;
-        authorization.set_sensitive(true);
+        let authorization = match credentials {
+            Some((access_key_id, secret_access_key)) => {
+                let bearer = Zeroizing::new(bearer_value(access_key_id, secret_access_key));
+                let mut authorization: AsciiMetadataValue = bearer.parse().map_err(|_| {
+                    anyhow::anyhow!("the kms credentials are not valid header text")
+                })?;
+                authorization.set_sensitive(true);
+                Some(authorization)
+            }
+            None => None,
+        };
         Ok(KmsClient {
             client: KmsServiceClient::new(channel),
             authorization,
@@ -132,7 +140,9 @@ impl KmsClient {
             .parse()
             .map_err(|_| ObjectError::Internal(format!("user ARN {user_arn:?} is not ASCII")))?;
         let metadata = request.metadata_mut();
-        metadata.insert(AUTHORIZATION_HEADER, self.authorization.clone());
+        if let Some(authorization) = &self.authorization {
+            metadata.insert(AUTHORIZATION_HEADER, authorization.clone());
+        }
         metadata.insert(ON_BEHALF_OF_HEADER, user);
         Ok(request)
     }

@@ -128,13 +128,20 @@ impl Config {
             self.kms_secret_access_key_file.as_ref(),
             "kms secret access key",
         )?;
-        let (Some(access_key_id), Some(secret)) = (access_key_id, secret) else {
-            return Err(bad_config(
-                "no credentials for kms-svc: set KEYHOLD_KMS_ACCESS_KEY_ID and \
-                 KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal",
-            ));
+        let tls = self.common.tls.load()?;
+        let credentials = match (&access_key_id, &secret) {
+            (Some(access_key_id), Some(secret)) => Some((access_key_id.as_str(), secret.as_str())),
+            // Over TLS object-svc's certificate says who it is.
+            (None, None) if tls.is_some() => None,
+            _ => {
+                return Err(bad_config(
+                    "no credentials for kms-svc: set KEYHOLD_KMS_ACCESS_KEY_ID and \
+                     KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal, \
+                     or KEYHOLD_TLS_CERT_FILE",
+                ));
+            }
         };
-        KmsClient::connect_lazy(&self.kms_endpoint, &access_key_id, &secret)
+        KmsClient::connect_lazy(&self.kms_endpoint, credentials, tls.as_ref())
     }
 
     fn blob_store(&self) -> anyhow::Result<BlobStore> {
@@ -169,7 +176,8 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let audit = config.audit.clone();
+    let mut audit = config.audit.clone();
+    audit.tls = config.common.tls.load()?;
     emitter::serve_with_sink_from_args(&audit, SERVICE_NAME, shutdown.clone(), |sink| {
         run_with_sink(config, listeners, shutdown, sink)
     })
@@ -211,7 +219,12 @@ pub async fn run_with_sink(
     let s3_endpoint = s3::endpoint(
         objects.clone(),
         s3::S3Settings {
-            principals: principals.clone(),
+            // Over TLS, services authenticate only by certificate, which the S3
+            // port (plain HTTP) never sees.
+            principals: match config.common.tls.load()? {
+                Some(_) => Arc::new(principals.without_service_keys()),
+                None => principals.clone(),
+            },
             sink: sink.clone(),
             requests_per_second: Some(config.common.requests_per_second),
             account_id: config.common.account_id.clone(),

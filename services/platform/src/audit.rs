@@ -98,7 +98,8 @@ pub fn user_identity(
                 principal_id: Some(principal.principal_id()),
                 arn: Some(principal.arn.clone()),
                 account_id: principal.account_id.clone(),
-                access_key_id: Some(principal.access_key_id.clone()),
+                access_key_id: (!principal.access_key_id.is_empty())
+                    .then(|| principal.access_key_id.clone()),
                 user_name: (!principal.is_root()).then(|| principal.name.clone()),
                 invoked_by: caller.via_service().map(str::to_owned),
             }

@@ -39,9 +39,53 @@ impl Caller {
     }
 }
 
-/// Authenticates one request from its headers.
-pub fn authenticate(principals: &Principals, headers: &HeaderMap) -> Result<Caller, AwsError> {
-    let principal = bearer_principal(principals, headers).ok_or_else(AwsError::unauthenticated)?;
+/// What a TLS connection says about its caller, in the request's extensions (absent
+/// on plaintext connections): the service its verified client certificate names by
+/// its URI SAN `spiffe://keyhold/service/<name>`, if any.
+#[derive(Clone, Debug, Default)]
+pub struct TlsPeer {
+    pub service: Option<String>,
+}
+
+/// Authenticates one request from its headers and, over TLS, its client certificate.
+///
+/// A certificate naming a service authenticates as that `AWSService` principal; a
+/// bearer credential sent with it must name the same principal. Over TLS a service
+/// principal authenticates only by its certificate, so that what only services may
+/// do (act for a user, name the resource they act for, internal calls) needs the
+/// certificate whenever the port serves TLS.
+pub fn authenticate(
+    principals: &Principals,
+    headers: &HeaderMap,
+    tls: Option<&TlsPeer>,
+) -> Result<Caller, AwsError> {
+    let certified = match tls.and_then(|peer| peer.service.as_deref()) {
+        Some(name) => Some(
+            principals
+                .find(name)
+                .filter(|principal| principal.kind == PrincipalKind::Service)
+                .ok_or_else(AwsError::unauthenticated)?,
+        ),
+        None => None,
+    };
+    let bearer = if headers.contains_key(AUTHORIZATION_HEADER) || certified.is_none() {
+        Some(bearer_principal(principals, headers).ok_or_else(AwsError::unauthenticated)?)
+    } else {
+        None
+    };
+    let principal = match (certified, bearer) {
+        (Some(certified), Some(bearer)) if !Arc::ptr_eq(certified, bearer) => {
+            return Err(AwsError::unauthenticated());
+        }
+        (Some(certified), _) => certified,
+        (None, Some(bearer)) => {
+            if tls.is_some() && bearer.kind == PrincipalKind::Service {
+                return Err(AwsError::unauthenticated());
+            }
+            bearer
+        }
+        (None, None) => return Err(AwsError::unauthenticated()),
+    };
     let Some(on_behalf) = headers.get(ON_BEHALF_OF_HEADER) else {
         return Ok(Caller {
             principal: principal.clone(),
@@ -120,6 +164,15 @@ impl ClientCredentials {
         }
     }
 
+    /// A service principal's credentials if it has keys, else none: over TLS its
+    /// client certificate says who it is.
+    pub fn service(credentials: Option<(&str, &str)>) -> Self {
+        match credentials {
+            Some((access_key_id, secret_access_key)) => Self::new(access_key_id, secret_access_key),
+            None => Self::anonymous(),
+        }
+    }
+
     /// A service principal's credentials, acting for the user `user_arn`.
     pub fn on_behalf_of(mut self, user_arn: &str) -> Self {
         self.on_behalf_of = Some(user_arn.parse().expect("ARNs are ASCII"));
@@ -193,7 +246,7 @@ mod tests {
         ];
         for case in cases {
             assert_eq!(
-                authenticate(&principals, &case).unwrap_err(),
+                authenticate(&principals, &case, None).unwrap_err(),
                 AwsError::unauthenticated()
             );
         }
@@ -212,7 +265,7 @@ mod tests {
                 "arn:aws:iam::000000000000:user/AWSLabsUser-0001",
             ),
         ]);
-        let caller = authenticate(&principals, &service).unwrap();
+        let caller = authenticate(&principals, &service, None).unwrap();
         assert_eq!(caller.principal.name, "AWSLabsUser-0001");
         assert_eq!(caller.via_service(), Some("s3.amazonaws.com"));
 
@@ -227,7 +280,70 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            authenticate(&principals, &user).unwrap_err().code,
+            authenticate(&principals, &user, None).unwrap_err().code,
+            tonic::Code::PermissionDenied
+        );
+    }
+
+    fn peer(service: Option<&str>) -> TlsPeer {
+        TlsPeer {
+            service: service.map(str::to_owned),
+        }
+    }
+
+    const OBJECT_SVC_BEARER: &str =
+        "Bearer AKIAKEYHOLDDEVOBJSVC:dev-only-object-svc-secret-not-for-production";
+    const USER_BEARER: &str =
+        "Bearer AKIAKEYHOLDDEVUSER02:dev-only-user-0002-secret-not-for-production";
+    const USER_ARN: &str = "arn:aws:iam::000000000000:user/AWSLabsUser-0001";
+
+    #[test]
+    fn a_service_certificate_authenticates_and_acts_for_users() {
+        let principals = Principals::parse(DEV).unwrap();
+        let object_svc = peer(Some("object-svc"));
+        let alone = authenticate(&principals, &headers(&[]), Some(&object_svc)).unwrap();
+        assert_eq!(alone.principal.name, "object-svc");
+        let acting = headers(&[("x-keyhold-on-behalf-of", USER_ARN)]);
+        let caller = authenticate(&principals, &acting, Some(&object_svc)).unwrap();
+        assert_eq!(caller.principal.name, "AWSLabsUser-0001");
+        let agreeing = headers(&[("authorization", OBJECT_SVC_BEARER)]);
+        assert!(authenticate(&principals, &agreeing, Some(&object_svc)).is_ok());
+    }
+
+    #[test]
+    fn over_tls_only_certificates_make_services() {
+        let principals = Principals::parse(DEV).unwrap();
+        let unauthenticated = |h: &HeaderMap, p: &TlsPeer| {
+            authenticate(&principals, h, Some(p)).unwrap_err() == AwsError::unauthenticated()
+        };
+        // A service's keys without its certificate, a user's certificate, an unknown
+        // name, and a bearer that names someone else.
+        assert!(unauthenticated(
+            &headers(&[("authorization", OBJECT_SVC_BEARER)]),
+            &peer(None)
+        ));
+        assert!(unauthenticated(
+            &headers(&[]),
+            &peer(Some("AWSLabsUser-0001"))
+        ));
+        assert!(unauthenticated(&headers(&[]), &peer(Some("nobody"))));
+        assert!(unauthenticated(&headers(&[]), &peer(None)));
+        assert!(unauthenticated(
+            &headers(&[("authorization", USER_BEARER)]),
+            &peer(Some("object-svc"))
+        ));
+        // A user over TLS without a certificate is a user as before, and cannot act
+        // for another.
+        let user = headers(&[("authorization", USER_BEARER)]);
+        assert!(authenticate(&principals, &user, Some(&peer(None))).is_ok());
+        let acting = headers(&[
+            ("authorization", USER_BEARER),
+            ("x-keyhold-on-behalf-of", USER_ARN),
+        ]);
+        assert_eq!(
+            authenticate(&principals, &acting, Some(&peer(None)))
+                .unwrap_err()
+                .code,
             tonic::Code::PermissionDenied
         );
     }

@@ -50,6 +50,14 @@ pub struct CommonArgs {
     #[arg(long, env = "KEYHOLD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Where to serve grpc.health.v1 alone, in plaintext (for kubelet's gRPC probes
+    /// when the gRPC port serves TLS), e.g. 0.0.0.0:50050; unset, no health port.
+    #[arg(long, env = "KEYHOLD_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
+
     #[command(flatten)]
     pub connections: ConnectionArgs,
 }

@@ -366,7 +366,15 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let info = request.extensions().get::<GuardedConnectInfo>().cloned();
+        let mut info = request.extensions().get::<GuardedConnectInfo>().cloned();
+        if let Some(tls) = request
+            .extensions()
+            .get::<crate::tls::TlsConnectionInfo>()
+            .cloned()
+        {
+            request.extensions_mut().insert(tls.peer);
+            info = Some(tls.guarded);
+        }
         let guard = info.map(|info| {
             request.extensions_mut().insert(info.tcp);
             info.activity.begin_request()

@@ -69,7 +69,8 @@ pub enum WhenFull {
 pub struct EmitterConfig {
     /// audit-svc, as `http://host:port`.
     pub endpoint: String,
-    /// The service's own principal, which audit-svc requires of `IngestEvents`.
+    /// The service's own principal, which audit-svc requires of `IngestEvents`;
+    /// empty when the service's client certificate says who it is.
     pub access_key_id: String,
     pub secret_access_key: Zeroizing<String>,
     pub spool_dir: PathBuf,
@@ -81,6 +82,8 @@ pub struct EmitterConfig {
     pub when_full: WhenFull,
     /// How long `finish` tries to deliver the queue before spooling the rest.
     pub flush_timeout: Duration,
+    /// The service's certificate, for an `https://` endpoint.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl EmitterConfig {
@@ -102,6 +105,7 @@ impl EmitterConfig {
             batch_max: DEFAULT_BATCH_MAX,
             when_full: WhenFull::Refuse,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -161,6 +165,11 @@ pub struct EmitterArgs {
 
     #[arg(long, env = "KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE")]
     pub audit_secret_access_key_file: Option<PathBuf>,
+
+    /// The service's TLS (its `CommonArgs::tls`, loaded), which an `https://`
+    /// endpoint needs and which makes the credentials optional.
+    #[arg(skip)]
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl EmitterArgs {
@@ -173,15 +182,28 @@ impl EmitterArgs {
             self.audit_access_key_id.as_deref(),
             self.audit_access_key_id_file.as_ref(),
             "audit access key id",
-        )?
-        .ok_or_else(|| bad_config("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_ACCESS_KEY_ID is not: audit-svc accepts events only from a service principal"))?;
+        )?;
         let secret = secret_value(
             self.audit_secret_access_key.as_deref(),
             self.audit_secret_access_key_file.as_ref(),
             "audit secret access key",
         )?
-        .map(Zeroizing::new)
-        .ok_or_else(|| bad_config("KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE (or KEYHOLD_AUDIT_SECRET_ACCESS_KEY) is not"))?;
+        .map(Zeroizing::new);
+        let (access_key_id, secret) = match (access_key_id, secret) {
+            (Some(id), Some(secret)) => (id, secret),
+            // Over TLS the service's certificate says who it is.
+            (None, None) if self.tls.is_some() => (String::new(), Zeroizing::new(String::new())),
+            (None, _) => {
+                return Err(bad_config(
+                    "KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_ACCESS_KEY_ID is not: audit-svc accepts events only from a service principal (or set KEYHOLD_TLS_CERT_FILE)",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(bad_config(
+                    "KEYHOLD_AUDIT_ENDPOINT is set but KEYHOLD_AUDIT_SECRET_ACCESS_KEY_FILE (or KEYHOLD_AUDIT_SECRET_ACCESS_KEY) is not",
+                ));
+            }
+        };
         let mut config = EmitterConfig::new(
             endpoint,
             access_key_id,
@@ -189,6 +211,7 @@ impl EmitterArgs {
             self.audit_spool_dir.join(service_name),
         );
         config.secret_access_key = secret;
+        config.tls = self.tls.clone();
         config.queue_capacity = self.audit_queue_capacity;
         config.spool_max_bytes = self.audit_spool_max_bytes;
         config.when_full = self.audit_when_full;
@@ -311,14 +334,20 @@ impl AuditEmitter {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .keep_alive_while_idle(true);
-        let bearer = Zeroizing::new(crate::auth::bearer_value(
-            &config.access_key_id,
-            &config.secret_access_key,
-        ));
-        let mut authorization: tonic::metadata::AsciiMetadataValue = bearer
-            .parse()
-            .context("the audit credentials are not valid header text")?;
-        authorization.set_sensitive(true);
+        let authorization = if config.access_key_id.is_empty() {
+            None
+        } else {
+            let bearer = Zeroizing::new(crate::auth::bearer_value(
+                &config.access_key_id,
+                &config.secret_access_key,
+            ));
+            let mut authorization: tonic::metadata::AsciiMetadataValue = bearer
+                .parse()
+                .context("the audit credentials are not valid header text")?;
+            authorization.set_sensitive(true);
+            Some(authorization)
+        };
+        let channel = crate::tls::connect_lazy(endpoint, config.tls.as_ref())?;
 
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let shared = Arc::new(Shared {
@@ -331,7 +360,7 @@ impl AuditEmitter {
         let finish = CancellationToken::new();
         let worker = stream::Worker {
             shared: shared.clone(),
-            channel: endpoint.connect_lazy(),
+            channel,
             authorization,
             queue: receiver,
             batch_max: config.batch_max.max(1),

@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod stack;
 pub mod telemetry;
 pub mod throttle;
+pub mod tls;
 
 pub use audit::{AuditNotes, AuditSink, BoundedEvent, CloudTrailEvent, LogSink, MemorySink};
 pub use auth::Caller;

@@ -60,6 +60,7 @@ impl Principal {
     pub fn principal_id(&self) -> String {
         match self.kind {
             PrincipalKind::Root => self.account_id.clone(),
+            _ if self.access_key_id.is_empty() => format!("AROA{}", self.name.to_ascii_uppercase()),
             _ => format!("AIDA{}", self.access_key_id.trim_start_matches("AKIA")),
         }
     }
@@ -83,7 +84,7 @@ impl Principal {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Principals {
     /// The installation's own account: the one its keys and buckets are created in
     /// unless a caller of another account creates them.
@@ -107,8 +108,12 @@ struct EntryShape {
     #[serde(rename = "type")]
     kind: PrincipalKind,
     arn: String,
-    access_key_id: String,
-    secret_access_key: Zeroizing<String>,
+    /// Optional for `AWSService` principals, which authenticate by their client
+    /// certificate over TLS (docs/kubernetes.md, "TLS contract").
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key: Option<Zeroizing<String>>,
     #[serde(default)]
     identity_policy: Option<serde_json::Value>,
     #[serde(default)]
@@ -151,6 +156,19 @@ impl Principals {
             if entry.kind == PrincipalKind::Service && entry.service.is_none() {
                 anyhow::bail!("service principal {} needs a \"service\" name", entry.name);
             }
+            let (access_key_id, secret_access_key) = match (
+                entry.access_key_id,
+                entry.secret_access_key,
+            ) {
+                (Some(id), Some(secret)) if !id.is_empty() => (id, secret),
+                (None, None) if entry.kind == PrincipalKind::Service => {
+                    (String::new(), Zeroizing::new(String::new()))
+                }
+                _ => anyhow::bail!(
+                    "principal {} needs an access_key_id and a secret_access_key (only AWSService principals may omit both)",
+                    entry.name
+                ),
+            };
             let account_id = account_of(&entry.arn).ok_or_else(|| {
                 anyhow::anyhow!(
                     "principal {}: its ARN must read arn:aws:iam::<12-digit account id>:...",
@@ -162,16 +180,20 @@ impl Principals {
                 kind: entry.kind,
                 arn: entry.arn,
                 account_id,
-                access_key_id: entry.access_key_id,
-                secret_access_key: entry.secret_access_key,
+                access_key_id,
+                secret_access_key,
                 identity_policy,
                 service: entry.service,
             });
+            if !principal.access_key_id.is_empty()
+                && principals
+                    .by_access_key
+                    .insert(principal.access_key_id.clone(), principal.clone())
+                    .is_some()
+            {
+                anyhow::bail!("{} appears twice", principal.access_key_id);
+            }
             for (index, key) in [
-                (
-                    &mut principals.by_access_key,
-                    principal.access_key_id.clone(),
-                ),
                 (&mut principals.by_arn, principal.arn.clone()),
                 (&mut principals.by_name, principal.name.clone()),
             ] {
@@ -194,8 +216,19 @@ impl Principals {
             .or_else(|| self.by_name.get(arn_or_name))
     }
 
+    /// The same principals, except that service principals cannot authenticate by
+    /// their keys: what a port without client certificates (the S3 endpoint) uses
+    /// when TLS is on, where services authenticate only by their certificate.
+    pub fn without_service_keys(&self) -> Principals {
+        let mut principals = self.clone();
+        principals
+            .by_access_key
+            .retain(|_, principal| principal.kind != PrincipalKind::Service);
+        principals
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Principal>> {
-        self.by_access_key.values()
+        self.by_name.values()
     }
 }
 
@@ -274,5 +307,29 @@ mod tests {
         let text = DEV.replace("AKIAKEYHOLDDEVUSER02", "AKIAKEYHOLDDEVUSER01");
         let err = Principals::parse(&text).unwrap_err().to_string();
         assert!(err.contains("AKIAKEYHOLDDEVUSER01 appears twice"), "{err}");
+    }
+
+    #[test]
+    fn only_services_may_go_without_keys() {
+        let keyless = DEV.replace(
+            r#""access_key_id": "AKIAKEYHOLDDEVOBJSVC",
+      "secret_access_key": "dev-only-object-svc-secret-not-for-production""#,
+            r#""identity_policy": null"#,
+        );
+        assert_ne!(keyless, DEV);
+        let principals = Principals::parse(&keyless).unwrap();
+        assert!(principals.by_access_key("AKIAKEYHOLDDEVOBJSVC").is_none());
+        assert!(principals.by_access_key("").is_none());
+        assert_eq!(
+            principals.find("object-svc").unwrap().principal_id(),
+            "AROAOBJECT-SVC"
+        );
+
+        let user = DEV.replace(r#""access_key_id": "AKIAKEYHOLDDEVUSER02","#, "");
+        let error = Principals::parse(&user).unwrap_err().to_string();
+        assert!(
+            error.contains("AWSLabsUser-0002 needs an access_key_id"),
+            "{error}"
+        );
     }
 }

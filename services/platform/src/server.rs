@@ -44,10 +44,24 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(keyhold_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let routes = routes.add_service(health_service).add_service(reflection);
+    let routes = routes
+        .add_service(health_service.clone())
+        .add_service(reflection);
 
+    let tls = stack.tls.load()?;
+    let health_port = match stack.health_listen {
+        Some(address) => Some(
+            serve_health(
+                crate::service::bind(address).await?,
+                limits,
+                health_service.clone(),
+            )
+            .await,
+        ),
+        None => None,
+    };
     let local = listener.local_addr()?;
-    let incoming = LimitedListener::new(listener, limits).into_incoming();
+    let listener = LimitedListener::new(listener, limits);
     let signal = {
         let shutdown = shutdown.clone();
         let health = health.clone();
@@ -63,14 +77,18 @@ pub async fn serve(
             tracing::info!("draining in-flight calls");
         }
     };
-    let mut server = tokio::spawn(
-        Server::builder()
-            .layer(ConnectionActivityLayer)
-            .layer(KeyholdLayer::new(stack))
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming, signal),
-    );
-    tracing::info!(service = service_name, address = %local, "serving gRPC");
+    let router = Server::builder()
+        .layer(ConnectionActivityLayer)
+        .layer(KeyholdLayer::new(stack))
+        .add_routes(routes);
+    let tls_on = tls.is_some();
+    let mut server = match tls {
+        Some(tls) => tokio::spawn(
+            router.serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), signal),
+        ),
+        None => tokio::spawn(router.serve_with_incoming_shutdown(listener.into_incoming(), signal)),
+    };
+    tracing::info!(service = service_name, address = %local, tls = tls_on, "serving gRPC");
 
     let deadline = async {
         shutdown.cancelled().await;
@@ -83,9 +101,48 @@ pub async fn serve(
             server.abort();
         }
     }
+    if let Some((stop, mut task)) = health_port {
+        // Open Watch streams would hold a graceful stop forever: probes use Check.
+        stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(1), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
     if let Some(metrics) = metrics {
         let _ = metrics.await;
     }
     tracing::info!(service = service_name, "stopped");
     Ok(())
+}
+
+/// Serves grpc.health.v1 alone, in plaintext, on `listener` until the returned
+/// token is cancelled (after the gRPC port stopped: probes see NOT_SERVING while it
+/// drains).
+async fn serve_health<H>(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    health: tonic_health::pb::health_server::HealthServer<H>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>)
+where
+    H: tonic_health::pb::health_server::Health,
+{
+    let stop = CancellationToken::new();
+    let address = listener.local_addr().ok();
+    let incoming = LimitedListener::new(listener, limits).into_incoming();
+    let server = Server::builder()
+        .layer(ConnectionActivityLayer)
+        .add_service(health)
+        .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
+    let task = tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::warn!(%error, "the health port failed");
+        }
+    });
+    if let Some(address) = address {
+        tracing::info!(%address, "serving grpc.health.v1 in plaintext");
+    }
+    (stop, task)
 }

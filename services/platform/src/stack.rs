@@ -61,6 +61,10 @@ pub struct StackConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// What the metrics show besides the sink's own.
     pub collectors: Vec<Box<dyn prometheus_client::collector::Collector>>,
+    /// Where to serve grpc.health.v1 alone in plaintext; None for nowhere.
+    pub health_listen: Option<std::net::SocketAddr>,
+    /// The TLS settings of the gRPC port (loaded when it starts serving).
+    pub tls: crate::tls::TlsArgs,
 }
 
 impl StackConfig {
@@ -83,6 +87,8 @@ impl StackConfig {
             allow_anonymous: false,
             metrics_listen: common.metrics_listen,
             collectors: Vec::new(),
+            health_listen: common.health_listen,
+            tls: common.tls.clone(),
         }
     }
 
@@ -219,11 +225,14 @@ where
         method,
     };
 
-    let anonymous = config.allow_anonymous && !headers.contains_key(auth::AUTHORIZATION_HEADER);
+    let tls = request.extensions().get::<auth::TlsPeer>();
+    let anonymous = config.allow_anonymous
+        && !headers.contains_key(auth::AUTHORIZATION_HEADER)
+        && tls.is_none_or(|peer| peer.service.is_none());
     let caller = if anonymous {
         None
     } else {
-        match auth::authenticate(&config.principals, headers) {
+        match auth::authenticate(&config.principals, headers, tls) {
             Ok(caller) => Some(caller),
             Err(error) => {
                 let status = error.into_status(config.event_source);
@@ -241,7 +250,8 @@ where
     // Calls a service makes for a user count against the user's quota, as in AWS.
     // Anonymous callers share one quota per source address.
     let quota_key = match &caller {
-        Some(caller) => caller.principal.access_key_id.as_str(),
+        // Principals without keys (services over TLS) are told apart by ARN.
+        Some(caller) => caller.principal.arn.as_str(),
         None => pending.source_ip.as_str(),
     };
     let quota = shared.throttle.as_ref().map(|t| t.admit(quota_key));
@@ -307,7 +317,8 @@ where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
 {
     let config = &shared.config;
-    let refused = match auth::authenticate(&config.principals, request.headers()) {
+    let tls = request.extensions().get::<auth::TlsPeer>();
+    let refused = match auth::authenticate(&config.principals, request.headers(), tls) {
         Ok(caller) if caller.principal.kind == PrincipalKind::Service => {
             request.extensions_mut().insert(caller);
             None

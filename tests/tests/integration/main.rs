@@ -26,4 +26,5 @@ mod s3_ops;
 mod s3_parsers;
 mod s3_protocol;
 mod s3_records;
+mod tls;
 mod trails;

@@ -40,17 +40,15 @@ pub enum Sse {
 #[derive(Clone)]
 pub struct TrailWriter {
     channel: Channel,
-    access_key_id: String,
-    secret_access_key: String,
+    /// The service principal's keys; none when its client certificate says who it is.
+    credentials: ClientCredentials,
 }
 
 type Client = ObjectServiceClient<InterceptedService<Channel, ClientCredentials>>;
 
 impl std::fmt::Debug for TrailWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrailWriter")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("TrailWriter").finish_non_exhaustive()
     }
 }
 
@@ -58,23 +56,22 @@ impl TrailWriter {
     /// Connects on first use, so audit-svc starts while object-svc is not up yet.
     pub fn connect_lazy(
         endpoint: &str,
-        access_key_id: &str,
-        secret_access_key: &str,
+        credentials: ClientCredentials,
+        tls: Option<&keyhold_platform::tls::Tls>,
     ) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|e| anyhow::anyhow!("invalid object-svc endpoint {endpoint:?}: {e}"))?
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            .connect_lazy();
+            .timeout(Duration::from_secs(60));
+        let channel = keyhold_platform::tls::connect_lazy(channel, tls)?;
         Ok(TrailWriter {
             channel,
-            access_key_id: access_key_id.to_owned(),
-            secret_access_key: secret_access_key.to_owned(),
+            credentials,
         })
     }
 
     fn service(&self) -> ClientCredentials {
-        ClientCredentials::new(&self.access_key_id, &self.secret_access_key)
+        self.credentials.clone()
     }
 
     /// The service principal acting for the trail `trail_arn` of `account`.

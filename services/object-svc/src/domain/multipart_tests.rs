@@ -56,8 +56,8 @@ async fn fixture() -> Fixture {
     let (akid, secret) = Who::ObjectSvcForUser1.credentials().unwrap();
     let kms_client = crate::kms_client::KmsClient::connect_lazy(
         &format!("http://{}", kms.address),
-        akid,
-        secret,
+        Some((akid, secret)),
+        None,
     )
     .unwrap();
     let objects = Objects::new(

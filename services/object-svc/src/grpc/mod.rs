@@ -88,8 +88,8 @@ fn open_stream<T>(request: Request<T>) -> (Requester, AuditNotes, T) {
     (requester, notes, request.into_inner())
 }
 
-/// The connection's condition keys. The gRPC ports serve plain HTTP/2 (TLS is the
-/// mesh's or the ingress's), so aws:SecureTransport is false here.
+/// The connection's condition keys: aws:SecureTransport is true when the gRPC port
+/// serves TLS (`KEYHOLD_TLS_CERT_FILE`).
 fn origin<T>(request: &Request<T>) -> Origin {
     let metadata = |name: &str| {
         request
@@ -100,7 +100,7 @@ fn origin<T>(request: &Request<T>) -> Origin {
     };
     Origin {
         source_ip: request.remote_addr().map(|addr| addr.ip()),
-        secure_transport: false,
+        secure_transport: request.extensions().get::<auth::TlsPeer>().is_some(),
         source_arn: metadata(auth::SOURCE_ARN_HEADER),
         source_account: metadata(auth::SOURCE_ACCOUNT_HEADER),
     }

@@ -39,7 +39,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) channel: Channel,
-    pub(crate) authorization: AsciiMetadataValue,
+    pub(crate) authorization: Option<AsciiMetadataValue>,
     pub(crate) queue: mpsc::Receiver<Record>,
     pub(crate) batch_max: usize,
     pub(crate) flush_timeout: Duration,
@@ -143,9 +143,11 @@ impl Worker {
             answered: false,
         };
         let mut request = Request::new(ReceiverStream::new(rx));
-        request
-            .metadata_mut()
-            .insert(AUTHORIZATION_HEADER, self.authorization.clone());
+        if let Some(authorization) = &self.authorization {
+            request
+                .metadata_mut()
+                .insert(AUTHORIZATION_HEADER, authorization.clone());
+        }
         // Batches go out before the response headers arrive: a server may wait for
         // the first batch before it answers.
         let call = client.ingest_events(request);
