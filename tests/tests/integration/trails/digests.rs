@@ -345,16 +345,28 @@ async fn after_stop_logging_the_last_digest_names_the_last_log_file_and_the_chai
     let mut trails = validating_trail(&stack, "stopped").await;
     let mut kms = stack.object.kms.client(Who::User1);
     console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+    // Records reach audit-svc a moment after their calls: stop once one is delivered,
+    // so the trail has a log file for its last digest to name.
+    let mut objects = stack.objects(Who::User1);
+    let log_prefix = format!("AWSLogs/{ACCOUNT}/CloudTrail/");
+    let waiting = Instant::now();
+    while log_files(&mut objects, BUCKET, &log_prefix)
+        .await
+        .is_empty()
+    {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "no log file delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     trails
         .stop_logging(pb::StopLoggingRequest {
             name: "stopped".into(),
         })
         .await
         .unwrap();
-    // Every log file delivered is named by a digest (StartLogging's record at least
-    // is delivered: it was stored before the stop).
-    let mut objects = stack.objects(Who::User1);
-    let log_prefix = format!("AWSLogs/{ACCOUNT}/CloudTrail/");
+    // Every log file delivered is named by a digest, and the chain ends.
     let waiting = Instant::now();
     let (delivered, found) = loop {
         let delivered = log_files(&mut objects, BUCKET, &log_prefix).await;
