@@ -61,7 +61,8 @@ fn start_up_failures_are_one_line() {
     assert_eq!(
         stderr,
         "object-svc: no credentials for kms-svc: set KEYHOLD_KMS_ACCESS_KEY_ID and \
-         KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal\n"
+         KEYHOLD_KMS_SECRET_ACCESS_KEY (or their _FILE forms) to object-svc's service principal, \
+         or KEYHOLD_TLS_CERT_FILE\n"
     );
     assert_eq!(code, Some(64), "bad configuration is EX_USAGE");
 }
