@@ -231,6 +231,20 @@ impl KmsHarness {
     }
 }
 
+/// The ciphertext blob of `plaintext` under `key_id`, encrypted by `client`.
+pub async fn ciphertext_of(client: &mut KmsClient, key_id: &str, plaintext: &[u8]) -> Vec<u8> {
+    client
+        .encrypt(keyhold_proto::kms::v1::EncryptRequest {
+            key_id: key_id.to_owned(),
+            plaintext: plaintext.to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("Encrypt")
+        .into_inner()
+        .ciphertext_blob
+}
+
 /// A client of the kms-svc serving at `address` (host:port), as `who`.
 pub fn client_at(address: &str, who: Who) -> KmsClient {
     let channel = Endpoint::from_shared(format!("http://{address}"))

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use keyhold_proto::kms::v1::*;
 use keyhold_tests::{
-    KmsHarness, TestDatabase, Who, assert_error, kms::lab_user_key, proxy::CuttableProxy,
+    KmsHarness, TestDatabase, Who, assert_error,
+    kms::{ciphertext_of, lab_user_key},
+    proxy::CuttableProxy,
 };
 use sqlx::Connection;
 use tonic::Code;
@@ -274,16 +276,7 @@ async fn a_policy_change_reaches_another_replica() {
 
     let mut root_a = a.client(Who::Root);
     let key = lab_user_key(&mut root_a).await;
-    let blob = root_a
-        .encrypt(EncryptRequest {
-            key_id: key.key_id.clone(),
-            plaintext: b"x".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ciphertext_blob;
+    let blob = ciphertext_of(&mut root_a, &key.key_id, b"x").await;
     let decrypt = || DecryptRequest {
         ciphertext_blob: blob.clone(),
         ..Default::default()

@@ -552,22 +552,20 @@ impl TrailStore {
     pub async fn digest_trails(&self) -> TrailResult<Vec<DigestTrail>> {
         let rows = sqlx::query(
             "SELECT t.account_id, t.name, t.region, t.s3_bucket_name, t.s3_key_prefix, \
-               t.validation_started_at, \
-               CASE WHEN t.is_logging OR t.cursor_xid < t.stop_xid \
+               t.validation_started_at, s.until \
+             FROM trails t \
+             CROSS JOIN LATERAL (SELECT CASE WHEN t.is_logging OR t.cursor_xid < t.stop_xid \
                  OR t.pending_end_xid IS NOT NULL THEN NULL \
                  ELSE GREATEST(t.stop_logging_time, (SELECT max(f.delivered_at) \
                    FROM trail_log_files f \
-                   WHERE f.account_id = t.account_id AND f.trail_name = t.name)) END AS until \
-             FROM trails t LEFT JOIN digest_chains c \
+                   WHERE f.account_id = t.account_id AND f.trail_name = t.name)) END AS until) s \
+             LEFT JOIN digest_chains c \
                ON c.trail_arn = 'arn:aws:cloudtrail:' || t.region || ':' || t.account_id \
                  || ':trail/' || t.name \
              WHERE t.log_file_validation_enabled AND t.validation_started_at IS NOT NULL \
-               AND (t.is_logging OR c.next_start IS NULL \
+               AND (s.until IS NULL OR c.next_start IS NULL \
                  OR c.chain_started_at <> date_trunc('second', t.validation_started_at) \
-                 OR c.next_start < GREATEST(t.stop_logging_time, (SELECT max(f.delivered_at) \
-                   FROM trail_log_files f \
-                   WHERE f.account_id = t.account_id AND f.trail_name = t.name)) \
-                 OR t.cursor_xid < t.stop_xid OR t.pending_end_xid IS NOT NULL) \
+                 OR c.next_start < s.until) \
              ORDER BY t.account_id, t.name",
         )
         .fetch_all(&self.pool)
@@ -599,11 +597,13 @@ impl TrailStore {
             Ok(delivered) => (delivered, None),
             Err(error) => (None, Some(error)),
         };
+        // Most rounds write nothing and change nothing: no row version for them.
         sqlx::query(
             "UPDATE trails SET \
                latest_digest_delivery_time = COALESCE($3, latest_digest_delivery_time), \
                latest_digest_delivery_error = $4 \
-             WHERE account_id = $1 AND name = $2",
+             WHERE account_id = $1 AND name = $2 \
+               AND ($3 IS NOT NULL OR latest_digest_delivery_error IS DISTINCT FROM $4)",
         )
         .bind(&trail.account_id)
         .bind(&trail.name)

@@ -105,12 +105,10 @@ async fn sigterm_drains_and_exits_cleanly() {
 /// policy change made through one applies to the very next request the other serves.
 #[tokio::test]
 async fn a_revocation_through_one_replica_applies_to_the_next_call_on_the_other() {
-    use keyhold_proto::kms::v1::{
-        AddKeyUserRequest, DecryptRequest, EncryptRequest, RemoveKeyUserRequest,
-    };
+    use keyhold_proto::kms::v1::{AddKeyUserRequest, DecryptRequest, RemoveKeyUserRequest};
     use keyhold_tests::{
         Who,
-        kms::{client_at, lab_user_key},
+        kms::{ciphertext_of, client_at, lab_user_key},
     };
 
     const ROUNDS: usize = 1000;
@@ -131,16 +129,7 @@ async fn a_revocation_through_one_replica_applies_to_the_next_call_on_the_other(
     let mut root_a = client_at(&a, Who::Root);
     let mut user_b = client_at(&b, Who::User1);
     let key = lab_user_key(&mut root_a).await;
-    let blob = root_a
-        .encrypt(EncryptRequest {
-            key_id: key.key_id.clone(),
-            plaintext: b"x".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .ciphertext_blob;
+    let blob = ciphertext_of(&mut root_a, &key.key_id, b"x").await;
     let decrypt = || DecryptRequest {
         ciphertext_blob: blob.clone(),
         ..Default::default()
