@@ -132,6 +132,20 @@ pub async fn scrape(address: std::net::SocketAddr) -> String {
     response.text().await.expect("the metrics text")
 }
 
+/// The value of the sample `name` whose labels include every one of `labels`.
+pub fn labelled_metric(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let (sample, value) = line.rsplit_once(' ')?;
+        let (sample_name, rest) = sample.split_once('{')?;
+        let set = rest.strip_suffix('}')?;
+        let wanted = labels.iter().all(|(label, want)| {
+            set.split(',')
+                .any(|pair| pair == format!("{label}=\"{want}\""))
+        });
+        (sample_name == name && wanted).then(|| value.parse().ok())?
+    })
+}
+
 /// The value of the unlabelled sample `name` in a scrape.
 pub fn metric(scrape: &str, name: &str) -> Option<f64> {
     scrape.lines().find_map(|line| {

@@ -10,6 +10,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use keyhold_platform::audit::{MAX_RECORD_BYTES, truncate_text};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -112,6 +113,9 @@ pub struct Audit {
     tail: broadcast::Sender<Arc<AuditEvent>>,
     tokens: TokenSigner,
     rejected: AtomicU64,
+    stored: AtomicU64,
+    /// Per ingested batch: how long ago its oldest record's call was made.
+    lag: Histogram,
 }
 
 impl Audit {
@@ -126,6 +130,9 @@ impl Audit {
             tail,
             tokens: TokenSigner { key },
             rejected: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            // eventTime has whole seconds, so finer buckets would mean nothing.
+            lag: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
         })
     }
 
@@ -170,6 +177,11 @@ impl Audit {
         }
         let inserted = self.store.insert(&events).await?;
         let stored = u32::try_from(inserted.len()).unwrap_or(u32::MAX);
+        self.stored.fetch_add(u64::from(stored), Ordering::Relaxed);
+        if let Some(oldest) = events.iter().map(|event| event.event_time).min() {
+            let lag = (chrono::Utc::now() - oldest).to_std().unwrap_or_default();
+            self.lag.observe(lag.as_secs_f64());
+        }
         if self.tail.receiver_count() > 0 && !inserted.is_empty() {
             let new: std::collections::HashSet<Uuid> = inserted.into_iter().collect();
             for event in events.into_iter().filter(|e| new.contains(&e.event_id)) {
@@ -183,6 +195,16 @@ impl Audit {
     /// Records refused since the start, for the metrics.
     pub fn rejected_count(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Records stored since the start (a record sent twice counts once).
+    pub fn stored_count(&self) -> u64 {
+        self.stored.load(Ordering::Relaxed)
+    }
+
+    /// The age of each ingested batch's oldest record, for the metrics.
+    pub fn ingest_lag(&self) -> &Histogram {
+        &self.lag
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<AuditEvent>> {

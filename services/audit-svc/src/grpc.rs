@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use keyhold_platform::Caller;
+use keyhold_platform::{Caller, telemetry};
 use keyhold_proto::audit::v1::{self as pb, audit_service_server::AuditService};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -99,6 +99,15 @@ impl AuditService for AuditGrpc {
                         break;
                     }
                 };
+                // Each record of a sampled call gets a span in its call's trace,
+                // lasting as long as the batch takes to store.
+                let spans: Vec<tracing::Span> = batch
+                    .records
+                    .iter()
+                    .filter_map(|r| {
+                        telemetry::child_of_traceparent(&r.traceparent, "audit-svc store record")
+                    })
+                    .collect();
                 let records = batch
                     .records
                     .into_iter()
@@ -125,6 +134,7 @@ impl AuditService for AuditGrpc {
                         }
                     })
                     .map_err(Status::from);
+                drop(spans);
                 let failed = reply.is_err();
                 if replies.send(reply).await.is_err() || failed {
                     break;

@@ -28,7 +28,10 @@ use keyhold_platform::{
 use keyhold_proto::audit::v1::{
     audit_service_server::AuditServiceServer, trail_service_server::TrailServiceServer,
 };
-use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric},
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -248,7 +251,7 @@ async fn serve(
 
     // The emitter closes a batch once it holds 2 MiB of records (the last record may
     // cross that line), so batches of large records fit with room to spare.
-    let metrics = Box::new(AuditMetrics(audit.clone()));
+    let metrics = Box::new(AuditMetrics(audit.clone(), pool.clone()));
     let routes = Routes::new(
         AuditServiceServer::new(AuditGrpc::new(audit, shutdown.clone()))
             .max_decoding_message_size(INGEST_MESSAGE_LIMIT),
@@ -375,7 +378,7 @@ pub async fn enabled_insight_types(
 }
 
 /// audit-svc's counts on the metrics endpoint.
-struct AuditMetrics(Arc<Audit>);
+struct AuditMetrics(Arc<Audit>, sqlx::PgPool);
 
 impl std::fmt::Debug for AuditMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -390,6 +393,21 @@ impl Collector for AuditMetrics {
             "keyhold_audit_refused_records",
             "Records audit-svc refused (named back to their emitter, which sets them aside).",
             self.0.rejected_count(),
-        )
+        )?;
+        keyhold_platform::metrics::encode_counter(
+            &mut encoder,
+            "keyhold_audit_stored_records",
+            "Records stored in the event history (a record sent twice counts once).",
+            self.0.stored_count(),
+        )?;
+        let lag = self.0.ingest_lag();
+        lag.encode(encoder.encode_descriptor(
+            "keyhold_audit_ingest_lag_seconds",
+            "Per ingested batch, the age of its oldest record: how far the audit stream \
+             runs behind the calls (eventTime has whole seconds).",
+            None,
+            lag.metric_type(),
+        )?)?;
+        keyhold_platform::metrics::PoolMetrics(self.1.clone()).encode(encoder)
     }
 }

@@ -362,8 +362,14 @@ fn print_summary(
         .find(|c| c.kind == "Root")
         .or(credentials.first());
     if let (Some(endpoint), Some(caller)) = (grpc, caller) {
+        // Over TLS, grpcurl must trust the generated CA (a client certificate is
+        // optional: users present their keys).
+        let transport = match tls_dir {
+            Some(dir) => format!("-cacert {}", dir.join("ca.pem").display()),
+            None => "-plaintext".to_owned(),
+        };
         out += &format!(
-            "\ntry:\n  grpcurl -plaintext -H 'authorization: Bearer {}:{}' {} list\n",
+            "\ntry:\n  grpcurl {transport} -H 'authorization: Bearer {}:{}' {} list\n",
             caller.access_key_id, caller.secret_access_key, endpoint.addr
         );
     }

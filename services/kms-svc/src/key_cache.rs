@@ -16,6 +16,8 @@ use std::{
     },
 };
 
+use keyhold_platform::metrics::{encode_counter, encode_gauge};
+use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use uuid::Uuid;
 
 use crate::{key_ref::KeyRef, model::KeyWithMaterial};
@@ -28,6 +30,8 @@ pub struct KeyCache {
     changes: AtomicI64,
     keys: RwLock<HashMap<Uuid, Arc<KeyWithMaterial>>>,
     aliases: RwLock<HashMap<String, Uuid>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl KeyCache {
@@ -43,6 +47,17 @@ impl KeyCache {
 
     /// The key (with its current material) named by `key`, if cached.
     pub fn get(&self, key: &KeyRef) -> Option<Arc<KeyWithMaterial>> {
+        let found = self.lookup(key);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn lookup(&self, key: &KeyRef) -> Option<Arc<KeyWithMaterial>> {
         let id = match key {
             KeyRef::Id(id) => *id,
             KeyRef::Alias(name) => *self.aliases.read().expect("cache lock").get(name)?,
@@ -91,6 +106,39 @@ impl KeyCache {
         let mut aliases = self.aliases.write().expect("cache lock");
         self.generation.fetch_add(1, Ordering::AcqRel);
         aliases.clear();
+    }
+}
+
+/// The cache's hits and misses on the metrics endpoint, read at each scrape.
+pub struct KeyCacheMetrics(pub Arc<KeyCache>);
+
+impl std::fmt::Debug for KeyCacheMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCacheMetrics")
+    }
+}
+
+impl Collector for KeyCacheMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let cache = &self.0;
+        encode_counter(
+            &mut encoder,
+            "keyhold_key_cache_hits",
+            "Key lookups served from memory (after the change counter said nothing moved).",
+            cache.hits.load(Ordering::Relaxed),
+        )?;
+        encode_counter(
+            &mut encoder,
+            "keyhold_key_cache_misses",
+            "Key lookups that read the key from the database.",
+            cache.misses.load(Ordering::Relaxed),
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_key_cache_keys",
+            "Keys held in memory now.",
+            u64::try_from(cache.keys.read().expect("cache lock").len()).unwrap_or(u64::MAX),
+        )
     }
 }
 

@@ -99,6 +99,7 @@ pub async fn run_with_sink(
         .await?;
 
     let store = KmsStore::new(pool.clone(), partition.clone());
+    let cache_metrics = Box::new(key_cache::KeyCacheMetrics(store.cache()));
     let kms = Arc::new(Kms::new(store, partition, master_key, principals.clone()));
     let sweeper = tokio::spawn(deletion::sweep_until(
         kms.clone(),
@@ -107,7 +108,9 @@ pub async fn run_with_sink(
     ));
 
     let routes = Routes::new(KmsServiceServer::new(KmsGrpc::new(kms)));
-    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink);
+    let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink)
+        .with_collector(cache_metrics)
+        .with_collector(Box::new(keyhold_platform::metrics::PoolMetrics(pool)));
     let served = server::serve(
         stack,
         routes,

@@ -199,7 +199,9 @@ pub async fn run_with_sink(
         .common
         .open_database(DEFAULT_DATABASE, &store::MIGRATOR)
         .await?;
+    let pool_metrics = Box::new(keyhold_platform::metrics::PoolMetrics(pool.clone()));
     let store = MetadataStore::new(pool);
+    let s3_calls = keyhold_platform::metrics::CallMetrics::new("keyhold_s3");
 
     let objects = Arc::new(Objects::new(
         store,
@@ -231,6 +233,7 @@ pub async fn run_with_sink(
             region: config.common.region.clone(),
             base_domain: config.s3_base_domain.clone(),
             body_idle_timeout: config.common.connection_limits().idle_timeout,
+            calls: s3_calls.clone(),
         },
     )?;
     let s3_served = tokio::spawn(s3::serve(
@@ -249,7 +252,9 @@ pub async fn run_with_sink(
             .max_decoding_message_size(MAX_MESSAGE),
     );
     let stack = StackConfig::new(&config.common, SERVICE_NAME, EVENT_SOURCE, principals, sink)
-        .allowing_anonymous();
+        .allowing_anonymous()
+        .with_collector(s3_calls.collector())
+        .with_collector(pool_metrics);
     let served = server::serve(
         stack,
         routes,

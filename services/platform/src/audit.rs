@@ -147,6 +147,12 @@ pub trait AuditSink: Send + Sync + 'static {
         self.deliver(event.bounded());
     }
 
+    /// Like [`AuditSink::record`], for a call whose span `traceparent` names (see
+    /// `telemetry::sampled_traceparent`): audit-svc's work on the record joins that trace.
+    fn record_in_trace(&self, event: CloudTrailEvent, traceparent: Option<String>) {
+        self.deliver(event.bounded().in_trace(traceparent));
+    }
+
     /// Takes a bounded record. Must not block.
     fn deliver(&self, record: BoundedEvent);
 

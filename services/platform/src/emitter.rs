@@ -274,6 +274,9 @@ pub(crate) const BATCH_MAX_BYTES: usize = 2 * 1024 * 1024;
 pub(crate) struct Record {
     pub(crate) event_id: String,
     pub(crate) json: String,
+    /// The call's W3C traceparent, when its trace is exported. Not spooled: a record
+    /// replayed from disk is stored outside its call's trace.
+    pub(crate) traceparent: Option<String>,
 }
 
 /// The [`AuditSink`] that streams to audit-svc. Cheap to clone.
@@ -443,10 +446,12 @@ impl Shared {
 
 impl AuditSink for AuditEmitter {
     fn deliver(&self, record: BoundedEvent) {
+        let traceparent = record.traceparent().map(str::to_owned);
         let (event, json) = record.into_parts();
         let record = Record {
             event_id: event.event_id,
             json,
+            traceparent,
         };
         match self.shared.queue.try_send(record) {
             Ok(()) => {}

@@ -1,13 +1,18 @@
 //! The Prometheus endpoint every service can serve (`--metrics-listen`): `GET /metrics`
 //! in the OpenMetrics text format, and nothing else. Values are read when scraped, by
-//! the collectors the service registers (the audit emitter's counts, audit-svc's).
+//! the collectors the service registers (calls served, the audit emitter's counts,
+//! the database pool, each service's own).
 //!
 //! The listener is for an operator's scraper, and is as guarded as the other ports:
 //! a request's head may be at most 8 KiB and must arrive within 5 s, a connection
 //! serves one request and lasts at most 10 s, at most 16 are open at once (more
 //! are closed at once), and a request body is never read.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -16,8 +21,14 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::{
     collector::Collector,
+    encoding::EncodeLabelSet,
     encoding::{DescriptorEncoder, EncodeMetric},
-    metrics::{counter::ConstCounter, gauge::ConstGauge},
+    metrics::{
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::ConstGauge,
+        histogram::{Histogram, exponential_buckets},
+    },
     registry::Registry,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -51,6 +62,120 @@ pub fn encode_gauge(
 ) -> std::fmt::Result {
     let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
     gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    operation: String,
+    /// Empty for a success; otherwise the code the call's CloudTrail record names.
+    error_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+type Durations = Family<OperationLabel, Histogram, fn() -> Histogram>;
+
+/// The calls an API served (its gRPC methods, or the S3 operations): how many, by
+/// operation and error code, and how long each took. Cheap to clone; clones count
+/// into the same families.
+#[derive(Clone)]
+pub struct CallMetrics {
+    /// `keyhold_grpc_server` or `keyhold_s3`: the API the names describe.
+    prefix: &'static str,
+    calls: Family<CallLabels, Counter>,
+    seconds: Durations,
+}
+
+impl std::fmt::Debug for CallMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CallMetrics({})", self.prefix)
+    }
+}
+
+fn duration_histogram() -> Histogram {
+    // 100 µs to ~6.5 s: a cached Decrypt to a large object's transfer.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+impl CallMetrics {
+    pub fn new(prefix: &'static str) -> Self {
+        CallMetrics {
+            prefix,
+            calls: Family::default(),
+            seconds: Family::new_with_constructor(duration_histogram),
+        }
+    }
+
+    /// Counts one finished call of `operation` that started at `started`.
+    pub fn observe(&self, operation: &str, error_code: Option<&str>, started: Instant) {
+        let labels = CallLabels {
+            operation: operation.to_owned(),
+            error_code: error_code.unwrap_or_default().to_owned(),
+        };
+        self.calls.get_or_create(&labels).inc();
+        self.seconds
+            .get_or_create(&OperationLabel {
+                operation: labels.operation,
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// The families as a collector for [`registry`].
+    pub fn collector(&self) -> Box<dyn Collector> {
+        Box::new(self.clone())
+    }
+}
+
+impl Collector for CallMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let name = format!("{}_requests", self.prefix);
+        self.calls.encode(encoder.encode_descriptor(
+            &name,
+            "Calls served, by operation and error code (empty for a success).",
+            None,
+            self.calls.metric_type(),
+        )?)?;
+        let name = format!("{}_request_duration_seconds", self.prefix);
+        self.seconds.encode(encoder.encode_descriptor(
+            &name,
+            "How long calls took, from their arrival to their last response byte.",
+            None,
+            self.seconds.metric_type(),
+        )?)
+    }
+}
+
+/// A database pool's connections on the metrics endpoint, read at each scrape.
+#[derive(Debug)]
+pub struct PoolMetrics(pub sqlx::PgPool);
+
+impl Collector for PoolMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let pool = &self.0;
+        let open = u64::from(pool.size());
+        let idle = u64::try_from(pool.num_idle()).unwrap_or(u64::MAX);
+        encode_gauge(
+            &mut encoder,
+            "keyhold_db_pool_connections_in_use",
+            "Database connections serving a query or transaction now.",
+            open.saturating_sub(idle),
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_db_pool_connections_idle",
+            "Open database connections waiting for work.",
+            idle,
+        )?;
+        encode_gauge(
+            &mut encoder,
+            "keyhold_db_pool_connections_max",
+            "The most connections the pool opens (KEYHOLD_DATABASE_MAX_CONNECTIONS).",
+            u64::from(pool.options().get_max_connections()),
+        )
+    }
 }
 
 /// A registry of `collectors`, as one scrape renders it.

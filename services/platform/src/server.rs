@@ -29,6 +29,7 @@ pub async fn serve(
         Some(address) => {
             let mut collectors = std::mem::take(&mut stack.collectors);
             collectors.extend(stack.sink.collector());
+            collectors.push(stack.calls.collector());
             let registry = crate::metrics::registry(collectors);
             Some(crate::metrics::listen(address, registry, shutdown.clone()).await?)
         }

@@ -7,6 +7,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Instant,
 };
 
 use bytes::Bytes;
@@ -24,6 +25,7 @@ use crate::{
     auth::{self, Caller},
     catalog::{MethodCatalog, MethodInfo, first_frame},
     error::exception_of,
+    metrics::CallMetrics,
     principals::{PrincipalKind, Principals},
     telemetry,
     throttle::Throttle,
@@ -61,6 +63,8 @@ pub struct StackConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// What the metrics show besides the sink's own.
     pub collectors: Vec<Box<dyn prometheus_client::collector::Collector>>,
+    /// The gRPC calls served, counted as they finish.
+    pub calls: CallMetrics,
     /// Where to serve grpc.health.v1 alone in plaintext; None for nowhere.
     pub health_listen: Option<std::net::SocketAddr>,
     /// The TLS settings of the gRPC port (loaded when it starts serving).
@@ -87,6 +91,7 @@ impl StackConfig {
             allow_anonymous: false,
             metrics_listen: common.metrics_listen,
             collectors: Vec::new(),
+            calls: CallMetrics::new("keyhold_grpc_server"),
             health_listen: common.health_listen,
             tls: common.tls.clone(),
         }
@@ -182,7 +187,7 @@ where
             });
         };
         if method.internal {
-            return Box::pin(internal_call(shared, ready, request));
+            return Box::pin(internal_call(shared, ready, method, request));
         }
         // Always keyhold's own: consumers take a record's requestID as unique, which a
         // client's id cannot be trusted to be.
@@ -206,6 +211,9 @@ where
     let config = &shared.config;
     let headers = request.headers();
     let mut pending = PendingEvent {
+        started: Instant::now(),
+        // `handle` runs inside the call's span.
+        traceparent: telemetry::sampled_traceparent(&tracing::Span::current()),
         shared: shared.clone(),
         request_id: request_id.clone(),
         client_request_id: crate::audit::client_request_id(headers),
@@ -311,11 +319,13 @@ where
 async fn internal_call<S>(
     shared: Arc<Shared>,
     inner: S,
+    method: MethodInfo,
     mut request: Request<Body>,
 ) -> Result<Response<AuditedBody>, Infallible>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
 {
+    let started = Instant::now();
     let config = &shared.config;
     let tls = request.extensions().get::<auth::TlsPeer>();
     let refused = match auth::authenticate(&config.principals, request.headers(), tls) {
@@ -332,10 +342,38 @@ where
     };
     if let Some(error) = refused {
         let status = error.into_status(config.event_source);
+        count_call(&config.calls, &method, Some(&status), started);
         return Ok(status.into_http::<Body>().map(AuditedBody::plain));
     }
     let response = inner.oneshot(request).await?;
+    // Internal methods are unary: an error is a trailers-only response, so the
+    // headers carry it; without a status there, the call succeeded.
+    count_call(
+        &config.calls,
+        &method,
+        Status::from_header_map(response.headers()).as_ref(),
+        started,
+    );
     Ok(response.map(AuditedBody::plain))
+}
+
+/// Counts a finished call; `status` None means the client went away first.
+fn count_call(calls: &CallMetrics, method: &MethodInfo, status: Option<&Status>, started: Instant) {
+    let error_code = error_code_of(status);
+    let operation = format!("{}/{}", method.service, method.name);
+    calls.observe(&operation, error_code.as_deref(), started);
+}
+
+/// The errorCode a call's record names: None for a success.
+fn error_code_of(status: Option<&Status>) -> Option<String> {
+    match status {
+        Some(status) if status.code() == tonic::Code::Ok => None,
+        Some(status) => Some(cloudtrail_error_code(
+            exception_of(status).unwrap_or_else(|| format!("{:?}", status.code())),
+        )),
+        // The client went away before the call finished.
+        None => Some("RequestCanceled".to_owned()),
+    }
 }
 
 fn respond_with_status(status: Status, mut pending: PendingEvent) -> Response<AuditedBody> {
@@ -366,6 +404,8 @@ fn header_text(headers: &http::HeaderMap, name: &str) -> String {
 /// Everything known about a call while it runs; becomes its record when the response
 /// body is done (dropped), which happens exactly once per call.
 struct PendingEvent {
+    started: Instant,
+    traceparent: Option<String>,
     shared: Arc<Shared>,
     method: MethodInfo,
     request_id: String,
@@ -383,17 +423,17 @@ struct PendingEvent {
 impl PendingEvent {
     fn finish(self) {
         let config = &self.shared.config;
+        count_call(
+            &config.calls,
+            &self.method,
+            self.status.as_ref(),
+            self.started,
+        );
         let notes = self.notes.take();
-        let (error_code, error_message) = match &self.status {
-            Some(status) if status.code() == tonic::Code::Ok => (None, None),
-            Some(status) => (
-                Some(cloudtrail_error_code(
-                    exception_of(status).unwrap_or_else(|| format!("{:?}", status.code())),
-                )),
-                Some(status.message().to_owned()),
-            ),
-            // The client went away before the call finished.
-            None => (Some("RequestCanceled".to_owned()), None),
+        let error_code = error_code_of(self.status.as_ref());
+        let error_message = match &self.status {
+            Some(status) if error_code.is_some() => Some(status.message().to_owned()),
+            _ => None,
         };
         let response_elements = if self.method.read_only || error_code.is_some() {
             Value::Null
@@ -441,7 +481,7 @@ impl PendingEvent {
             },
             tls_details: None,
         };
-        config.sink.record(event);
+        config.sink.record_in_trace(event, self.traceparent);
     }
 
     fn user_identity(&self) -> UserIdentity {

@@ -326,14 +326,29 @@ pub fn server_span<B>(request: &http::Request<B>) -> tracing::Span {
         rpc.method = method,
         request_id = tracing::field::Empty,
     );
+    with_remote_parent(span, request.headers())
+}
 
+/// A span for one incoming HTTP request of the S3 endpoint, its parent the request's
+/// W3C `traceparent` when it has a valid one. The operation is not known until the
+/// request is routed: name the span then with [`rename`] (and record `s3.operation`).
+pub fn http_server_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "s3",
+        otel.name = "S3",
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        s3.operation = tracing::field::Empty,
+    );
+    with_remote_parent(span, request.headers())
+}
+
+/// Gives `span` the parent named by `headers`' `traceparent`/`tracestate`, if valid.
+fn with_remote_parent(span: tracing::Span, headers: &http::HeaderMap) -> tracing::Span {
     // Extract against an empty context so that only the headers can supply a parent, never
     // whatever context happens to be current on this thread.
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract_with_context(
-            &opentelemetry::Context::new(),
-            &HeaderExtractor(request.headers()),
-        )
+        propagator.extract_with_context(&opentelemetry::Context::new(), &HeaderExtractor(headers))
     });
     if parent.span().span_context().is_valid() {
         // Fails only when no OTel layer is installed (a foreign global subscriber) or the span is
@@ -342,6 +357,55 @@ pub fn server_span<B>(request: &http::Request<B>) -> tracing::Span {
     }
     span
 }
+
+/// Names `span` `name` in its trace. The span has usually started by then (it starts
+/// when first entered), and a started span ignores a later `otel.name`.
+pub fn rename(span: &tracing::Span, name: String) {
+    span.context().span().update_name(name);
+}
+
+/// `span`'s trace context as a W3C `traceparent`, when the trace is sampled (being
+/// exported): what an audit record carries so that audit-svc's work on it joins the
+/// call's trace. None otherwise, so unexported traces cost nothing downstream.
+pub fn sampled_traceparent(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if !span_context.is_valid() || !span_context.is_sampled() {
+        return None;
+    }
+    Some(format!(
+        "00-{}-{}-{:02x}",
+        span_context.trace_id(),
+        span_context.span_id(),
+        span_context.trace_flags().to_u8()
+    ))
+}
+
+/// A span named `name`, child of the remote span `traceparent` names; None when the
+/// text is not a valid, sampled W3C traceparent (so that nothing is built for it).
+pub fn child_of_traceparent(traceparent: &str, name: &'static str) -> Option<tracing::Span> {
+    if traceparent.is_empty() || traceparent.len() > MAX_TRACEPARENT {
+        return None;
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        http::HeaderValue::from_str(traceparent).ok()?,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract_with_context(&opentelemetry::Context::new(), &HeaderExtractor(&headers))
+    });
+    let remote = parent.span().span_context().clone();
+    if !remote.is_valid() || !remote.is_sampled() {
+        return None;
+    }
+    let span = tracing::info_span!("audit", otel.name = name, otel.kind = "internal");
+    let _ = span.set_parent(parent);
+    Some(span)
+}
+
+/// The length of a version-00 traceparent; longer text is not one.
+const MAX_TRACEPARENT: usize = 55;
 
 /// Splits `/package.Service/Method` into its service and method.
 fn parse_grpc_path(path: &str) -> Option<(&str, &str)> {
@@ -511,6 +575,66 @@ mod tests {
         ] {
             assert_eq!(parse_grpc_path(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_sampled_span_names_itself_in_its_traceparent_and_is_still_exported() {
+        let (subscriber, recorder) = otel_subscriber();
+        let traceparent = tracing::subscriber::with_default(subscriber, || {
+            let span = http_server_span(&incoming_request("/bucket/key"));
+            let traceparent = sampled_traceparent(&span);
+            rename(&span, "S3.PutObject".to_owned());
+            traceparent
+        });
+        let span = &recorder.only_span();
+        assert_eq!(span.name, "S3.PutObject");
+        assert_eq!(
+            traceparent,
+            Some(format!("00-{TRACE_ID}-{}-01", span.span_context.span_id()))
+        );
+    }
+
+    #[test]
+    fn an_entered_server_span_under_the_services_filters_is_exported() {
+        install_propagator();
+        let recorder = Recorder::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(recorder.clone())
+            .build();
+        let directives = filter_directives(None);
+        let otel_filter = EnvFilter::builder()
+            .parse_lossy(format!("{}={DEFAULT_LEVEL},{directives}", module_path!()))
+            .and(always_silenced());
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("test"))
+                .with_filter(otel_filter),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let traceparent = tracing::subscriber::with_default(subscriber, || {
+            let span = server_span(&incoming_request("/keyhold.kms.v1.KmsService/Decrypt"));
+            runtime
+                .block_on(async { sampled_traceparent(&tracing::Span::current()) }.instrument(span))
+        });
+        assert!(traceparent.is_some());
+        let span = &recorder.only_span();
+        assert_eq!(span.name, "keyhold.kms.v1.KmsService/Decrypt");
+    }
+
+    #[test]
+    fn a_child_of_a_sampled_traceparent_joins_its_trace() {
+        let (subscriber, recorder) = otel_subscriber();
+        let parent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(child_of_traceparent(&format!("00-{TRACE_ID}-{PARENT_ID}-00"), "x").is_none());
+            assert!(child_of_traceparent("not a traceparent", "x").is_none());
+            drop(child_of_traceparent(&parent, "audit-svc store record").unwrap());
+        });
+        let span = &recorder.only_span();
+        assert_eq!(span.name, "audit-svc store record");
+        assert_eq!(span.parent_span_id, SpanId::from_hex(PARENT_ID).unwrap());
     }
 
     #[test]

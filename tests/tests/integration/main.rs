@@ -10,6 +10,7 @@ mod connection_limits;
 mod kms_limits;
 mod lab;
 mod lifecycle;
+mod metrics;
 mod object_api;
 mod object_audit;
 mod object_errors;

@@ -199,6 +199,7 @@ impl Generator {
         AuditRecord {
             event_id: event_id.to_string(),
             cloud_trail_event: json,
+            traceparent: String::new(),
         }
     }
 

@@ -115,6 +115,7 @@ async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
             pb::AuditRecord {
                 event_id: id.clone(),
                 cloud_trail_event: "{\"eventID\": ".into(),
+                traceparent: String::new(),
             },
             format!(
                 "record {id}: cloudTrailEvent is not valid JSON: EOF while parsing a value at line 1 column 12"
@@ -125,6 +126,7 @@ async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
                 event_id: id.clone(),
                 cloud_trail_event: serde_json::json!({"eventID": id, "eventName": "Decrypt"})
                     .to_string(),
+                traceparent: String::new(),
             },
             format!("record {id}: cloudTrailEvent has no eventTime"),
         ),
@@ -134,6 +136,7 @@ async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
                 cloud_trail_event:
                     serde_json::json!({"eventID": id, "eventTime": "2025-01-01T00:00:00Z"})
                         .to_string(),
+                traceparent: String::new(),
             },
             format!("record {id}: cloudTrailEvent has no eventName"),
         ),
@@ -143,6 +146,7 @@ async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
                 cloud_trail_event:
                     serde_json::json!({"eventName": "Decrypt", "eventTime": "2025-01-01T00:00:00Z"})
                         .to_string(),
+                traceparent: String::new(),
             },
             format!("record {id}: cloudTrailEvent has no eventID"),
         ),
@@ -150,6 +154,7 @@ async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
             pb::AuditRecord {
                 event_id: id.clone(),
                 cloud_trail_event: good[1].json(),
+                traceparent: String::new(),
             },
             format!(
                 "record {id}: eventId {id} of the record differs from its eventID {}",
@@ -160,6 +165,7 @@ async fn a_bad_record_is_named_and_the_rest_of_its_batch_is_stored() {
     let oversized = pb::AuditRecord {
         event_id: id.clone(),
         cloud_trail_event: format!("{{\"pad\": \"{}\"}}", "x".repeat(256 * 1024)),
+        traceparent: String::new(),
     };
     let cases = cases.into_iter().chain([(
         oversized,
@@ -808,6 +814,7 @@ async fn a_batch_over_the_message_limit_is_answered_out_of_range() {
         .map(|_| pb::AuditRecord {
             event_id: uuid::Uuid::new_v4().to_string(),
             cloud_trail_event: padding.clone(),
+            traceparent: String::new(),
         })
         .collect();
     let status = audit

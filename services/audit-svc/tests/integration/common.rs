@@ -321,6 +321,7 @@ impl Record {
         pb::AuditRecord {
             event_id: self.id.to_string(),
             cloud_trail_event: self.json(),
+            traceparent: String::new(),
         }
     }
 }

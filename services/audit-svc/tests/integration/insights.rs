@@ -46,6 +46,7 @@ fn decrypts(n: usize, user: User, minute: DateTime<Utc>, refused: bool) -> Vec<p
             pb::AuditRecord {
                 event_id: record.id.to_string(),
                 cloud_trail_event: json.to_string(),
+                traceparent: String::new(),
             }
         })
         .collect()

@@ -3,15 +3,16 @@
 //! successful call is then stored exactly once.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use keyhold_proto::kms::v1::{EncryptRequest, GenerateRandomRequest};
-use keyhold_tests::{KmsHarness, TestDatabase, Who, kms::test_principals};
-use sqlx::{Connection, PgConnection};
+use keyhold_tests::{
+    KmsHarness, TestDatabase, Who, binary::stored_request_ids, kms::test_principals,
+};
 
 const KMS_SVC_ID: &str = "AKIAKEYHOLDDEVKMSSVC";
 const KMS_SVC_SECRET: &str = "dev-only-kms-svc-secret-not-for-production";
@@ -43,18 +44,6 @@ async fn wait_listening(address: &str) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// requestID -> how many stored records carry it.
-async fn stored_request_ids(database_url: &str) -> HashMap<String, i64> {
-    let mut db = PgConnection::connect(database_url).await.unwrap();
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT (cloud_trail_event::jsonb)->>'requestID', count(*) FROM events GROUP BY 1",
-    )
-    .fetch_all(&mut db)
-    .await
-    .unwrap();
-    rows.into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 //! headers as responseElements, and additionalEventData with the signature version,
 //! authentication method and bytes transferred.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use http::{HeaderMap, Request, Response, StatusCode, header, response::Parts};
 use hyper::body::Incoming;
@@ -156,6 +156,11 @@ fn path_style(path: &str) -> (Option<String>, Option<String>) {
 
 /// Everything known about a request while it runs.
 pub struct PendingRecord {
+    started: Instant,
+    /// The request's span (made by the accept loop), named once the operation is
+    /// known; it ends with the record.
+    span: tracing::Span,
+    traceparent: Option<String>,
     shared: Arc<EdgeShared>,
     call: S3Call,
     request_id: String,
@@ -194,7 +199,11 @@ impl PendingRecord {
                 .to_owned()
         };
         let id = uuid::Uuid::new_v4();
+        let span = tracing::Span::current();
         PendingRecord {
+            started: Instant::now(),
+            traceparent: keyhold_platform::telemetry::sampled_traceparent(&span),
+            span,
             shared,
             call,
             request_id: id.simple().to_string()[..16].to_ascii_uppercase(),
@@ -284,6 +293,8 @@ impl PendingRecord {
             guessed_operation(&self.method, bucket.as_deref(), key.as_deref()).to_owned()
         });
         let (read_only, data_event) = classify(&operation);
+        keyhold_platform::telemetry::rename(&self.span, format!("S3.{operation}"));
+        self.span.record("s3.operation", operation.as_str());
 
         let mut parameters = Map::new();
         let taken = operation_parameters(&operation);
@@ -354,6 +365,9 @@ impl PendingRecord {
             Some(error) => (Some(error.code.clone()), Some(error.message.clone())),
             None => (None, None),
         };
+        shared
+            .calls
+            .observe(&operation, error_code.as_deref(), self.started);
         let response_elements = if read_only || error_code.is_some() {
             Value::Null
         } else {
@@ -387,7 +401,7 @@ impl PendingRecord {
             event_category: if data_event { "Data" } else { "Management" },
             tls_details: None,
         };
-        shared.sink.record(event);
+        shared.sink.record_in_trace(event, self.traceparent);
     }
 }
 

@@ -44,6 +44,8 @@ pub(super) struct EdgeShared {
     pub account_id: String,
     pub region: String,
     pub body_idle_timeout: Duration,
+    /// The S3 requests served, counted as their records are made.
+    pub calls: keyhold_platform::metrics::CallMetrics,
 }
 
 /// How a request proves who sent it.

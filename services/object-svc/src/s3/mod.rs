@@ -50,6 +50,8 @@ pub struct S3Settings {
     pub base_domain: Option<String>,
     /// How long a request body may stall before the request fails (RequestTimeout).
     pub body_idle_timeout: Duration,
+    /// Where the requests served are counted.
+    pub calls: keyhold_platform::metrics::CallMetrics,
 }
 
 /// Builds the endpoint's request handler.
@@ -79,6 +81,7 @@ pub fn endpoint(objects: Arc<Objects>, settings: S3Settings) -> anyhow::Result<E
         account_id: settings.account_id,
         region: settings.region,
         body_idle_timeout: settings.body_idle_timeout,
+        calls: settings.calls,
     }))
 }
 

@@ -11,6 +11,7 @@ use hyper_util::{
 use keyhold_platform::connections::{ConnectionLimits, LimitedListener, TrackedBody};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Edge;
 
@@ -46,10 +47,12 @@ pub async fn serve(
             let edge = edge.clone();
             // Taken when hyper hands the request over, not when its future first runs.
             let in_flight = Some(activity.begin_request());
+            let span = keyhold_platform::telemetry::http_server_span(&request);
             async move {
                 let response = edge.handle(request, peer).await;
                 Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
             }
+            .instrument(span)
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)

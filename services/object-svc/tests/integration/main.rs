@@ -2,3 +2,4 @@
 
 mod binary;
 mod s3_backend;
+mod tracing;

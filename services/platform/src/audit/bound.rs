@@ -34,9 +34,21 @@ pub const FALLBACK_FIELD_BYTES: usize = 1024;
 pub struct BoundedEvent {
     event: CloudTrailEvent,
     json: String,
+    /// The W3C traceparent of the call's span, when its trace is exported.
+    traceparent: Option<String>,
 }
 
 impl BoundedEvent {
+    /// The record, its audit-svc work to join the trace `traceparent` names.
+    pub fn in_trace(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
     pub fn event(&self) -> &CloudTrailEvent {
         &self.event
     }
@@ -98,7 +110,11 @@ impl CloudTrailEvent {
         self.truncate_strings(MAX_FIELD_BYTES);
         let mut json = serialize(&self);
         if json.len() <= MAX_RECORD_BYTES {
-            return BoundedEvent { event: self, json };
+            return BoundedEvent {
+                event: self,
+                json,
+                traceparent: None,
+            };
         }
         omit(&mut self.request_parameters);
         omit(&mut self.response_elements);
@@ -115,7 +131,11 @@ impl CloudTrailEvent {
             self.resources.truncate(self.resources.len() / 2);
             json = serialize(&self);
         }
-        BoundedEvent { event: self, json }
+        BoundedEvent {
+            event: self,
+            json,
+            traceparent: None,
+        }
     }
 
     fn truncate_strings(&mut self, cap: usize) {

@@ -381,6 +381,7 @@ impl Replay {
                                 records.push(Record {
                                     event_id: parsed.event_id,
                                     json: json.to_owned(),
+                                    traceparent: None,
                                 });
                             }
                             // A line cut short by a crash, or damaged on disk.

@@ -362,6 +362,7 @@ impl Session {
                 .map(|r| AuditRecord {
                     event_id: r.event_id.clone(),
                     cloud_trail_event: r.json.clone(),
+                    traceparent: r.traceparent.clone().unwrap_or_default(),
                 })
                 .collect(),
         };

@@ -549,6 +549,7 @@ fn the_spool_survives_a_reopen_and_resumes_replay_at_the_acknowledged_offset() {
         .map(|id| Record {
             json: serde_json::to_string(&event(&id)).unwrap(),
             event_id: id,
+            traceparent: None,
         })
         .collect();
     let spool = Spool::open(&dir.0, 1 << 20, 1 << 20).unwrap();
@@ -702,6 +703,7 @@ fn the_spool_warns_once_per_fill_level_it_crosses() {
     let record = Record {
         event_id: "e".into(),
         json: format!("{{\"eventID\":\"e\",\"x\":\"{}\"}}", "x".repeat(77)),
+        traceparent: None,
     };
     assert_eq!(record.json.len(), 99);
     let logs = logs_of(|| {
