@@ -7,6 +7,7 @@ mod aws_managed_key;
 mod bad_input;
 mod conditions;
 mod connection_limits;
+mod database_tls;
 mod kms_limits;
 mod lab;
 mod lifecycle;
