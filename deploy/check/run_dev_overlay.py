@@ -323,6 +323,21 @@ def smoke(cluster, docs):
     assert not missing, f"LookupEvents lacks {missing}: {sorted(names)}"
     print(f"smoke: audit-svc LookupEvents shows CreateKey, GenerateDataKey (object-svc for the user) and CreateBucket ({len(events)} events)")
 
+    # Each service's metrics port, as its manifest declares it, counts what the smoke did.
+    expected = {
+        "kms-svc": 'keyhold_grpc_server_requests_total{operation="keyhold.kms.v1.KmsService/CreateKey",error_code=""} 1',
+        "object-svc": 'keyhold_s3_requests_total{operation="PutObject",error_code=""} 1',
+        "audit-svc": 'keyhold_grpc_server_requests_total{operation="keyhold.audit.v1.AuditService/LookupEvents",error_code=""}',
+    }
+    for name, line in expected.items():
+        workload = next(d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and d["metadata"]["name"] == name)
+        port = next(p["containerPort"] for c in workload["spec"]["template"]["spec"]["containers"]
+                    for p in c.get("ports", []) if p.get("name") == "metrics")
+        text = sh("ip", "netns", "exec", ns, "curl", "-sf", f"http://{cluster.pods[name][1]}:{port}/metrics",
+                  capture=True).stdout
+        assert line in text, f"{name}'s metrics lack {line!r}:\n{text}"
+    print("smoke: each service's metrics port counts the calls above (per gRPC method and S3 operation)")
+
 
 def main():
     parser = argparse.ArgumentParser()
