@@ -14,7 +14,6 @@ use std::{collections::BTreeMap, io::Write, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use flate2::{Compression, write::GzEncoder};
-use keyhold_platform::periodic;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -150,8 +149,8 @@ pub fn log_file_key(
     )
 }
 
-/// A log file's bytes: the uncompressed JSON's SHA-256 and the gzip of it.
-pub fn log_file_body(records: &[&StoredEvent]) -> (String, Vec<u8>) {
+/// A log file's JSON, `{"Records":[...]}`.
+fn log_file_json(records: &[&StoredEvent]) -> String {
     let size: usize = records.iter().map(|r| r.json.len() + 1).sum();
     let mut json = String::with_capacity(size + 16);
     json.push_str("{\"Records\":[");
@@ -162,11 +161,19 @@ pub fn log_file_body(records: &[&StoredEvent]) -> (String, Vec<u8>) {
         json.push_str(&record.json);
     }
     json.push_str("]}");
+    json
+}
+
+/// A log file's bytes: the uncompressed JSON's SHA-256 and the gzip of it. gzip's
+/// fastest level: a file of 10,000 records is ~11 MB of JSON, and the default
+/// level made compressing it most of a delivery round's time for a few percent
+/// smaller files.
+fn sealed(json: &str) -> (String, Vec<u8>) {
     let hash: String = Sha256::digest(json.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let mut gzip = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    let mut gzip = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
     gzip.write_all(json.as_bytes())
         .expect("writing into a Vec cannot fail");
     (hash, gzip.finish().expect("writing into a Vec cannot fail"))
@@ -195,72 +202,103 @@ impl Delivery {
         self
     }
 
-    /// Delivers now and then every `every` until `shutdown`.
+    /// Delivers now and then every `every` until `shutdown`; at once again after a
+    /// busy round (one that read a full batch): under load the events that arrived
+    /// during a round should not also wait out an interval.
     pub async fn run_until(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
-        periodic::every(every, shutdown, || async {
-            if let Err(error) = self.deliver_once().await {
-                tracing::warn!(error = %error, "trail delivery round failed; next time");
+        let mut next = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(next) => {}
             }
-        })
-        .await;
+            let started = tokio::time::Instant::now();
+            let busy = match self.deliver_once().await {
+                Ok(busy) => busy,
+                Err(error) => {
+                    tracing::warn!(error = %error, "trail delivery round failed; next time");
+                    false
+                }
+            };
+            next = if busy {
+                tokio::time::Instant::now()
+            } else {
+                started + every
+            };
+        }
     }
 
     /// One round: every trail with something to deliver, each until it is caught up
     /// or its delivery fails (the error shows in GetTrailStatus); then the digests
-    /// that are due, which name the log files just delivered.
-    pub async fn deliver_once(&self) -> TrailResult<()> {
+    /// that are due, which name the log files just delivered. Says whether the round
+    /// was busy (some trail had a full batch to deliver).
+    pub async fn deliver_once(&self) -> TrailResult<bool> {
+        let mut busy = false;
         for trail in self.store.deliverable().await? {
             let name = trail.name.clone();
-            if let Err(error) = self.deliver_trail(trail).await {
-                tracing::warn!(trail = %name, error = %error, "trail delivery failed; next round");
+            match self.deliver_trail(trail).await {
+                Ok(full) => busy |= full,
+                Err(error) => {
+                    tracing::warn!(trail = %name, error = %error, "trail delivery failed; next round");
+                }
             }
         }
         if let Some(digests) = &self.digests {
             digests.deliver_once().await?;
         }
-        Ok(())
+        Ok(busy)
     }
 
     /// Delivers the trail's events below the horizon of the round's start. Events
     /// stored meanwhile wait for the next round: among them the records of this
     /// round's own PutObjects, which a trail logging its own bucket would otherwise
-    /// chase, one small file after another.
-    async fn deliver_trail(&self, mut trail: TrailRow) -> TrailResult<()> {
+    /// chase, one small file after another. While a batch's files are written, the
+    /// next batch is read (only one batch is ever begun and not completed). Returns
+    /// whether it met a full batch.
+    async fn deliver_trail(&self, mut trail: TrailRow) -> TrailResult<bool> {
         let horizon = self.store.horizon().await?;
+        let below = if trail.is_logging {
+            horizon
+        } else {
+            horizon.min(trail.stop_xid)
+        };
+        let mut busy = false;
+        let mut read_ahead: Option<Vec<StoredEvent>> = None;
         loop {
-            let (end, time, events) = match trail.pending {
+            let (end, time, events, full) = match trail.pending {
                 Some((end, time)) => {
                     let events = self.store.events_between(trail.cursor, end).await?;
-                    (end, time, events)
+                    (end, time, events, false)
                 }
                 None => {
-                    let below = if trail.is_logging {
-                        horizon
-                    } else {
-                        horizon.min(trail.stop_xid)
+                    let events = match read_ahead.take() {
+                        Some(events) => events,
+                        None => {
+                            self.store
+                                .events_after(trail.cursor, below, self.batch_events)
+                                .await?
+                        }
                     };
-                    let events = self
-                        .store
-                        .events_after(trail.cursor, below, self.batch_events)
-                        .await?;
                     let Some(last) = events.last() else {
-                        return self.settle_stopped(&trail, horizon).await;
+                        self.settle_stopped(&trail, horizon).await?;
+                        return Ok(busy);
                     };
                     let end = last.position;
                     let full = events.len() as i64 == self.batch_events;
+                    busy |= full;
                     if !events.iter().any(|e| kind_for(&trail, e).is_some()) {
                         // Nothing selected: the cursor moves over them, no file.
                         if !self.store.skip(&trail, end).await? || !full {
-                            return Ok(());
+                            return Ok(busy);
                         }
                         trail.cursor = end;
                         continue;
                     }
                     let time = self.clock.now();
                     if !self.store.begin_batch(&trail, end, time).await? {
-                        return Ok(()); // another replica took it
+                        return Ok(busy); // another replica took it
                     }
-                    (end, time, events)
+                    (end, time, events, full)
                 }
             };
             // Each record parsed once: which file, if any, it goes to.
@@ -268,7 +306,16 @@ impl Delivery {
                 .iter()
                 .filter_map(|e| kind_for(&trail, e).map(|kind| (kind, e)))
                 .collect();
-            let files = match self.write_batch(&trail, time, &selected).await {
+            // A full batch may have a next one: read it while this one is written.
+            let next = async {
+                if full {
+                    Some(self.store.events_after(end, below, self.batch_events).await)
+                } else {
+                    None
+                }
+            };
+            let (written, next) = tokio::join!(self.write_batch(&trail, time, &selected), next);
+            let files = match written {
                 Ok(files) => files,
                 Err(message) => {
                     self.store
@@ -282,10 +329,11 @@ impl Delivery {
                 .complete_batch(&trail, end, &files, self.clock.now())
                 .await?
             {
-                return Ok(());
+                return Ok(busy);
             }
             trail.cursor = end;
             trail.pending = None;
+            read_ahead = next.transpose()?;
         }
     }
 
@@ -336,7 +384,11 @@ impl Delivery {
                 continue;
             };
             let key = log_file_key(trail, kind, time, trail.cursor);
-            let (sha256_hex, body) = log_file_body(&records);
+            // Off the async workers: the next batch is read meanwhile.
+            let json = log_file_json(&records);
+            let (sha256_hex, body) = tokio::task::spawn_blocking(move || sealed(&json))
+                .await
+                .map_err(|e| format!("compressing a log file failed: {e}"))?;
             self.writer
                 .put(
                     &arn,
