@@ -17,3 +17,11 @@ pub const INVALID_RANGE: &str = "The requested range is not satisfiable";
 pub const KMS_ARN_PREFIX: &str = "arn:aws:kms:us-east-1:000000000000";
 /// The grantee URI of S3's AllUsers group (public access).
 pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// The object both test areas write: its bytes, and its MD5 as an ETag (SSE-S3
+/// objects' ETag) and as Content-MD5 sends it.
+pub const FOX: &[u8] = b"The quick brown fox jumps over the lazy dog";
+pub const MD5_FOX: &str = "\"9e107d9d372bb6826bd81d3542a419d6\"";
+pub const FOX_MD5_BASE64: &str = "nhB9nTcrtoJr2B01QqQZ1g==";
+/// The MD5 of no bytes, as an ETag.
+pub const MD5_EMPTY: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";

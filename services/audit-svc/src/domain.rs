@@ -287,17 +287,28 @@ impl Audit {
 }
 
 fn parse_time(name: &str, text: &str) -> AuditResult<Option<DateTime<Utc>>> {
+    optional_time(name, text).map_err(AuditError::InvalidTimeRange)
+}
+
+/// An RFC 3339 timestamp, in UTC: request ranges, eventTime, digest windows.
+pub(crate) fn rfc3339(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A request's optional time `name`: empty is none; anything else must be RFC 3339,
+/// or the message says so.
+pub(crate) fn optional_time(name: &str, text: &str) -> Result<Option<DateTime<Utc>>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| {
-            AuditError::InvalidTimeRange(format!(
-                "{name} {} is not an RFC 3339 timestamp, e.g. 2025-01-31T12:00:00Z.",
-                clipped(text, MAX_SHOWN)
-            ))
-        })
+    rfc3339(text).map(Some).ok_or_else(|| {
+        format!(
+            "{name} {} is not an RFC 3339 timestamp, e.g. 2025-01-31T12:00:00Z.",
+            clipped(text, MAX_SHOWN)
+        )
+    })
 }
 
 fn far_past() -> DateTime<Utc> {

@@ -176,9 +176,8 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut audit = config.audit.clone();
-    audit.tls = config.common.tls.load()?;
-    emitter::serve_with_sink_from_args(&audit, SERVICE_NAME, shutdown.clone(), |sink| {
+    let (audit, tls) = (config.audit.clone(), config.common.tls.clone());
+    emitter::serve_with_sink_from_args(&audit, &tls, SERVICE_NAME, shutdown.clone(), |sink| {
         run_with_sink(config, listeners, shutdown, sink)
     })
     .await

@@ -242,11 +242,12 @@ pub async fn sink_from_args(
     }
 }
 
-/// Runs `serve` with the sink [`sink_from_args`] picks and, once it returns, lets the
-/// emitter (if any) deliver or spool the records of the calls that finished while the
-/// service drained.
+/// Runs `serve` with the sink [`sink_from_args`] picks (streaming over the service's
+/// own TLS, `tls`, when it has one) and, once it returns, lets the emitter (if any)
+/// deliver or spool the records of the calls that finished while the service drained.
 pub async fn serve_with_sink_from_args<F, Fut>(
     args: &EmitterArgs,
+    tls: &crate::tls::TlsArgs,
     service_name: &str,
     shutdown: CancellationToken,
     serve: F,
@@ -255,7 +256,9 @@ where
     F: FnOnce(Arc<dyn AuditSink>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let (sink, emitter) = sink_from_args(args, service_name, shutdown).await?;
+    let mut args = args.clone();
+    args.tls = tls.load()?;
+    let (sink, emitter) = sink_from_args(&args, service_name, shutdown).await?;
     let served = serve(sink).await;
     if let Some(emitter) = emitter {
         emitter.finish().await;

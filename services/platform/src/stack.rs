@@ -562,15 +562,33 @@ impl HttpBody for AuditedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let (Poll::Ready(Some(Ok(frame))), Some(pending)) = (&polled, this.pending.as_mut()) {
-            if let Some(data) = frame.data_ref() {
-                let wanted = !pending.method.read_only && !pending.method.server_streaming;
-                if wanted && pending.response_frame.len() + data.len() <= MAX_CAPTURED_RESPONSE {
-                    pending.response_frame.extend_from_slice(data);
+        let Some(pending) = this.pending.as_mut() else {
+            return polled;
+        };
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let wanted = !pending.method.read_only && !pending.method.server_streaming;
+                    if wanted && pending.response_frame.len() + data.len() <= MAX_CAPTURED_RESPONSE
+                    {
+                        pending.response_frame.extend_from_slice(data);
+                    }
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    pending.status = Status::from_header_map(trailers);
+                    // Recorded before the client can see the call end: a caller's
+                    // calls are recorded in the order it made them.
+                    if let Some(pending) = this.pending.take() {
+                        pending.finish();
+                    }
                 }
-            } else if let Some(trailers) = frame.trailers_ref() {
-                pending.status = Status::from_header_map(trailers);
             }
+            // The end without trailers (a trailers-only response's empty body).
+            Poll::Ready(None) => {
+                if let Some(pending) = this.pending.take() {
+                    pending.finish();
+                }
+            }
+            _ => {}
         }
         polled
     }

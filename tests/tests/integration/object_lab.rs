@@ -4,6 +4,7 @@
 //! anonymously, and key-user revocation stopping the very next GET and PUT.
 
 use keyhold_proto::{kms::v1 as kms, object::v1::*};
+use keyhold_tests::texts::ACCESS_DENIED;
 use keyhold_tests::{
     Who, assert_error,
     kms::USER1_ARN,
@@ -49,7 +50,7 @@ async fn the_lab_over_grpc() {
         get(&mut anonymous, BUCKET, IMAGE).await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
 
     // Step 5: BPA off, ACLs on, public-read: now the SigV4 InvalidArgument.

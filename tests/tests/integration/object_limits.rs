@@ -4,6 +4,7 @@
 //! connection or an error as large as the request.
 
 use keyhold_proto::object::v1::*;
+use keyhold_tests::texts::INVALID_BUCKET_NAME;
 use keyhold_tests::{
     ObjectClient, ObjectHarness, Who,
     object::{assert_s3_error, get, get_object, pairs, put, put_header},
@@ -12,7 +13,6 @@ use keyhold_tests::{
 use tonic::Code;
 
 const BUCKET: &str = "limits-bucket";
-const INVALID_BUCKET: &str = "The specified bucket is not valid.";
 const HEADERS_TOO_LARGE: &str = "The request header and query parameters used to make the request exceed the maximum allowed size.";
 const METADATA_TOO_LARGE: &str = "Your metadata headers exceed the maximum allowed metadata size.";
 const CONTEXT: &str = "x-amz-server-side-encryption-context";
@@ -37,7 +37,7 @@ fn invalid_bucket<T: std::fmt::Debug>(result: Result<T, tonic::Status>, shown: O
         result,
         Code::InvalidArgument,
         "InvalidBucketName",
-        INVALID_BUCKET,
+        INVALID_BUCKET_NAME,
         &fields,
     );
 }

@@ -10,6 +10,7 @@
 
 use std::{collections::HashSet, fmt, io::Read as _};
 
+use crate::domain::rfc3339;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use flate2::read::GzDecoder;
 use sha2::{Digest as _, Sha256};
@@ -179,12 +180,6 @@ struct GenuineDigest {
     signature: String,
 }
 
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// Checks one digest object found at `bucket`/`key`: format, location, signature.
 fn check_digest(
     bucket: &str,
@@ -212,8 +207,8 @@ fn check_digest(
         return Err(format!("unsupported signature algorithm {algorithm}"));
     }
     let (Some(start), Some(end)) = (
-        parse_time(&file.digest_start_time),
-        parse_time(&file.digest_end_time),
+        rfc3339(&file.digest_start_time),
+        rfc3339(&file.digest_end_time),
     ) else {
         return Err(invalid_format());
     };

@@ -18,17 +18,7 @@ use crate::digests::{
 const FILES_PER_MESSAGE: usize = 1000;
 
 fn time_of(field: &str, text: &str) -> TrailResult<Option<DateTime<Utc>>> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| {
-            let shown: String = text.chars().take(64).collect();
-            TrailError::InvalidTimeRange(format!(
-                "{field} {shown} is not an RFC 3339 timestamp, e.g. 2025-01-31T12:00:00Z."
-            ))
-        })
+    crate::domain::optional_time(field, text).map_err(TrailError::InvalidTimeRange)
 }
 
 fn ordered(start: DateTime<Utc>, end: DateTime<Utc>) -> TrailResult<()> {

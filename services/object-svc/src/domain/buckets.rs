@@ -149,6 +149,23 @@ impl Objects {
         Ok(bucket)
     }
 
+    /// GetPublicAccessBlock: a bucket that never had one answers
+    /// NoSuchPublicAccessBlockConfiguration, as S3 does.
+    pub async fn public_access_block(
+        &self,
+        requester: &Requester,
+        name: &str,
+    ) -> ObjectResult<PublicAccessBlock> {
+        let bucket = self
+            .bucket_to_read(requester, name, BucketRead::PublicAccessBlock)
+            .await?;
+        bucket
+            .public_access_block
+            .ok_or(ObjectError::NoSuchPublicAccessBlockConfiguration(
+                bucket.name,
+            ))
+    }
+
     pub async fn change_bucket(
         &self,
         requester: &Requester,

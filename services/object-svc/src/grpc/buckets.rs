@@ -146,13 +146,10 @@ pub(super) async fn get_public_access_block(
 ) -> GrpcResult<pb::GetPublicAccessBlockResponse> {
     let (requester, notes, message) = open(request)?;
     grpc.note_bucket(&notes, &message.bucket);
-    let bucket = grpc
+    let block = grpc
         .objects
-        .bucket_to_read(&requester, &message.bucket, BucketRead::PublicAccessBlock)
+        .public_access_block(&requester, &message.bucket)
         .await?;
-    let block = bucket
-        .public_access_block
-        .ok_or_else(|| ObjectError::NoSuchPublicAccessBlockConfiguration(bucket.name.clone()))?;
     ok(pb::GetPublicAccessBlockResponse {
         public_access_block_configuration: Some(pb::PublicAccessBlockConfiguration {
             block_public_acls: block.block_public_acls,

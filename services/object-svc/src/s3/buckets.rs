@@ -234,12 +234,9 @@ pub async fn get_public_access_block(
 ) -> Handled<GetPublicAccessBlockOutput> {
     let (call, requester) = open(&req);
     let result = async {
-        let bucket = objects
-            .bucket_to_read(&requester, &req.input.bucket, BucketRead::PublicAccessBlock)
+        let block = objects
+            .public_access_block(&requester, &req.input.bucket)
             .await?;
-        let block = bucket.public_access_block.ok_or_else(|| {
-            ObjectError::NoSuchPublicAccessBlockConfiguration(bucket.name.clone())
-        })?;
         Ok(GetPublicAccessBlockOutput {
             public_access_block_configuration: Some(PublicAccessBlockConfiguration {
                 block_public_acls: Some(block.block_public_acls),

@@ -1,6 +1,7 @@
 //! ACLs
 
 use super::{copy_object::copy, listings::keys_of, *};
+use keyhold_tests::texts::{ACCESS_DENIED, NO_SUCH_KEY};
 
 #[tokio::test]
 async fn object_and_bucket_acls() {
@@ -44,11 +45,11 @@ async fn object_and_bucket_acls() {
     assert_eq!(shown.grants, [owner_grant("FULL_CONTROL")]);
     let (_, bytes) = get(&mut anonymous, BUCKET, "public.txt").await.unwrap();
     assert_eq!(bytes, b"public");
-    assert_s3_error(
+    assert_error(
         get(&mut anonymous, BUCKET, "private.txt").await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
 
     // PutObjectAcl with an explicit policy, then back to private.
@@ -73,11 +74,11 @@ async fn object_and_bucket_acls() {
     })
     .await
     .unwrap();
-    assert_s3_error(
+    assert_error(
         get(&mut anonymous, BUCKET, "private.txt").await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
 
     // Anonymous listing: refused while the bucket ACL is private.
@@ -85,11 +86,11 @@ async fn object_and_bucket_acls() {
         bucket: BUCKET.into(),
         ..Default::default()
     };
-    assert_s3_error(
+    assert_error(
         anonymous.list_objects_v2(listing()).await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
     // PutBucketAcl with an explicit AccessControlPolicy granting AllUsers READ.
     user.put_bucket_acl(PutBucketAclRequest {
@@ -123,18 +124,18 @@ async fn object_and_bucket_acls() {
         .into_inner();
     assert_eq!(keys_of(&listed), ["private.txt", "public.txt"]);
     // A caller who may list learns that a key is missing: NoSuchKey, as in S3.
-    assert_s3_error(
+    assert_error(
         get(&mut anonymous, BUCKET, "missing.txt").await,
         Code::NotFound,
         "NoSuchKey",
-        "The specified key does not exist.",
+        NO_SUCH_KEY,
     );
     // Bucket READ does not make the objects readable.
-    assert_s3_error(
+    assert_error(
         get(&mut anonymous, BUCKET, "private.txt").await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
 
     // IgnorePublicAcls, then ACLs disabled: the public-read bucket ACL stops counting.
@@ -147,26 +148,26 @@ async fn object_and_bucket_acls() {
     })
     .await
     .unwrap();
-    assert_s3_error(
+    assert_error(
         anonymous.list_objects_v2(listing()).await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
     delete_block(&mut user, BUCKET).await;
     anonymous.list_objects_v2(listing()).await.unwrap();
     set_ownership(&mut user, BUCKET, "BucketOwnerEnforced").await;
-    assert_s3_error(
+    assert_error(
         anonymous.list_objects_v2(listing()).await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
-    assert_s3_error(
+    assert_error(
         get(&mut anonymous, BUCKET, "public.txt").await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
     // With ACLs disabled, the ACLs read as the owner's full control only.
     let bucket_acl = user
@@ -214,11 +215,11 @@ async fn a_public_read_write_bucket_takes_anonymous_writes() {
     let (_, bytes) = get(&mut user, BUCKET, "dropped.txt").await.unwrap();
     assert_eq!(bytes, b"dropped");
     // The object itself is private: the bucket's WRITE is not the object's READ.
-    assert_s3_error(
+    assert_error(
         get(&mut anonymous, BUCKET, "dropped.txt").await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
     anonymous
         .delete_object(DeleteObjectRequest {
@@ -227,11 +228,11 @@ async fn a_public_read_write_bucket_takes_anonymous_writes() {
         })
         .await
         .unwrap();
-    assert_s3_error(
+    assert_error(
         get(&mut user, BUCKET, "dropped.txt").await,
         Code::NotFound,
         "NoSuchKey",
-        "The specified key does not exist.",
+        NO_SUCH_KEY,
     );
     // An anonymous SSE-KMS write cannot reach KMS.
     let status = put(

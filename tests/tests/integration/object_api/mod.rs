@@ -15,15 +15,11 @@ use keyhold_tests::{
         bucket_encryption, create_bucket, delete_block, encryption_rule, ownership_rules,
         public_access_block, set_ownership, user_key,
     },
-    texts::ALL_USERS,
+    texts::{ALL_USERS, FOX, MD5_EMPTY, MD5_FOX},
 };
 use tonic::{Code, Status};
 
 const BUCKET: &str = "api-bucket";
-/// MD5 of no bytes, and of "The quick brown fox jumps over the lazy dog".
-const MD5_EMPTY: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
-const MD5_FOX: &str = "\"9e107d9d372bb6826bd81d3542a419d6\"";
-const FOX: &[u8] = b"The quick brown fox jumps over the lazy dog";
 const SEGMENT: usize = 64 * 1024;
 
 /// A harness, User1's gRPC client and BUCKET (all defaults).
@@ -102,16 +98,6 @@ fn assert_etag_shape(etag: &str) {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "{etag}"
     );
-}
-
-#[track_caller]
-fn assert_s3_error<T: std::fmt::Debug>(
-    result: Result<T, Status>,
-    code: Code,
-    s3_code: &str,
-    message: &str,
-) {
-    assert_error(result, code, s3_code, message);
 }
 
 mod acls;

@@ -1,6 +1,7 @@
 //! Overwrites and deletes
 
 use super::*;
+use keyhold_tests::texts::{NO_SUCH_BUCKET, NO_SUCH_KEY};
 
 #[tokio::test]
 async fn overwrite_delete_and_bucket_lifecycle() {
@@ -45,11 +46,11 @@ async fn overwrite_delete_and_bucket_lifecycle() {
     })
     .await
     .unwrap();
-    assert_s3_error(
+    assert_error(
         get(&mut user, BUCKET, "k").await,
         Code::NotFound,
         "NoSuchKey",
-        "The specified key does not exist.",
+        NO_SUCH_KEY,
     );
     // Deleting what is not there succeeds, as in S3.
     for _ in 0..2 {
@@ -79,23 +80,23 @@ async fn overwrite_delete_and_bucket_lifecycle() {
     })
     .await
     .unwrap();
-    assert_s3_error(
+    assert_error(
         user.head_bucket(HeadBucketRequest {
             bucket: BUCKET.into(),
         })
         .await,
         Code::NotFound,
         "NoSuchBucket",
-        "The specified bucket does not exist",
+        NO_SUCH_BUCKET,
     );
-    assert_s3_error(
+    assert_error(
         user.delete_bucket(DeleteBucketRequest {
             bucket: BUCKET.into(),
         })
         .await,
         Code::NotFound,
         "NoSuchBucket",
-        "The specified bucket does not exist",
+        NO_SUCH_BUCKET,
     );
     let listed = user
         .list_buckets(ListBucketsRequest {})

@@ -103,7 +103,7 @@ async fn conditional_reads() {
         assert_eq!(bytes, b"conditional");
     };
     let not_modified = |result: Result<(ObjectHead, Vec<u8>), Status>| {
-        assert_s3_error(
+        assert_error(
             result,
             Code::FailedPrecondition,
             "NotModified",
@@ -111,7 +111,7 @@ async fn conditional_reads() {
         )
     };
     let failed = |result: Result<(ObjectHead, Vec<u8>), Status>| {
-        assert_s3_error(
+        assert_error(
             result,
             Code::FailedPrecondition,
             "PreconditionFailed",
@@ -269,7 +269,7 @@ async fn conditional_reads() {
             ..Default::default()
         })
         .await;
-    assert_s3_error(
+    assert_error(
         heard,
         Code::FailedPrecondition,
         "NotModified",

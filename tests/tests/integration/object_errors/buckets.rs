@@ -1,6 +1,7 @@
 //! Buckets
 
 use super::*;
+use keyhold_tests::texts::INVALID_BUCKET_NAME;
 
 #[tokio::test]
 async fn invalid_bucket_names() {
@@ -26,7 +27,7 @@ async fn invalid_bucket_names() {
             .await,
             Code::InvalidArgument,
             "InvalidBucketName",
-            "The specified bucket is not valid.",
+            INVALID_BUCKET_NAME,
             &[("BucketName", name)],
         );
     }

@@ -3,6 +3,7 @@
 //! NoSuchKey only for callers who may list, and the CloudTrail records of it all.
 
 use aws_sdk_s3::primitives::ByteStream;
+use keyhold_tests::texts::ACCESS_DENIED;
 use keyhold_tests::{
     Who,
     kms::{PARTNER_ARN, READER_ARN},
@@ -70,7 +71,7 @@ async fn other_accounts_and_anonymous_callers_read_access_denied() {
                 .await,
             403,
             "AccessDenied",
-            "Access Denied",
+            ACCESS_DENIED,
         );
     }
 
@@ -100,7 +101,7 @@ async fn other_accounts_and_anonymous_callers_read_access_denied() {
             .await,
         403,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
     set_policy(&mut root, Some(&grant(&["s3:GetObject", "s3:ListBucket"]))).await;
     assert_no_such_key(
@@ -123,7 +124,7 @@ async fn other_accounts_and_anonymous_callers_read_access_denied() {
             .await,
         403,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
     );
 }
 

@@ -4,6 +4,7 @@
 //! policy AWS's console writes for a trail does.
 
 use keyhold_proto::object::v1::{PutObjectHeader, object_service_client::ObjectServiceClient};
+use keyhold_tests::texts::ACCESS_DENIED;
 use keyhold_tests::{
     ObjectClient, ObjectHarness, Who,
     kms::{ACCOUNT, credentials},
@@ -67,7 +68,7 @@ async fn only_the_bucket_policy_lets_a_service_in_for_the_named_trail() {
         put(&mut trail, log_file(), b"{}").await,
         Code::PermissionDenied,
         "AccessDenied",
-        "Access Denied",
+        ACCESS_DENIED,
         &[],
     );
 

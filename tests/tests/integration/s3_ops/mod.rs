@@ -32,12 +32,6 @@ use keyhold_tests::{
 
 const BUCKET: &str = "ops-bucket";
 const OTHER: &str = "ops-other";
-/// MD5 of no bytes, and of FOX: the ETags of SSE-S3 objects.
-const MD5_EMPTY: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
-const MD5_FOX: &str = "\"9e107d9d372bb6826bd81d3542a419d6\"";
-const FOX: &[u8] = b"The quick brown fox jumps over the lazy dog";
-/// MD5_FOX as Content-MD5 sends it.
-const FOX_MD5_BASE64: &str = "nhB9nTcrtoJr2B01QqQZ1g==";
 
 mod acls;
 mod buckets;
