@@ -1,6 +1,7 @@
 //! TLS to Postgres, as `KEYHOLD_DATABASE_URL`'s `sslmode` and `sslrootcert` ask
-//! (libpq's names and meanings; `prefer` when the URL names none): the ha overlay
-//! connects with `sslmode=verify-full` and the cluster's CA.
+//! (libpq's names and meanings; `prefer` when the URL names none, but plain to a
+//! Postgres on this machine): the ha overlay connects with `sslmode=verify-full` and
+//! the cluster's CA.
 
 use keyhold_platform::db::connect;
 use keyhold_tests::TestDatabase;
@@ -31,6 +32,12 @@ async fn sslmode_in_the_database_url_is_honoured() {
         !encrypted(&format!("{url}?sslmode=disable")).await.unwrap(),
         "sslmode=disable talks in the clear"
     );
+    if url.contains("127.0.0.1") {
+        assert!(
+            !encrypted(url).await.unwrap(),
+            "no sslmode, on loopback: in the clear"
+        );
+    }
     if server_setting(url, "ssl").await != "on" {
         // A server without TLS (the tests' private cluster): asking for it fails,
         // in one line naming the database, never silently in the clear.
