@@ -366,13 +366,41 @@ async fn after_stop_logging_the_last_digest_names_the_last_log_file_and_the_chai
         })
         .await
         .unwrap();
-    // Every log file delivered is named by a digest, and the chain ends.
+    // Every log file delivered is named by a digest, and the chain ends: its last
+    // digest's window reaches the stop. The end comes once the trail has settled
+    // (the events before the stop delivered), possibly with one more digest that
+    // names no new file: it is the end when no digest follows for three windows.
+    let status = trails
+        .get_trail_status(keyhold_tests::trails::named("stopped"))
+        .await
+        .unwrap()
+        .into_inner();
+    let stopped = chrono::DateTime::parse_from_rfc3339(&status.stop_logging_time)
+        .expect("StopLoggingTime")
+        .timestamp();
+    let reaches_the_stop = |found: &BTreeMap<String, DigestObject>| {
+        found.values().any(|digest| {
+            digest.json["digestEndTime"]
+                .as_str()
+                .and_then(|end| chrono::DateTime::parse_from_rfc3339(end).ok())
+                .is_some_and(|end| end.timestamp() >= stopped)
+        })
+    };
     let waiting = Instant::now();
+    let mut unchanged_since = (Vec::<String>::new(), Instant::now());
     let (delivered, found) = loop {
         let delivered = log_files(&mut objects, BUCKET, &log_prefix).await;
         let found = digests(&stack).await;
+        let keys: Vec<String> = found.keys().cloned().collect();
+        if keys != unchanged_since.0 {
+            unchanged_since = (keys, Instant::now());
+        }
         let named = named_log_files(&found);
-        if !delivered.is_empty() && delivered.keys().all(|key| named.contains(key)) {
+        if !delivered.is_empty()
+            && delivered.keys().all(|key| named.contains(key))
+            && reaches_the_stop(&found)
+            && unchanged_since.1.elapsed() > Duration::from_secs(6)
+        {
             break (delivered, found);
         }
         assert!(
