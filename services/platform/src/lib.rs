@@ -18,6 +18,7 @@ pub mod principals;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod sigv4;
 pub mod stack;
 pub mod telemetry;
 pub mod throttle;
