@@ -431,8 +431,10 @@ impl HttpBody for CountingBody {
     }
 }
 
-/// The response body; its record is sent when it is done (or dropped: the client
-/// went away), with the bytes that actually left.
+/// The response body; its record is sent as its last frame goes out (or when it is
+/// dropped: the client went away), with the bytes that actually left. Before the last
+/// frame, not after: a client that waits for one response before its next request
+/// finds its requests recorded in its order.
 pub struct EdgeBody {
     inner: s3s::Body,
     pending: Option<Box<PendingRecord>>,
@@ -461,6 +463,14 @@ impl HttpBody for EdgeBody {
             && let Some(data) = frame.data_ref()
         {
             pending.bytes_out += data.len() as u64;
+        }
+        let last = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
+            _ => false,
+        };
+        if last && let Some(pending) = this.pending.take() {
+            pending.finish();
         }
         polled
     }
