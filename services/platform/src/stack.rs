@@ -211,6 +211,7 @@ where
     let config = &shared.config;
     let headers = request.headers();
     let mut pending = PendingEvent {
+        recorded: true,
         started: Instant::now(),
         // `handle` runs inside the call's span.
         traceparent: telemetry::sampled_traceparent(&tracing::Span::current()),
@@ -325,8 +326,9 @@ async fn internal_call<S>(
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
 {
-    let started = Instant::now();
     let config = &shared.config;
+    // Counted (never recorded) when its stream ends: internal methods all stream.
+    let mut pending = PendingEvent::unrecorded(shared.clone(), method);
     let tls = request.extensions().get::<auth::TlsPeer>();
     let refused = match auth::authenticate(&config.principals, request.headers(), tls) {
         Ok(caller) if caller.principal.kind == PrincipalKind::Service => {
@@ -342,26 +344,25 @@ where
     };
     if let Some(error) = refused {
         let status = error.into_status(config.event_source);
-        count_call(&config.calls, &method, Some(&status), started);
-        return Ok(status.into_http::<Body>().map(AuditedBody::plain));
+        pending.status = Some(status.clone());
+        return Ok(status
+            .into_http::<Body>()
+            .map(|body| AuditedBody::audited(body, pending)));
     }
     let response = inner.oneshot(request).await?;
-    // Internal methods are unary: an error is a trailers-only response, so the
-    // headers carry it; without a status there, the call succeeded.
-    count_call(
-        &config.calls,
-        &method,
-        Status::from_header_map(response.headers()).as_ref(),
-        started,
-    );
-    Ok(response.map(AuditedBody::plain))
+    pending.status = Status::from_header_map(response.headers());
+    Ok(response.map(|body| AuditedBody::audited(body, pending)))
 }
 
-/// Counts a finished call; `status` None means the client went away first.
-fn count_call(calls: &CallMetrics, method: &MethodInfo, status: Option<&Status>, started: Instant) {
-    let error_code = error_code_of(status);
+/// Counts a finished call under its errorCode (None for a success).
+fn count_call(
+    calls: &CallMetrics,
+    method: &MethodInfo,
+    error_code: Option<&str>,
+    started: Instant,
+) {
     let operation = format!("{}/{}", method.service, method.name);
-    calls.observe(&operation, error_code.as_deref(), started);
+    calls.observe(&operation, error_code, started);
 }
 
 /// The errorCode a call's record names: None for a success.
@@ -404,6 +405,8 @@ fn header_text(headers: &http::HeaderMap, name: &str) -> String {
 /// Everything known about a call while it runs; becomes its record when the response
 /// body is done (dropped), which happens exactly once per call.
 struct PendingEvent {
+    /// False for internal calls: counted in the metrics, never recorded.
+    recorded: bool,
     started: Instant,
     traceparent: Option<String>,
     shared: Arc<Shared>,
@@ -421,16 +424,40 @@ struct PendingEvent {
 }
 
 impl PendingEvent {
+    /// An internal call's: only its end and status matter.
+    fn unrecorded(shared: Arc<Shared>, method: MethodInfo) -> Self {
+        PendingEvent {
+            recorded: false,
+            started: Instant::now(),
+            traceparent: None,
+            shared,
+            method,
+            request_id: String::new(),
+            client_request_id: None,
+            user_agent: String::new(),
+            source_ip: String::new(),
+            presented_access_key: None,
+            caller: None,
+            notes: AuditNotes::default(),
+            request_parameters: Value::Null,
+            response_frame: Vec::new(),
+            status: None,
+        }
+    }
+
     fn finish(self) {
         let config = &self.shared.config;
+        let error_code = error_code_of(self.status.as_ref());
         count_call(
             &config.calls,
             &self.method,
-            self.status.as_ref(),
+            error_code.as_deref(),
             self.started,
         );
+        if !self.recorded {
+            return;
+        }
         let notes = self.notes.take();
-        let error_code = error_code_of(self.status.as_ref());
         let error_message = match &self.status {
             Some(status) if error_code.is_some() => Some(status.message().to_owned()),
             _ => None,
@@ -568,7 +595,9 @@ impl HttpBody for AuditedBody {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    let wanted = !pending.method.read_only && !pending.method.server_streaming;
+                    let wanted = pending.recorded
+                        && !pending.method.read_only
+                        && !pending.method.server_streaming;
                     if wanted && pending.response_frame.len() + data.len() <= MAX_CAPTURED_RESPONSE
                     {
                         pending.response_frame.extend_from_slice(data);

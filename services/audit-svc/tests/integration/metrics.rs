@@ -108,3 +108,62 @@ async fn the_metrics_port_serves_get_metrics_only() {
     kms.stop().await;
     let _ = std::fs::remove_dir_all(spool);
 }
+
+/// IngestEvents streams are counted when they end, by how they ended: a service's
+/// stream that closes cleanly as a success, a user's refusal as AccessDenied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_streams_are_counted_when_they_end() {
+    let metrics = free_address();
+    let flag = metrics.to_string();
+    let audit = common::AuditHarness::start_with_flags(&["--metrics-listen", &flag]).await;
+    let record = common::Record::kms(
+        "DescribeKey",
+        common::User::User1,
+        common::base_time(),
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+    );
+    // A stream that ends as streams should: the sender closes, the replies are read
+    // to their end (the status in the trailers).
+    let (sender, requests) = tokio::sync::mpsc::channel(1);
+    sender
+        .send(keyhold_proto::audit::v1::IngestEventsRequest {
+            batch_sequence: 1,
+            records: vec![record.to_proto()],
+        })
+        .await
+        .unwrap();
+    drop(sender);
+    let mut replies = audit
+        .client(common::Who::ObjectSvc)
+        .ingest_events(tokio_stream::wrappers::ReceiverStream::new(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    while replies.message().await.unwrap().is_some() {}
+    let refused = common::ingest_as(
+        &mut audit.client(common::Who::User1),
+        vec![vec![record.to_proto()]],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+
+    let ingest = "keyhold.audit.v1.AuditService/IngestEvents";
+    let counted = |text: &str, error_code: &str| {
+        keyhold_tests::labelled_metric(
+            text,
+            "keyhold_grpc_server_requests_total",
+            &[("operation", ingest), ("error_code", error_code)],
+        )
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let text = scrape(metrics).await;
+        if counted(&text, "") == Some(1.0) && counted(&text, "AccessDenied") == Some(1.0) {
+            assert_eq!(counted(&text, "RequestCanceled"), None, "{text}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
