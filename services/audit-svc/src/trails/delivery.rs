@@ -14,6 +14,7 @@ use std::{collections::BTreeMap, io::Write, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use flate2::{Compression, write::GzEncoder};
+use keyhold_platform::periodic;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -206,26 +207,13 @@ impl Delivery {
     /// busy round (one that read a full batch): under load the events that arrived
     /// during a round should not also wait out an interval.
     pub async fn run_until(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
-        let mut next = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep_until(next) => {}
-            }
-            let started = tokio::time::Instant::now();
-            let busy = match self.deliver_once().await {
-                Ok(busy) => busy,
-                Err(error) => {
-                    tracing::warn!(error = %error, "trail delivery round failed; next time");
-                    false
-                }
-            };
-            next = if busy {
-                tokio::time::Instant::now()
-            } else {
-                started + every
-            };
-        }
+        periodic::every_until_caught_up(every, shutdown, || async {
+            self.deliver_once().await.unwrap_or_else(|error| {
+                tracing::warn!(error = %error, "trail delivery round failed; next time");
+                false
+            })
+        })
+        .await;
     }
 
     /// One round: every trail with something to deliver, each until it is caught up
