@@ -369,16 +369,16 @@ pub fn rename(span: &tracing::Span, name: String) {
 /// call's trace. None otherwise, so unexported traces cost nothing downstream.
 pub fn sampled_traceparent(span: &tracing::Span) -> Option<String> {
     let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if !span_context.is_valid() || !span_context.is_sampled() {
+    if !context.span().span_context().is_sampled() {
         return None;
     }
-    Some(format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8()
-    ))
+    // Written by the propagator that writes outgoing calls' headers, so both agree.
+    let mut headers = http::HeaderMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
+    });
+    let traceparent = headers.get("traceparent")?.to_str().ok()?;
+    Some(traceparent.to_owned())
 }
 
 /// A span named `name`, child of the remote span `traceparent` names; None when the
