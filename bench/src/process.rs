@@ -40,6 +40,8 @@ impl ServerProcess {
         let address = free_address()?;
         let mut command = Command::new(binary);
         command.env("KEYHOLD_LISTEN", address.to_string());
+        // kms-svc and audit-svc serve their AWS protocol too; any free port will do.
+        command.env("KEYHOLD_AWS_LISTEN", "127.0.0.1:0");
         for (key, value) in env {
             command.env(key, value);
         }

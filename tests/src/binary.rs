@@ -106,6 +106,8 @@ impl ServiceProcess {
                 dir.join("master.key").display().to_string(),
             ),
             ("KEYHOLD_SHUTDOWN_GRACE_SECONDS".to_owned(), "5".to_owned()),
+            // Any free port: tests run many services side by side.
+            ("KEYHOLD_AWS_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ];
         all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         ServiceProcess {

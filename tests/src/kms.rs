@@ -114,6 +114,8 @@ pub type KmsClient = KmsServiceClient<InterceptedService<Channel, ClientCredenti
 
 pub struct KmsHarness {
     pub address: SocketAddr,
+    /// Where kms-svc serves the AWS KMS JSON protocol (`aws kms`, the SDKs).
+    pub aws_address: SocketAddr,
     pub sink: MemorySink,
     pub database: TestDatabase,
     pub database_url: String,
@@ -173,22 +175,31 @@ impl KmsHarness {
             .await
             .expect("bind kms-svc");
         let address = listener.local_addr().expect("kms-svc address");
+        let aws_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind kms-svc's AWS port");
+        let aws_address = aws_listener.local_addr().expect("kms-svc's AWS address");
+        let listeners = keyhold_platform::server::Listeners {
+            grpc: listener,
+            aws: Some(aws_listener),
+        };
         let sink = MemorySink::default();
         let shutdown = CancellationToken::new();
         // With an audit endpoint the records stream there (the real emitter);
         // otherwise the test reads them from the memory sink.
         let task = if config.audit.audit_endpoint.is_some() {
-            tokio::spawn(kms_svc::run(config, listener, shutdown.clone()))
+            tokio::spawn(kms_svc::run(config, listeners, shutdown.clone()))
         } else {
             tokio::spawn(kms_svc::run_with_sink(
                 config,
-                listener,
+                listeners,
                 shutdown.clone(),
                 std::sync::Arc::new(sink.clone()),
             ))
         };
         let harness = KmsHarness {
             address,
+            aws_address,
             sink,
             database,
             database_url,
@@ -218,6 +229,11 @@ impl KmsHarness {
             "expected {count} audit records, have {}",
             self.sink.events().len()
         );
+    }
+
+    /// The endpoint URL of the AWS KMS JSON protocol (`AWS_ENDPOINT_URL_KMS`).
+    pub fn aws_endpoint(&self) -> String {
+        format!("http://{}", self.aws_address)
     }
 
     pub fn channel(&self) -> Channel {
@@ -347,6 +363,13 @@ pub fn kms_config(
 /// and user.
 pub async fn lab_user_key(client: &mut KmsClient) -> keyhold_proto::kms::v1::KeyMetadata {
     console_key(client, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await
+}
+
+/// The key policy the console writes for these key administrators and key users
+/// (ARNs), as a document for `aws kms create-key --policy`.
+pub fn console_policy(administrators: &[&str], users: &[&str]) -> String {
+    let owned = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    keyhold_key_policy::console_key_policy(ACCOUNT, &owned(administrators), &owned(users))
 }
 
 /// The lab's key: "KMS Key for S3 data" with the console policy for these key

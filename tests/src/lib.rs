@@ -2,6 +2,7 @@
 //! Postgres database (see `db` for which server), and the outside tools a few tests
 //! drive (`tools`: moto, the AWS CLI), found or installed on first use.
 
+pub mod aws_cli;
 pub mod binary;
 pub mod db;
 pub mod kms;

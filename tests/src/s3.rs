@@ -98,6 +98,8 @@ where
 pub struct RawSigner {
     identity: aws_smithy_runtime_api::client::identity::Identity,
     pub time: std::time::SystemTime,
+    /// The SigV4 scope's service: `s3` unless [`RawSigner::for_service`] says.
+    service: &'static str,
 }
 
 /// The hash keyhold sees in `x-amz-content-sha256`.
@@ -122,7 +124,14 @@ impl RawSigner {
         RawSigner {
             identity: credentials.into(),
             time: std::time::SystemTime::now(),
+            service: "s3",
         }
+    }
+
+    /// Signs for `service` (`kms`, `cloudtrail`) instead of S3.
+    pub fn for_service(mut self, service: &'static str) -> Self {
+        self.service = service;
+        self
     }
 
     fn params(
@@ -133,7 +142,7 @@ impl RawSigner {
         aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&self.identity)
             .region("us-east-1")
-            .name("s3")
+            .name(self.service)
             .time(self.time)
             .settings(settings)
             .build()

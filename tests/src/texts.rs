@@ -25,3 +25,10 @@ pub const MD5_FOX: &str = "\"9e107d9d372bb6826bd81d3542a419d6\"";
 pub const FOX_MD5_BASE64: &str = "nhB9nTcrtoJr2B01QqQZ1g==";
 /// The MD5 of no bytes, as an ETag.
 pub const MD5_EMPTY: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+
+/// KMS's refusal of a Decrypt by a user the key policy does not allow.
+pub fn decrypt_denied(user_arn: &str, key_arn: &str) -> String {
+    format!(
+        "User: {user_arn} is not authorized to perform: kms:Decrypt on resource: {key_arn} because no resource-based policy allows the kms:Decrypt action"
+    )
+}

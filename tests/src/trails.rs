@@ -33,6 +33,8 @@ pub struct TrailStack {
     /// Between audit-svc and object-svc.
     pub proxy: CuttableProxy,
     pub audit_address: SocketAddr,
+    /// Where audit-svc serves the AWS CloudTrail JSON protocol.
+    pub audit_aws_address: SocketAddr,
     pub audit_database: TestDatabase,
     audit_flags: Vec<String>,
     workdir: PathBuf,
@@ -81,6 +83,9 @@ impl TrailStack {
         // audit-svc's address first: the other two stream to it from their start.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind audit-svc");
         let audit_address = listener.local_addr().expect("audit-svc address");
+        let aws_listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind audit-svc's AWS port");
+        let audit_aws_address = aws_listener.local_addr().expect("audit-svc's AWS address");
         let kms_flags = emitter_flags(audit_address, Who::KmsSvc, workdir.join("kms-spool"));
         let kms_flags: Vec<&str> = kms_flags.iter().map(String::as_str).collect();
         let database = TestDatabase::create().await;
@@ -99,7 +104,7 @@ impl TrailStack {
         let audit_database = TestDatabase::create().await;
         let shutdown = CancellationToken::new();
         let audit = spawn_audit(
-            listener,
+            (listener, Some(aws_listener)),
             &workdir,
             &audit_database,
             proxy.address,
@@ -110,6 +115,7 @@ impl TrailStack {
             object,
             proxy,
             audit_address,
+            audit_aws_address,
             audit_database,
             audit_flags: flags,
             workdir,
@@ -118,6 +124,11 @@ impl TrailStack {
         };
         crate::wait_until_serving(stack.audit_channel(), "audit-svc", || false).await;
         stack
+    }
+
+    /// The endpoint URL of the AWS CloudTrail JSON protocol (`AWS_ENDPOINT_URL_CLOUDTRAIL`).
+    pub fn cloudtrail_endpoint(&self) -> String {
+        format!("http://{}", self.audit_aws_address)
     }
 
     pub fn audit_channel(&self) -> Channel {
@@ -145,8 +156,9 @@ impl TrailStack {
             }
         };
         self.shutdown = CancellationToken::new();
+        // The AWS port is not served again after a crash.
         self.audit = spawn_audit(
-            listener,
+            (listener, None),
             &self.workdir,
             &self.audit_database,
             self.proxy.address,
@@ -164,9 +176,10 @@ impl TrailStack {
     }
 }
 
-/// audit-svc on a runtime of its own, serving on `listener`.
+/// audit-svc on a runtime of its own, serving gRPC on `listeners.0` and, when given,
+/// the AWS JSON protocol on `listeners.1`.
 fn spawn_audit(
-    listener: std::net::TcpListener,
+    listeners: (std::net::TcpListener, Option<std::net::TcpListener>),
     workdir: &std::path::Path,
     database: &TestDatabase,
     object: SocketAddr,
@@ -191,12 +204,19 @@ fn spawn_audit(
         .enable_all()
         .build()
         .expect("audit-svc's runtime");
-    listener
-        .set_nonblocking(true)
-        .expect("a non-blocking listener");
+    let tokio_listener = |listener: std::net::TcpListener| {
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        listener
+    };
+    let (grpc, aws) = (tokio_listener(listeners.0), listeners.1.map(tokio_listener));
     runtime.spawn(async move {
-        let listener = TcpListener::from_std(listener).expect("audit-svc's listener");
-        if let Err(error) = audit_svc::run(config, listener, shutdown).await {
+        let listeners = keyhold_platform::server::Listeners {
+            grpc: TcpListener::from_std(grpc).expect("audit-svc's listener"),
+            aws: aws.map(|aws| TcpListener::from_std(aws).expect("audit-svc's AWS listener")),
+        };
+        if let Err(error) = audit_svc::run(config, listeners, shutdown).await {
             panic!("audit-svc failed: {error:#}");
         }
     });

@@ -6,6 +6,7 @@
 //! and the gRPC server behind the platform's shared stack.
 
 pub mod access;
+pub mod aws;
 pub mod digests;
 pub mod domain;
 pub mod error;
@@ -23,7 +24,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use keyhold_platform::{
     AuditSink, Principals, StackConfig,
     config::{CommonArgs, MasterKeyArgs},
-    server,
+    server::{self, Listeners},
 };
 use keyhold_proto::audit::v1::{
     audit_service_server::AuditServiceServer, trail_service_server::TrailServiceServer,
@@ -32,7 +33,6 @@ use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric},
 };
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
@@ -53,7 +53,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50053";
 pub const DEFAULT_DATABASE: &str = "keyhold_audit";
 /// The largest IngestEvents batch audit-svc accepts.
 const INGEST_MESSAGE_LIMIT: usize = 16 * 1024 * 1024;
-const GRPC_SERVICES: [&str; 2] = [
+pub(crate) const GRPC_SERVICES: [&str; 2] = [
     "keyhold.audit.v1.AuditService",
     "keyhold.audit.v1.TrailService",
 ];
@@ -136,6 +136,11 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_DIGEST_INTERVAL_SECONDS", default_value_t = 3600,
           value_parser = clap::value_parser!(u32).range(1..=86_400))]
     pub digest_interval_seconds: u32,
+
+    /// Where to serve the AWS CloudTrail JSON protocol (`aws cloudtrail`, the SDKs),
+    /// plain HTTP.
+    #[arg(long, env = "KEYHOLD_AWS_LISTEN", default_value = aws::DEFAULT_AWS_LISTEN)]
+    pub aws_listen: SocketAddr,
 }
 
 impl Config {
@@ -154,32 +159,39 @@ impl Config {
 /// recorded in its own store.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    serve(config, listener, shutdown, None, Arc::new(SystemClock)).await
+    serve(
+        config,
+        listeners.into(),
+        shutdown,
+        None,
+        Arc::new(SystemClock),
+    )
+    .await
 }
 
 /// Like [`run`], with trails reading the time from `clock`.
 pub async fn run_with_clock(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
-    serve(config, listener, shutdown, None, clock).await
+    serve(config, listeners.into(), shutdown, None, clock).await
 }
 
 /// Like [`run`], with audit-svc's own records going to `sink` instead.
 pub async fn run_with_sink(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: CancellationToken,
     sink: Arc<dyn AuditSink>,
 ) -> anyhow::Result<()> {
     serve(
         config,
-        listener,
+        listeners.into(),
         shutdown,
         Some(sink),
         Arc::new(SystemClock),
@@ -189,7 +201,7 @@ pub async fn run_with_sink(
 
 async fn serve(
     config: Config,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
     sink: Option<Arc<dyn AuditSink>>,
     clock: Arc<dyn Clock>,
@@ -268,7 +280,11 @@ async fn serve(
         stack,
         routes,
         &GRPC_SERVICES,
-        listener,
+        listeners.grpc,
+        listeners.aws.map(|listener| server::AwsPort {
+            protocol: &aws::PROTOCOL,
+            listener,
+        }),
         config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),

@@ -3,15 +3,16 @@
 
 use std::process::ExitCode;
 
-use keyhold_platform::{service, shutdown};
+use keyhold_platform::{server, service, shutdown};
 
 fn main() -> ExitCode {
     service::main(
         audit_svc::SERVICE_NAME,
         |config: &audit_svc::Config| config.common.log_format,
         |config| async move {
-            let listener = service::bind(config.listen_address()).await?;
-            audit_svc::run(config, listener, shutdown::on_signal()).await
+            let listeners =
+                server::Listeners::bind(config.listen_address(), config.aws_listen).await?;
+            audit_svc::run(config, listeners, shutdown::on_signal()).await
         },
     )
 }

@@ -17,6 +17,9 @@ pub struct Endpoint {
     pub protocol: &'static str,
     pub env: &'static str,
     pub addr: &'static str,
+    /// For an AWS protocol, the AWS CLI's name of the service (`kms`, `s3`): its
+    /// endpoint is `AWS_ENDPOINT_URL_<NAME>` and `<name> = endpoint_url` in a config.
+    pub aws_service: Option<&'static str>,
 }
 
 impl Endpoint {
@@ -25,6 +28,7 @@ impl Endpoint {
             protocol: "grpc",
             env: "KEYHOLD_LISTEN",
             addr,
+            aws_service: None,
         }
     }
 
@@ -33,6 +37,17 @@ impl Endpoint {
             protocol: "s3 http",
             env: "KEYHOLD_S3_LISTEN",
             addr,
+            aws_service: Some("s3"),
+        }
+    }
+
+    /// The AWS JSON protocol of kms-svc (`kms`) or audit-svc (`cloudtrail`).
+    pub const fn aws_json(aws_service: &'static str, addr: &'static str) -> Endpoint {
+        Endpoint {
+            protocol: "aws http",
+            env: "KEYHOLD_AWS_LISTEN",
+            addr,
+            aws_service: Some(aws_service),
         }
     }
 }
@@ -114,8 +129,8 @@ pub const KMS_SERVICE: &str = "kms-svc";
 // kms-svc, which it calls.
 #[rustfmt::skip]
 pub const SERVICES: &[Service] = &[
-    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053")], master_key: Some("audit-master.key"), data_dirs: &[], required: false, audit_principal: None, kms_principal: None, dev_env: &[("KEYHOLD_DIGEST_INTERVAL_SECONDS", "60")] },
-    Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None, dev_env: &[] },
+    Service { name: AUDIT_SERVICE, database: "keyhold_audit", endpoints: &[Endpoint::grpc("127.0.0.1:50053"), Endpoint::aws_json("cloudtrail", "127.0.0.1:9002")], master_key: Some("audit-master.key"), data_dirs: &[], required: false, audit_principal: None, kms_principal: None, dev_env: &[("KEYHOLD_DIGEST_INTERVAL_SECONDS", "60")] },
+    Service { name: KMS_SERVICE, database: "keyhold_kms", endpoints: &[Endpoint::grpc("127.0.0.1:50051"), Endpoint::aws_json("kms", "127.0.0.1:9001")], master_key: Some("kms-master.key"), data_dirs: &[], required: true, audit_principal: Some("kms-svc"), kms_principal: None, dev_env: &[] },
     Service { name: OBJECT_SERVICE, database: "keyhold_object", endpoints: &[Endpoint::grpc("127.0.0.1:50052"), Endpoint::s3("127.0.0.1:9000")], master_key: Some("object-master.key"), data_dirs: &[DataDir { env: "KEYHOLD_BLOB_STORE", name: "object-blobs" }], required: false, audit_principal: Some("object-svc"), kms_principal: Some("object-svc"), dev_env: &[] },
 ];
 

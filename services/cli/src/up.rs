@@ -336,7 +336,7 @@ fn print_summary(
     out += &format!("  {:<12} {}\n", "logs", data_dir.join("logs").display());
     if let Some(dir) = tls_dir {
         out += &format!(
-            "  {:<12} gRPC ports serve TLS: trust {} (S3 stays plain HTTP)\n",
+            "  {:<12} gRPC ports serve TLS: trust {} (the S3 and AWS JSON ports stay plain HTTP)\n",
             "tls",
             dir.join("ca.pem").display()
         );
@@ -373,9 +373,54 @@ fn print_summary(
             caller.access_key_id, caller.secret_access_key, endpoint.addr
         );
     }
+    out += &aws_cli_setup(running, credentials);
     println!("{out}");
     Ok(())
 }
+
+/// The environment and the `~/.aws/config` profile that point the AWS CLI and SDKs
+/// at the running services, as the lab user.
+fn aws_cli_setup(
+    running: &[supervisor::Running],
+    credentials: &[dev_secrets::Credential],
+) -> String {
+    let endpoints: Vec<(&str, String)> = running
+        .iter()
+        .flat_map(|r| r.service.endpoints)
+        .filter_map(|e| Some((e.aws_service?, format!("http://{}", e.addr))))
+        .collect();
+    let user = credentials
+        .iter()
+        .find(|c| c.name == LAB_USER)
+        .or_else(|| credentials.iter().find(|c| c.kind == "User"));
+    let Some(user) = user.filter(|_| !endpoints.is_empty()) else {
+        return String::new();
+    };
+    let mut out = format!("\nAWS CLI and SDKs, as {}:\n", user.name);
+    for (service, url) in &endpoints {
+        out += &format!(
+            "  export AWS_ENDPOINT_URL_{}={url}\n",
+            service.to_ascii_uppercase()
+        );
+    }
+    out += &format!(
+        "  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={REGION}\n",
+        user.access_key_id, user.secret_access_key
+    );
+    out += &format!(
+        "or in ~/.aws/config (then --profile keyhold):\n  [profile keyhold]\n  region = {REGION}\n  aws_access_key_id = {}\n  aws_secret_access_key = {}\n  services = keyhold\n  [services keyhold]\n",
+        user.access_key_id, user.secret_access_key
+    );
+    for (service, url) in &endpoints {
+        out += &format!("  {service} =\n    endpoint_url = {url}\n");
+    }
+    out
+}
+
+/// Whose keys the AWS CLI lines use: the user the lab is about.
+const LAB_USER: &str = "AWSLabsUser-0001";
+/// The dev stack's region (every service's default).
+const REGION: &str = "us-east-1";
 
 /// The service binaries sit next to `keyhold` in a cargo target dir or an
 /// install prefix.

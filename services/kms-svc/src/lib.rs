@@ -5,6 +5,7 @@
 //! shared stack.
 
 pub mod authz;
+pub mod aws;
 pub mod change_counter;
 pub mod domain;
 pub mod error;
@@ -24,9 +25,9 @@ use keyhold_platform::{
     AuditSink, Principals, StackConfig,
     config::{CommonArgs, MasterKeyArgs},
     emitter, server,
+    server::Listeners,
 };
 use keyhold_proto::kms::v1::kms_service_server::KmsServiceServer;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
@@ -35,7 +36,7 @@ use crate::{domain::Kms, error::EVENT_SOURCE, grpc::KmsGrpc, key_ref::Partition,
 pub const SERVICE_NAME: &str = "kms-svc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_DATABASE: &str = "keyhold_kms";
-const GRPC_SERVICE: &str = "keyhold.kms.v1.KmsService";
+pub(crate) const GRPC_SERVICE: &str = "keyhold.kms.v1.KmsService";
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -57,6 +58,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub audit: emitter::EmitterArgs,
+
+    /// Where to serve the AWS KMS JSON protocol (`aws kms`, the SDKs), plain HTTP.
+    #[arg(long, env = "KEYHOLD_AWS_LISTEN", default_value = aws::DEFAULT_AWS_LISTEN)]
+    pub aws_listen: SocketAddr,
 }
 
 impl Config {
@@ -69,12 +74,13 @@ impl Config {
 /// audit-svc when `KEYHOLD_AUDIT_ENDPOINT` is set, else they go to the log.
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let listeners = listeners.into();
     let (audit, tls) = (config.audit.clone(), config.common.tls.clone());
     emitter::serve_with_sink_from_args(&audit, &tls, SERVICE_NAME, shutdown.clone(), |sink| {
-        run_with_sink(config, listener, shutdown, sink)
+        run_with_sink(config, listeners, shutdown, sink)
     })
     .await
 }
@@ -82,10 +88,11 @@ pub async fn run(
 /// Like [`run`], with the audit records going to `sink`.
 pub async fn run_with_sink(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: CancellationToken,
     sink: Arc<dyn AuditSink>,
 ) -> anyhow::Result<()> {
+    let listeners = listeners.into();
     let principals = Arc::new(Principals::load(&config.common.principals_file)?);
     let master_key = config.master.master_key()?;
     let partition = Partition {
@@ -114,7 +121,11 @@ pub async fn run_with_sink(
         stack,
         routes,
         &[GRPC_SERVICE],
-        listener,
+        listeners.grpc,
+        listeners.aws.map(|listener| server::AwsPort {
+            protocol: &aws::PROTOCOL,
+            listener,
+        }),
         config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use keyhold_platform::{service, shutdown};
+use keyhold_platform::{server, service, shutdown};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -13,8 +13,9 @@ fn main() -> ExitCode {
         kms_svc::SERVICE_NAME,
         |config: &kms_svc::Config| config.common.log_format,
         |config| async move {
-            let listener = service::bind(config.listen_address()).await?;
-            kms_svc::run(config, listener, shutdown::on_signal()).await
+            let listeners =
+                server::Listeners::bind(config.listen_address(), config.aws_listen).await?;
+            kms_svc::run(config, listeners, shutdown::on_signal()).await
         },
     )
 }

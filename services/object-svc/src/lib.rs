@@ -259,6 +259,7 @@ pub async fn run_with_sink(
         routes,
         GRPC_SERVICES,
         listeners.grpc,
+        None,
         config.common.connection_limits(),
         shutdown.clone(),
         config.common.shutdown_grace(),

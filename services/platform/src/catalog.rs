@@ -20,6 +20,8 @@ pub struct MethodInfo {
     pub data_event: bool,
     /// Service-to-service plumbing: only service principals, and never recorded.
     pub internal: bool,
+    /// keyhold's own operation (gRPC only): the AWS protocols do not know it.
+    pub keyhold_method: bool,
     pub client_streaming: bool,
     pub server_streaming: bool,
 }
@@ -51,6 +53,7 @@ impl MethodCatalog {
                         read_only: flag(&options, "keyhold.options.v1.read_only"),
                         data_event: flag(&options, "keyhold.options.v1.data_event"),
                         internal: flag(&options, "keyhold.options.v1.internal"),
+                        keyhold_method: flag(&options, "keyhold.options.v1.keyhold_method"),
                         client_streaming: method.is_client_streaming(),
                         server_streaming: method.is_server_streaming(),
                     },
@@ -71,6 +74,11 @@ impl MethodCatalog {
 
     pub fn method(&self, path: &str) -> Option<&MethodInfo> {
         self.by_path.get(path)
+    }
+
+    /// Every method of every service, in no particular order.
+    pub fn methods(&self) -> impl Iterator<Item = &MethodInfo> {
+        self.by_path.values()
     }
 
     /// Decodes one gRPC message and renders it as CloudTrail shows parameters: AWS

@@ -4,12 +4,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod aws_json;
 pub mod catalog;
 pub mod config;
 pub mod connections;
 pub mod db;
 pub mod emitter;
 pub mod error;
+pub mod http_edge;
 pub mod iam;
 pub mod log_limits;
 pub mod metrics;

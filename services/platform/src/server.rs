@@ -7,19 +7,58 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{service::Routes, transport::Server};
 use tonic_health::ServingStatus;
+use tower::Layer;
 
 use crate::{
+    aws_json::{AwsEdge, AwsProtocol},
     connections::{ConnectionActivityLayer, ConnectionLimits, LimitedListener},
     stack::{KeyholdLayer, StackConfig},
 };
 
+/// A service's AWS JSON protocol and the port that serves it (plain HTTP, like the
+/// S3 port: TLS is the ingress's).
+pub struct AwsPort {
+    pub protocol: &'static AwsProtocol,
+    pub listener: TcpListener,
+}
+
+/// The ports a service with an AWS JSON protocol serves: gRPC, and the protocol when
+/// given a port for it.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub aws: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds both; one line says which failed.
+    pub async fn bind(
+        grpc: std::net::SocketAddr,
+        aws: std::net::SocketAddr,
+    ) -> anyhow::Result<Listeners> {
+        Ok(Listeners {
+            grpc: crate::service::bind(grpc).await?,
+            aws: Some(crate::service::bind(aws).await?),
+        })
+    }
+}
+
+/// gRPC alone.
+impl From<TcpListener> for Listeners {
+    fn from(grpc: TcpListener) -> Self {
+        Listeners { grpc, aws: None }
+    }
+}
+
 /// Serves `routes` on `listener` until `shutdown` is cancelled, within `limits`.
-/// `grpc_services` are the fully qualified service names health reports on.
+/// `grpc_services` are the fully qualified service names health reports on. With
+/// `aws`, the same routes behind the same stack also answer the AWS JSON protocol.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     mut stack: StackConfig,
     routes: Routes,
     grpc_services: &[&'static str],
     listener: TcpListener,
+    aws: Option<AwsPort>,
     limits: ConnectionLimits,
     shutdown: CancellationToken,
     grace: Duration,
@@ -78,9 +117,26 @@ pub async fn serve(
             tracing::info!("draining in-flight calls");
         }
     };
+    let layer = KeyholdLayer::new(stack);
+    let aws_edge = aws.map(|port| {
+        let edge = AwsEdge::new(port.protocol, &layer, layer.layer(routes.clone()));
+        let handler = move |request, peer| {
+            let edge = edge.clone();
+            async move { edge.handle(request, peer).await }
+        };
+        tokio::spawn(crate::http_edge::serve(
+            "the AWS JSON protocol",
+            |_| tracing::Span::none(),
+            handler,
+            port.listener,
+            limits,
+            shutdown.clone(),
+            grace,
+        ))
+    });
     let router = Server::builder()
         .layer(ConnectionActivityLayer)
-        .layer(KeyholdLayer::new(stack))
+        .layer(layer)
         .add_routes(routes);
     let tls_on = tls.is_some();
     let mut server = match tls {
@@ -111,6 +167,10 @@ pub async fn serve(
         {
             task.abort();
         }
+    }
+    if let Some(aws_edge) = aws_edge {
+        // It stops on the same token, within the same grace.
+        let _ = aws_edge.await;
     }
     if let Some(metrics) = metrics {
         let _ = metrics.await;

@@ -5,7 +5,7 @@
 //! The signature is recomputed from the principal's secret exactly as a signer makes
 //! it (canonical request, string to sign, derived signing key) and compared in
 //! constant time. What AWS answers when a check fails, and when, is in
-//! docs/aws-json-apis-plan.md (section 2); every refusal is an HTTP 400 there.
+//! docs/aws-json-apis.md ("Authentication"); every refusal is an HTTP 400 there.
 
 use std::{collections::BTreeMap, sync::Arc};
 

@@ -44,6 +44,17 @@ const MAX_CAPTURED_RESPONSE: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Who made a call that came in through an AWS protocol edge, which verified its
+/// SigV4 signature before handing the call to the stack in-process. The stack takes
+/// this instead of authenticating the call's headers; only in-process callers can
+/// put an extension on a request.
+#[derive(Debug, Clone)]
+pub struct EdgeIdentity {
+    pub outcome: Result<Caller, crate::error::AwsError>,
+    /// The access key id the request presented, authenticated or not.
+    pub presented_access_key: Option<String>,
+}
+
 /// What the stack needs to know about the service it fronts.
 pub struct StackConfig {
     /// Names the binary, its image, Deployment and OTel `service.name`.
@@ -125,6 +136,16 @@ struct Shared {
 }
 
 impl KeyholdLayer {
+    /// What the stack knows of every method it serves.
+    pub fn catalog(&self) -> &MethodCatalog {
+        &self.shared.catalog
+    }
+
+    /// The stack's configuration.
+    pub fn config(&self) -> &StackConfig {
+        &self.shared.config
+    }
+
     pub fn new(config: StackConfig) -> Self {
         let catalog = MethodCatalog::new(keyhold_proto::descriptor_pool());
         let throttle = config
@@ -203,12 +224,13 @@ async fn handle<S>(
     inner: S,
     method: MethodInfo,
     request_id: String,
-    request: Request<Body>,
+    mut request: Request<Body>,
 ) -> Result<Response<AuditedBody>, Infallible>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
 {
     let config = &shared.config;
+    let edge = request.extensions_mut().remove::<EdgeIdentity>();
     let headers = request.headers();
     let mut pending = PendingEvent {
         recorded: true,
@@ -225,7 +247,10 @@ where
             .and_then(TcpConnectInfo::remote_addr)
             .map(|addr| addr.ip().to_string())
             .unwrap_or_default(),
-        presented_access_key: auth::presented_access_key(headers),
+        presented_access_key: match &edge {
+            Some(edge) => edge.presented_access_key.clone(),
+            None => auth::presented_access_key(headers),
+        },
         caller: None,
         notes: AuditNotes::default(),
         request_parameters: Value::Null,
@@ -238,16 +263,20 @@ where
     let anonymous = config.allow_anonymous
         && !headers.contains_key(auth::AUTHORIZATION_HEADER)
         && tls.is_none_or(|peer| peer.service.is_none());
-    let caller = if anonymous {
-        None
-    } else {
-        match auth::authenticate(&config.principals, headers, tls) {
+    let authenticated = match edge {
+        Some(edge) => Some(edge.outcome),
+        None if anonymous => None,
+        None => Some(auth::authenticate(&config.principals, headers, tls)),
+    };
+    let caller = match authenticated {
+        None => None,
+        Some(outcome) => match outcome {
             Ok(caller) => Some(caller),
             Err(error) => {
                 let status = error.into_status(config.event_source);
                 return Ok(respond_with_status(status, pending));
             }
-        }
+        },
     };
     pending.caller = caller.clone();
     if let Err(refused) = config.sink.admit() {

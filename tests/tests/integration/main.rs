@@ -3,6 +3,9 @@
 
 mod audit_events;
 mod authorization_matrix;
+mod aws_cli_cloudtrail;
+mod aws_cli_kms;
+mod aws_json_protocol;
 mod aws_managed_key;
 mod bad_input;
 mod conditions;

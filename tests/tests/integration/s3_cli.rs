@@ -5,26 +5,21 @@
 
 use std::{path::Path, process::Output};
 
-use keyhold_tests::{ObjectHarness, Who, lab};
+use keyhold_tests::{
+    ObjectHarness, Who,
+    aws_cli::{AwsEndpoints, aws_command},
+    lab,
+};
 use tokio::process::Command;
 
+/// `aws <args>` as User1, pointed at the S3 endpoint by `AWS_ENDPOINT_URL_S3`.
 fn aws(harness: &ObjectHarness, home: &Path, args: &[&str]) -> Command {
-    let (access_key, secret) = Who::User1.credentials().unwrap();
-    let mut command = Command::new(keyhold_tests::tools::aws_cli());
-    command
-        .arg("--endpoint-url")
-        .arg(harness.s3_endpoint())
-        .args(args)
-        // Only these settings: none of the machine's profiles or credentials.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("AWS_ACCESS_KEY_ID", access_key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let endpoints = AwsEndpoints {
+        s3: Some(harness.s3_endpoint()),
+        ..Default::default()
+    };
+    let mut command = aws_command(home, Who::User1, &endpoints);
+    command.args(args);
     command
 }
 

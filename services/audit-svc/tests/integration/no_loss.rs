@@ -27,6 +27,7 @@ fn start_audit_svc(address: &str, database_url: &str, principals: &std::path::Pa
     Command::new(env!("CARGO_BIN_EXE_audit-svc"))
         .env_clear()
         .env("KEYHOLD_LISTEN", address)
+        .env("KEYHOLD_AWS_LISTEN", "127.0.0.1:0")
         .env("KEYHOLD_DATABASE_URL", database_url)
         .env("KEYHOLD_PRINCIPALS_FILE", principals)
         .stdout(Stdio::null())

@@ -14,6 +14,7 @@ fn kms_svc(dir: &std::path::Path, database_url: &str, listen: &str) -> Command {
     command
         .env_clear()
         .env("KEYHOLD_LISTEN", listen)
+        .env("KEYHOLD_AWS_LISTEN", "127.0.0.1:0")
         .env("KEYHOLD_DATABASE_URL", database_url)
         .env("KEYHOLD_PRINCIPALS_FILE", dir.join("principals.json"))
         .env("KEYHOLD_MASTER_KEY_FILE", dir.join("master.key"))
