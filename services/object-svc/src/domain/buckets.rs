@@ -20,6 +20,8 @@ use crate::{
 pub enum BucketRead {
     /// HeadBucket: S3 asks for s3:ListBucket.
     Head,
+    /// GetBucketLocation (the AWS CLI asks before it reads a trail's bucket).
+    Location,
     Encryption,
     PublicAccessBlock,
     Ownership,
@@ -30,6 +32,7 @@ impl BucketRead {
     fn check(self, bucket: &Bucket) -> Check<'_> {
         let action = match self {
             BucketRead::Head => "s3:ListBucket",
+            BucketRead::Location => "s3:GetBucketLocation",
             BucketRead::Encryption => "s3:GetEncryptionConfiguration",
             BucketRead::PublicAccessBlock => "s3:GetBucketPublicAccessBlock",
             BucketRead::Ownership => "s3:GetBucketOwnershipControls",

@@ -83,6 +83,13 @@ impl S3 for S3Api {
         buckets::head_bucket(&self.objects, req).await
     }
 
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> Handled<GetBucketLocationOutput> {
+        buckets::get_bucket_location(&self.objects, req).await
+    }
+
     async fn get_bucket_encryption(
         &self,
         req: S3Request<GetBucketEncryptionInput>,

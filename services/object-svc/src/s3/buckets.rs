@@ -73,6 +73,23 @@ pub async fn head_bucket(
     call.respond(result)
 }
 
+/// GetBucketLocation: no LocationConstraint in us-east-1, as S3 answers there.
+pub async fn get_bucket_location(
+    objects: &Objects,
+    req: S3Request<GetBucketLocationInput>,
+) -> Handled<GetBucketLocationOutput> {
+    let (call, requester) = open(&req);
+    let region = objects.region();
+    let result = objects
+        .bucket_to_read(&requester, &req.input.bucket, BucketRead::Location)
+        .await
+        .map(|_| GetBucketLocationOutput {
+            location_constraint: (region != "us-east-1")
+                .then(|| BucketLocationConstraint::from(region.to_owned())),
+        });
+    call.respond(result)
+}
+
 /// ListBuckets, with S3's optional paging: `prefix`, `max-buckets` (1 to 10000) and
 /// an opaque `continuation-token`.
 pub async fn list_buckets(

@@ -16,7 +16,8 @@ use keyhold_proto::{
     object::v1::{DeleteObjectRequest, ListObjectsV2Request},
 };
 use keyhold_tests::{
-    Who,
+    ObjectClient, Who,
+    aws_cli::{AwsEndpoints, Cli},
     kms::console_key,
     object::{get, put, put_header},
     trails::{TrailClient, TrailStack, log_files},
@@ -267,23 +268,7 @@ async fn digests_sign_every_log_file_and_validation_finds_tampering_by_name() {
     // One log file rewritten (by the bucket's owner, whom its policy does not stop),
     // another deleted: each is named.
     let (changed, deleted) = (&logs[0], &logs[1]);
-    let (_, gzip) = get(&mut objects, BUCKET, changed).await.unwrap();
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(gzip.as_slice())
-        .read_to_end(&mut json)
-        .unwrap();
-    let text = String::from_utf8(json)
-        .unwrap()
-        .replacen("CreateKey", "CreateKex", 1);
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gzip, text.as_bytes()).unwrap();
-    put(
-        &mut objects,
-        put_header(BUCKET, changed),
-        &gzip.finish().unwrap(),
-    )
-    .await
-    .unwrap();
+    tamper_with(&mut objects, changed).await;
     objects
         .delete_object(DeleteObjectRequest {
             bucket: BUCKET.into(),
@@ -471,4 +456,103 @@ async fn list_public_keys_checks_its_range_and_validation_needs_a_start() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), tonic::Code::NotFound);
+}
+
+/// Rewrites a log file with one event name changed, as its bucket's owner can.
+async fn tamper_with(objects: &mut ObjectClient, key: &str) {
+    let (_, gzip) = get(objects, BUCKET, key).await.unwrap();
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(gzip.as_slice())
+        .read_to_end(&mut json)
+        .unwrap();
+    let text = String::from_utf8(json)
+        .unwrap()
+        .replacen("CreateKey", "CreateKex", 1);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, text.as_bytes()).unwrap();
+    put(objects, put_header(BUCKET, key), &gzip.finish().unwrap())
+        .await
+        .unwrap();
+}
+
+/// `aws cloudtrail validate-logs`, the AWS CLI's own validator, over keyhold's
+/// endpoints (DescribeTrails and ListPublicKeys from audit-svc, the files from the S3
+/// port): exit status and what it printed.
+async fn aws_validate_logs(stack: &TrailStack, trail: &str, started: &str) -> (bool, String) {
+    let cli = Cli::new(
+        stack.object.workdir.join("aws-cli"),
+        AwsEndpoints {
+            kms: Some(stack.object.kms.aws_endpoint()),
+            cloudtrail: Some(stack.cloudtrail_endpoint()),
+            s3: Some(stack.object.s3_endpoint()),
+        },
+    );
+    let output = cli
+        .output(
+            Who::User1,
+            &[
+                "cloudtrail",
+                "validate-logs",
+                "--trail-arn",
+                &arn(trail),
+                "--start-time",
+                started,
+                "--verbose",
+            ],
+        )
+        .await;
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
+
+#[tokio::test]
+async fn the_aws_cli_validates_the_delivered_files_and_finds_tampering() {
+    let stack =
+        TrailStack::start(&["--digest-interval-seconds", "2", "--master-key", MASTER_KEY]).await;
+    let started = chrono::Utc::now().to_rfc3339();
+    validating_trail(&stack, "cli-validated").await;
+    let mut kms = stack.object.kms.client(Who::User1);
+    let mut found = BTreeMap::new();
+    for files in 1..=2 {
+        console_key(&mut kms, &["AWSLabsUser-0001"], &["AWSLabsUser-0001"]).await;
+        found = digests_when(&stack, |digests| named_log_files(digests).len() >= files).await;
+    }
+    let (valid, printed) = aws_validate_logs(&stack, "cli-validated", &started).await;
+    assert!(valid, "{printed}");
+    let logs: Vec<String> = named_log_files(&found).into_iter().collect();
+    for log in &logs {
+        let line = format!("Log file\ts3://{BUCKET}/{log}\tvalid");
+        assert!(printed.contains(&line), "{line} not in: {printed}");
+    }
+    assert!(!printed.contains("INVALID"), "{printed}");
+
+    let mut objects = stack.objects(Who::User1);
+    tamper_with(&mut objects, &logs[0]).await;
+    let seen = found.len();
+    digests_when(&stack, |digests| digests.len() >= seen + 2).await;
+    let middle = found.keys().last().unwrap().clone();
+    objects
+        .delete_object(DeleteObjectRequest {
+            bucket: BUCKET.into(),
+            key: middle.clone(),
+        })
+        .await
+        .unwrap();
+    let (valid, printed) = aws_validate_logs(&stack, "cli-validated", &started).await;
+    assert!(!valid, "{printed}");
+    for line in [
+        format!("Digest file\ts3://{BUCKET}/{middle}\tINVALID: not found"),
+        format!(
+            "Log file\ts3://{BUCKET}/{}\tINVALID: hash value doesn't match",
+            logs[0]
+        ),
+        // Later log files (of these validations' own calls) may be named too.
+        "log files INVALID".to_owned(),
+    ] {
+        assert!(printed.contains(&line), "{line} not in: {printed}");
+    }
 }
