@@ -7,7 +7,10 @@ use keyhold_platform::aws_json::AwsProtocol;
 pub const DEFAULT_AWS_LISTEN: &str = "127.0.0.1:9002";
 
 pub static PROTOCOL: AwsProtocol = AwsProtocol {
-    target_prefix: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
+    target_prefixes: &[
+        "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
+        "CloudTrail_20131101.",
+    ],
     signing_name: "cloudtrail",
     grpc_services: &crate::GRPC_SERVICES,
     // The HTTP statuses of AWS CloudTrail's model; every other exception is a 400.

@@ -6,7 +6,7 @@ use keyhold_platform::aws_json::AwsProtocol;
 pub const DEFAULT_AWS_LISTEN: &str = "127.0.0.1:9001";
 
 pub static PROTOCOL: AwsProtocol = AwsProtocol {
-    target_prefix: "TrentService.",
+    target_prefixes: &["TrentService."],
     signing_name: "kms",
     grpc_services: &[crate::GRPC_SERVICE],
     // The HTTP statuses of AWS KMS's model; every other exception is a 400.

@@ -3,10 +3,12 @@
 
 mod audit_events;
 mod authorization_matrix;
+mod aws_boto3;
 mod aws_cli_cloudtrail;
 mod aws_cli_kms;
 mod aws_json_protocol;
 mod aws_managed_key;
+mod aws_sdk_kms;
 mod bad_input;
 mod conditions;
 mod connection_limits;

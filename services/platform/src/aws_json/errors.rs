@@ -108,7 +108,7 @@ mod tests {
     use crate::error::AwsError;
 
     const PROTOCOL: AwsProtocol = AwsProtocol {
-        target_prefix: "TrentService.",
+        target_prefixes: &["TrentService."],
         signing_name: "kms",
         grpc_services: &[],
         statuses: &[("NotFoundException", 404), ("DisabledException", 409)],

@@ -51,8 +51,10 @@ const FORWARDED_HEADERS: &[&str] = &["user-agent", REQUEST_ID_HEADER, "tracepare
 /// services implement it, and the HTTP status of each of its exceptions.
 #[derive(Debug)]
 pub struct AwsProtocol {
-    /// `X-Amz-Target` is this prefix followed by the operation name.
-    pub target_prefix: &'static str,
+    /// `X-Amz-Target` is one of these prefixes followed by the operation name (the
+    /// SDKs do not agree: botocore sends CloudTrail's with its namespace, smithy-rs
+    /// without).
+    pub target_prefixes: &'static [&'static str],
     /// The service name of the SigV4 scope (`kms`, `cloudtrail`).
     pub signing_name: &'static str,
     /// The fully qualified gRPC services whose methods are the operations.
@@ -241,8 +243,10 @@ where
             .get("x-amz-target")
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default();
-        let method = target
-            .strip_prefix(protocol.target_prefix)
+        let method = protocol
+            .target_prefixes
+            .iter()
+            .find_map(|prefix| target.strip_prefix(prefix))
             .and_then(|name| self.shared.operations.get(name));
         match method {
             Some(method) if request.method() == Method::POST && request.uri().path() == "/" => {
