@@ -59,6 +59,20 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
 
+    /// Also run GenerateDataKey through kms-svc's AWS JSON protocol (the AWS SDK for
+    /// Rust, as `aws kms` and every SDK call it) in each round, compared with the gRPC
+    /// GenerateDataKey of the same round.
+    #[arg(long)]
+    pub aws_json: bool,
+
+    /// kms-svc's AWS JSON endpoint for --aws-json. Ignored with --spawn.
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL_KMS",
+        default_value = "http://127.0.0.1:9001"
+    )]
+    pub aws_endpoint: String,
+
     /// Print one JSON object with the figures instead of the table.
     #[arg(long)]
     pub json: bool,

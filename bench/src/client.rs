@@ -75,3 +75,28 @@ pub async fn serving(endpoint: &str) -> bool {
         .await
         .is_ok_and(|r| r.into_inner().status == SERVING)
 }
+
+/// An AWS SDK KMS client signing as `key`, against kms-svc's AWS JSON endpoint. No
+/// retries (a failed call is an error, as in the gRPC phases) and no stalled-stream
+/// watch (the calls are small).
+pub fn aws_kms(endpoint: &str, key: AccessKey) -> aws_sdk_kms::Client {
+    use aws_sdk_kms::config::{
+        BehaviorVersion, Builder, Credentials, Region, StalledStreamProtectionConfig,
+        retry::RetryConfig,
+    };
+    let config = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            key.id,
+            key.secret,
+            None,
+            None,
+            "keyhold-loadgen",
+        ))
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}

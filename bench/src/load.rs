@@ -53,6 +53,7 @@ pub async fn run(
     label: &str,
     kind: Kind,
     channels: &[Channel],
+    aws: Option<&aws_sdk_kms::Client>,
     fixture: &Fixture,
     settings: &Settings,
 ) -> anyhow::Result<Outcome> {
@@ -63,7 +64,7 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..settings.concurrency {
         let channel = channels[index as usize % channels.len()].clone();
-        let worker = Worker::new(kind, channel, fixture);
+        let worker = Worker::new(kind, channel, aws, fixture);
         tasks.spawn(drive(worker, window_start, window_end));
     }
 

@@ -46,6 +46,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     if !args.spawn {
         let target = Target {
             endpoint: args.endpoint.clone(),
+            aws_endpoint: args.aws_endpoint.clone(),
             log: None,
             watched: cpu::Watched::default(),
         };
@@ -71,6 +72,7 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     };
     let target = Target {
         endpoint: server.server.endpoint.clone(),
+        aws_endpoint: server.aws_endpoint.clone(),
         log: Some(log),
         watched,
     };

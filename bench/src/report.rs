@@ -8,6 +8,8 @@ use crate::load::Outcome;
 
 /// GenerateDataKey and Decrypt must each reach this share of the ceiling's req/s.
 pub const TARGET_RATIO: f64 = 0.5;
+/// GenerateDataKey over the AWS JSON protocol against its gRPC rate (issue 17).
+pub const AWS_JSON_TARGET: f64 = 0.5;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -36,6 +38,9 @@ pub struct Report {
 pub struct MedianRatios {
     pub generate_data_key: f64,
     pub decrypt: f64,
+    /// With --aws-json: GenerateDataKey over the AWS JSON protocol against gRPC's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_json_to_grpc: Option<f64>,
 }
 
 /// The median of the `id` phases' ratios to their ceilings (0 when there are none).
@@ -211,6 +216,19 @@ impl Report {
                 TARGET_RATIO * 100.0
             );
         }
+        if let Some(ratio) = self.median_ratios.aws_json_to_grpc {
+            let verdict = if ratio >= AWS_JSON_TARGET {
+                "PASS"
+            } else {
+                "FAIL"
+            };
+            let _ = writeln!(
+                out,
+                "GenerateDataKey over the AWS JSON protocol: {:.1}% of its gRPC rate (median of the rounds): {verdict} (target >= {:.0}%)",
+                ratio * 100.0,
+                AWS_JSON_TARGET * 100.0
+            );
+        }
 
         let _ = writeln!(out);
         let _ = writeln!(
@@ -338,6 +356,7 @@ mod tests {
             median_ratios: MedianRatios {
                 generate_data_key: 0.6,
                 decrypt: 0.2,
+                aws_json_to_grpc: None,
             },
             phases: vec![
                 phase("health (start)", 50_000.0),

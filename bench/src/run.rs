@@ -15,6 +15,8 @@ use crate::{
 /// whose CPU time is reported.
 pub struct Target {
     pub endpoint: String,
+    /// kms-svc's AWS JSON endpoint, for --aws-json.
+    pub aws_endpoint: String,
     pub log: Option<String>,
     pub watched: cpu::Watched,
 }
@@ -41,6 +43,14 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
             Kind::GenerateDataKey,
             round,
         ));
+        if args.aws_json {
+            plan.push((
+                "generate_data_key_aws_json",
+                "GenerateDataKey (AWS JSON)",
+                Kind::GenerateDataKeyJson,
+                round,
+            ));
+        }
         plan.push(("decrypt", "Decrypt", Kind::Decrypt, round));
         plan.push(if round == args.rounds {
             ("health_end", "health (end)", Kind::Health, round)
@@ -48,9 +58,12 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
             ("health", "health", Kind::Health, round)
         });
     }
+    let aws = args
+        .aws_json
+        .then(|| client::aws_kms(&target.aws_endpoint, client::USER1));
     let mut phases = Vec::new();
     for (id, name, kind, round) in plan {
-        let outcome = load::run(name, kind, &channels, &fixture, &settings).await?;
+        let outcome = load::run(name, kind, &channels, aws.as_ref(), &fixture, &settings).await?;
         let phase = Phase::new(id, name, &outcome).in_round(round, args.rounds);
         phases.push((kind, round as usize, phase));
     }
@@ -75,6 +88,9 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
     let median_ratios = MedianRatios {
         generate_data_key: median_ratio(&phases, "generate_data_key"),
         decrypt: median_ratio(&phases, "decrypt"),
+        aws_json_to_grpc: args
+            .aws_json
+            .then(|| aws_json_to_grpc(&phases, args.rounds)),
     };
 
     Ok(Report {
@@ -96,4 +112,23 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
         phases,
         kms_svc_stop_error: None,
     })
+}
+
+/// The median over the rounds of GenerateDataKey's rate over the AWS JSON protocol
+/// divided by its gRPC rate in the same round.
+fn aws_json_to_grpc(phases: &[Phase], rounds: u32) -> f64 {
+    let rate = |id: &str, round: u32| {
+        phases
+            .iter()
+            // A single round's phases carry no round number.
+            .find(|p| p.id == id && p.round.unwrap_or(1) == round)
+            .map(|p| p.req_per_s)
+    };
+    let mut ratios: Vec<f64> = (1..=rounds)
+        .filter_map(|round| {
+            Some(rate("generate_data_key_aws_json", round)? / rate("generate_data_key", round)?)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios.get(ratios.len() / 2).copied().unwrap_or(0.0)
 }

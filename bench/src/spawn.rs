@@ -14,6 +14,8 @@ pub struct SpawnedServer {
     /// The database name, which its Postgres backends show in their process titles.
     pub database: Option<String>,
     pub workdir: PathBuf,
+    /// Where it serves the AWS JSON protocol.
+    pub aws_endpoint: String,
 }
 
 /// The kms-svc binary cargo put next to this one.
@@ -46,10 +48,12 @@ impl SpawnedServer {
             &master_key,
             &keyhold_crypto::MasterKey::generate().to_base64(),
         )?;
+        let aws_address = keyhold_bench::process::free_address()?;
         let server = ServerProcess::start_grpc(
             "kms-svc",
             binary,
             &[
+                ("KEYHOLD_AWS_LISTEN", aws_address.to_string()),
                 ("KEYHOLD_DATABASE_URL", database_url.to_owned()),
                 ("KEYHOLD_PRINCIPALS_FILE", principals.display().to_string()),
                 ("KEYHOLD_MASTER_KEY_FILE", master_key.display().to_string()),
@@ -61,6 +65,7 @@ impl SpawnedServer {
             server,
             database: Some(database.name),
             workdir,
+            aws_endpoint: format!("http://{aws_address}"),
         })
     }
 

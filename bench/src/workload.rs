@@ -15,6 +15,8 @@ use crate::{
 pub enum Kind {
     Health,
     GenerateDataKey,
+    /// GenerateDataKey over the AWS JSON protocol, with the AWS SDK for Rust.
+    GenerateDataKeyJson,
     Decrypt,
 }
 
@@ -23,11 +25,19 @@ pub enum Kind {
 pub enum Worker {
     Health(HealthClient<Channel>),
     GenerateDataKey(KmsClient, GenerateDataKeyRequest),
+    GenerateDataKeyJson(aws_sdk_kms::Client, GenerateDataKeyRequest),
     Decrypt(KmsClient, DecryptRequest, Arc<[u8]>),
 }
 
 impl Worker {
-    pub fn new(kind: Kind, channel: Channel, fixture: &Fixture) -> Worker {
+    /// `aws` is the SDK client of [`Kind::GenerateDataKeyJson`] (shared: it pools
+    /// its HTTP connections).
+    pub fn new(
+        kind: Kind,
+        channel: Channel,
+        aws: Option<&aws_sdk_kms::Client>,
+        fixture: &Fixture,
+    ) -> Worker {
         match kind {
             // Health is unauthenticated: the ceiling is the transport and the shared
             // tower stack's pass-through, nothing of KMS.
@@ -35,6 +45,11 @@ impl Worker {
             Kind::GenerateDataKey => {
                 Worker::GenerateDataKey(client::kms(channel, USER1), fixture.generate.clone())
             }
+            Kind::GenerateDataKeyJson => Worker::GenerateDataKeyJson(
+                aws.expect("an AWS SDK client for the AWS JSON phase")
+                    .clone(),
+                fixture.generate.clone(),
+            ),
             Kind::Decrypt => Worker::Decrypt(
                 client::kms(channel, USER1),
                 fixture.decrypt.clone(),
@@ -68,6 +83,23 @@ impl Worker {
                     32 => Ok(()),
                     n => Err(format!(
                         "GenerateDataKey returned {n} plaintext bytes, not 32"
+                    )),
+                }
+            }
+            // The same request as the gRPC phase's: key id, key spec, encryption context.
+            Worker::GenerateDataKeyJson(kms, request) => {
+                let response = kms
+                    .generate_data_key()
+                    .key_id(request.key_id.as_str())
+                    .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                    .set_encryption_context(Some(request.encryption_context.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| format!("{}", aws_sdk_kms::error::DisplayErrorContext(e)))?;
+                match response.plaintext().map(|p| p.as_ref().len()) {
+                    Some(32) => Ok(()),
+                    n => Err(format!(
+                        "GenerateDataKey (AWS JSON) returned {n:?} plaintext bytes, not 32"
                     )),
                 }
             }

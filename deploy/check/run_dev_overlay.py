@@ -312,6 +312,17 @@ def smoke(cluster, docs):
     assert "aws:kms" in head, head
     print("smoke: object-svc S3 CreateBucket, PutObject SSE-KMS (object-svc -> kms-svc), GetObject round trip")
 
+    # The AWS JSON protocols on the ports the manifests declare: `aws kms` and
+    # `aws cloudtrail`, pointed there by AWS_ENDPOINT_URL_<SERVICE>.
+    aws_env = dict(env, AWS_ENDPOINT_URL_KMS=f"http://{cluster.pods['kms-svc'][1]}:9001",
+                   AWS_ENDPOINT_URL_CLOUDTRAIL=f"http://{cluster.pods['audit-svc'][1]}:9002")
+    cli = ["ip", "netns", "exec", ns, "aws", "--output", "json"]
+    described = json.loads(sh(*cli, "kms", "describe-key", "--key-id", key_id, env=aws_env, capture=True).stdout)
+    assert described["KeyMetadata"]["KeyId"] == key_id, described
+    trails = json.loads(sh(*cli, "cloudtrail", "describe-trails", env=aws_env, capture=True).stdout)
+    assert trails == {"trailList": []}, trails
+    print("smoke: aws kms describe-key (kms-svc :9001) and aws cloudtrail describe-trails (audit-svc :9002)")
+
     deadline = time.monotonic() + 30
     while True:
         events = call(audit, "keyhold.audit.v1.AuditService/LookupEvents", {"maxResults": 50}).get("events", [])

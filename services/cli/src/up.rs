@@ -373,22 +373,24 @@ fn print_summary(
             caller.access_key_id, caller.secret_access_key, endpoint.addr
         );
     }
-    out += &aws_cli_setup(running, credentials);
+    out += &aws_cli_setup(
+        running.iter().flat_map(|r| r.service.endpoints),
+        credentials,
+    );
     println!("{out}");
     Ok(())
 }
 
 /// The environment and the `~/.aws/config` profile that point the AWS CLI and SDKs
 /// at the running services, as the lab user.
-fn aws_cli_setup(
-    running: &[supervisor::Running],
+fn aws_cli_setup<'a>(
+    endpoints: impl Iterator<Item = &'a crate::services::Endpoint>,
     credentials: &[dev_secrets::Credential],
 ) -> String {
-    let endpoints: Vec<(&str, String)> = running
-        .iter()
-        .flat_map(|r| r.service.endpoints)
+    let mut endpoints: Vec<(&str, String)> = endpoints
         .filter_map(|e| Some((e.aws_service?, format!("http://{}", e.addr))))
         .collect();
+    endpoints.sort();
     let user = credentials
         .iter()
         .find(|c| c.name == LAB_USER)
@@ -443,5 +445,50 @@ mod tests {
         assert!(parse_region("eu-west-3").is_ok());
         assert!(parse_region("EU West").is_err());
         assert!(parse_region("").is_err());
+    }
+
+    #[test]
+    fn aws_lines_point_every_aws_service_at_the_stack_as_the_lab_user() {
+        let credential = |name: &str, kind: &str, key: &str| dev_secrets::Credential {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            access_key_id: key.to_owned(),
+            secret_access_key: format!("{key}-secret"),
+        };
+        let credentials = [
+            credential("root", "Root", "ROOTKEY"),
+            credential(LAB_USER, "User", "USERKEY"),
+        ];
+        let all = crate::services::SERVICES.iter().flat_map(|s| s.endpoints);
+        let printed = aws_cli_setup(all, &credentials);
+        let expected = "
+AWS CLI and SDKs, as AWSLabsUser-0001:
+  export AWS_ENDPOINT_URL_CLOUDTRAIL=http://127.0.0.1:9002
+  export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:9001
+  export AWS_ENDPOINT_URL_S3=http://127.0.0.1:9000
+  export AWS_ACCESS_KEY_ID=USERKEY AWS_SECRET_ACCESS_KEY=USERKEY-secret AWS_DEFAULT_REGION=us-east-1
+or in ~/.aws/config (then --profile keyhold):
+  [profile keyhold]
+  region = us-east-1
+  aws_access_key_id = USERKEY
+  aws_secret_access_key = USERKEY-secret
+  services = keyhold
+  [services keyhold]
+  cloudtrail =
+    endpoint_url = http://127.0.0.1:9002
+  kms =
+    endpoint_url = http://127.0.0.1:9001
+  s3 =
+    endpoint_url = http://127.0.0.1:9000
+";
+        assert_eq!(printed, expected);
+        // Without audit-svc and object-svc, only kms-svc's line.
+        let kms_only = crate::services::SERVICES
+            .iter()
+            .filter(|s| s.name == crate::services::KMS_SERVICE)
+            .flat_map(|s| s.endpoints);
+        let printed = aws_cli_setup(kms_only, &credentials);
+        assert!(printed.contains("AWS_ENDPOINT_URL_KMS"));
+        assert!(!printed.contains("AWS_ENDPOINT_URL_S3"));
     }
 }

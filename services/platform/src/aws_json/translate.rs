@@ -6,6 +6,11 @@
 //! wire, `keyhold_only` fields are never read or written here, and `aws_omit_zero`
 //! zeros are left out. Blobs are standard base64 in both (proto3 JSON and AWS agree).
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
@@ -86,10 +91,11 @@ fn describe_bad_member(descriptor: &MessageDescriptor, value: &Value, path: &str
             if DynamicMessage::deserialize_with_options(descriptor.clone(), &alone, &options)
                 .is_err()
             {
-                let name = descriptor
-                    .fields()
-                    .find(|field| field.json_name() == json_name)
-                    .map(|field| aws_name(&field))
+                let name = shape_of(descriptor)
+                    .fields
+                    .iter()
+                    .find(|field| field.descriptor.json_name() == json_name)
+                    .map(|field| field.aws_name.clone())
                     .unwrap_or_else(|| json_name.clone());
                 return format!("The value of member '{path}{name}' is not of the expected type.");
             }
@@ -108,12 +114,10 @@ fn to_proto_json(
         // A wrong type is the decoder's to report, with the member it belongs to.
         return Ok(value);
     };
+    let shape = shape_of(descriptor);
     let mut out = Map::new();
     for (name, member) in members {
-        let field = descriptor
-            .fields()
-            .find(|field| !flag(field, "keyhold_only") && aws_name(field) == name);
-        let Some(field) = field else {
+        let Some(field) = shape.by_aws_name.get(&name).map(|&i| &shape.fields[i]) else {
             if is_empty(&member) || is_harmless(&name, &member) {
                 continue;
             }
@@ -125,23 +129,23 @@ fn to_proto_json(
             continue;
         }
         let member_path = format!("{path}{name}.");
-        let member = if flag(&field, "aws_timestamp") {
+        let member = if field.timestamp {
             timestamp_in(member)
         } else {
-            match (field_message(&field), member) {
-                (Some(inner), Value::Array(items)) if field.is_list() => Value::Array(
+            match (&field.message, member) {
+                (Some(inner), Value::Array(items)) if field.descriptor.is_list() => Value::Array(
                     items
                         .into_iter()
-                        .map(|item| to_proto_json(&inner, item, &member_path))
+                        .map(|item| to_proto_json(inner, item, &member_path))
                         .collect::<Result<_, _>>()?,
                 ),
-                (Some(inner), member) if !field.is_map() => {
-                    to_proto_json(&inner, member, &member_path)?
+                (Some(inner), member) if !field.descriptor.is_map() => {
+                    to_proto_json(inner, member, &member_path)?
                 }
                 (_, member) => member,
             }
         };
-        out.insert(field.json_name().to_owned(), member);
+        out.insert(field.descriptor.json_name().to_owned(), member);
     }
     Ok(Value::Object(out))
 }
@@ -153,33 +157,100 @@ fn from_proto_json(descriptor: &MessageDescriptor, value: Value) -> Value {
         return value;
     };
     let mut out = Map::new();
-    for field in descriptor.fields() {
-        let Some(member) = members.remove(field.json_name()) else {
+    for field in &shape_of(descriptor).fields {
+        let Some(member) = members.remove(field.descriptor.json_name()) else {
             continue;
         };
-        if flag(&field, "keyhold_only") || is_absent(&field, &member) {
+        if field.keyhold_only || is_absent(field, &member) {
             continue;
         }
-        let member = if flag(&field, "aws_timestamp") {
+        let member = if field.timestamp {
             match timestamp_out(&member) {
                 Some(seconds) => seconds,
                 None => continue,
             }
         } else {
-            match (field_message(&field), member) {
-                (Some(inner), Value::Array(items)) if field.is_list() => Value::Array(
+            match (&field.message, member) {
+                (Some(inner), Value::Array(items)) if field.descriptor.is_list() => Value::Array(
                     items
                         .into_iter()
-                        .map(|item| from_proto_json(&inner, item))
+                        .map(|item| from_proto_json(inner, item))
                         .collect(),
                 ),
-                (Some(inner), member) if !field.is_map() => from_proto_json(&inner, member),
+                (Some(inner), member) if !field.descriptor.is_map() => {
+                    from_proto_json(inner, member)
+                }
                 (_, member) => member,
             }
         };
-        out.insert(aws_name(&field), member);
+        out.insert(field.aws_name.clone(), member);
     }
     Value::Object(out)
+}
+
+/// A message's fields as the AWS protocol sees them, read once from their options
+/// (reading options decodes them: too slow for every call).
+struct MessageShape {
+    fields: Vec<FieldShape>,
+    /// Index into `fields` by AWS member name; `keyhold_only` fields are not here.
+    by_aws_name: HashMap<String, usize>,
+}
+
+struct FieldShape {
+    descriptor: FieldDescriptor,
+    aws_name: String,
+    /// The message type of a message field (of its items, for a list).
+    message: Option<MessageDescriptor>,
+    timestamp: bool,
+    keyhold_only: bool,
+    omit_zero: bool,
+}
+
+impl MessageShape {
+    fn of(descriptor: &MessageDescriptor) -> MessageShape {
+        let fields: Vec<FieldShape> = descriptor
+            .fields()
+            .map(|field| FieldShape {
+                aws_name: aws_name(&field),
+                message: field_message(&field),
+                timestamp: flag(&field, "aws_timestamp"),
+                keyhold_only: flag(&field, "keyhold_only"),
+                omit_zero: flag(&field, "aws_omit_zero"),
+                descriptor: field,
+            })
+            .collect();
+        let by_aws_name = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| !field.keyhold_only)
+            .map(|(index, field)| (field.aws_name.clone(), index))
+            .collect();
+        MessageShape {
+            fields,
+            by_aws_name,
+        }
+    }
+}
+
+/// The shape of `descriptor`: from the cache made of keyhold's pool on first use, or
+/// made now for a message of another pool.
+fn shape_of(descriptor: &MessageDescriptor) -> Arc<MessageShape> {
+    static SHAPES: OnceLock<HashMap<String, Arc<MessageShape>>> = OnceLock::new();
+    let shapes = SHAPES.get_or_init(|| {
+        keyhold_proto::descriptor_pool()
+            .all_messages()
+            .map(|message| {
+                let shape = Arc::new(MessageShape::of(&message));
+                (message.full_name().to_owned(), shape)
+            })
+            .collect()
+    });
+    match shapes.get(descriptor.full_name()) {
+        Some(shape) if descriptor.parent_pool() == keyhold_proto::descriptor_pool() => {
+            shape.clone()
+        }
+        _ => Arc::new(MessageShape::of(descriptor)),
+    }
 }
 
 /// The member's AWS name: its `aws_name` option, else PascalCase of the field name.
@@ -251,11 +322,11 @@ fn is_harmless(name: &str, value: &Value) -> bool {
 
 /// AWS leaves out members that have no value: empty strings (an unset marker, a
 /// deletion date of a key not pending deletion), nulls, and declared zeros.
-fn is_absent(field: &FieldDescriptor, value: &Value) -> bool {
+fn is_absent(field: &FieldShape, value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(text) => text.is_empty(),
-        Value::Number(number) => flag(field, "aws_omit_zero") && number.as_f64() == Some(0.0),
+        Value::Number(number) => field.omit_zero && number.as_f64() == Some(0.0),
         _ => false,
     }
 }
