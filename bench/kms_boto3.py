@@ -37,7 +37,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s3_boto3 import CpuMark  # noqa: E402  (the same /proc accounting as the S3 bench)
+from s3_boto3 import CpuMark, watched_pids  # noqa: E402  (the S3 bench's /proc accounting)
 
 USER1 = ("AKIAKEYHOLDDEVUSER01", "dev-only-user-0001-secret-not-for-production")
 USER1_ARN = "arn:aws:iam::000000000000:user/AWSLabsUser-0001"
@@ -187,12 +187,7 @@ def parse_args(argv):
     parser.add_argument("--log-dir", default="/tmp")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    args.watch_pids = {}
-    for item in args.watch:
-        name, _, pid = item.partition("=")
-        if not name or not pid.isdigit():
-            parser.error(f"--watch takes NAME=PID, not {item!r}")
-        args.watch_pids[name] = int(pid)
+    args.watch_pids = watched_pids(parser, args.watch)
     if args.threads < 1 or args.seconds <= 0:
         parser.error("--threads and --seconds must be positive")
     return args

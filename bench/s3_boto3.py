@@ -375,6 +375,17 @@ def setup(args) -> str:
     return kms_key_id
 
 
+def watched_pids(parser, items: list[str]) -> dict[str, int]:
+    """`--watch NAME=PID` values as a dict; a bad one is the parser's error."""
+    pids = {}
+    for item in items:
+        name, _, pid = item.partition("=")
+        if not name or not pid.isdigit():
+            parser.error(f"--watch takes NAME=PID, not {item!r}")
+        pids[name] = int(pid)
+    return pids
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoint", required=True, help="e.g. http://127.0.0.1:9000")
@@ -418,12 +429,7 @@ def parse_args(argv):
     unknown = [p for p in args.phase_list if p not in PHASES]
     if unknown:
         parser.error(f"unknown phase(s) {unknown}; known: {list(PHASES)}")
-    args.watch_pids = {}
-    for item in args.watch:
-        name, _, pid = item.partition("=")
-        if not name or not pid.isdigit():
-            parser.error(f"--watch takes NAME=PID, not {item!r}")
-        args.watch_pids[name] = int(pid)
+    args.watch_pids = watched_pids(parser, args.watch)
     args.prefix = args.prefix or f"boto3-{uuid.uuid4().hex[:12]}"
     return args
 

@@ -18,7 +18,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use keyhold_platform::{AuditSink, auth, throttle::Throttle};
+use keyhold_platform::{AuditSink, auth, sigv4, throttle::Throttle};
 use s3s::service::S3Service;
 use tokio::time::Sleep;
 
@@ -125,8 +125,10 @@ fn presented_access_key(
             let value = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())?;
-            let credential = value.split("Credential=").nth(1)?;
-            credential.split('/').next().map(str::to_owned)
+            // The one SigV4 header parser, the AWS JSON protocols' too.
+            sigv4::parse_authorization(value)
+                .ok()
+                .map(|authorization| authorization.access_key_id)
         }
         Authentication::QueryString => query_pairs(query)
             .find(|(name, _)| name == "X-Amz-Credential")
@@ -270,8 +272,8 @@ fn drop_ignored_range(headers: &mut HeaderMap, query: &str) {
     let signed_headers = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split("SignedHeaders=").nth(1))
-        .map(|rest| rest.split(',').next().unwrap_or_default().to_owned())
+        .and_then(|v| sigv4::parse_authorization(v).ok())
+        .map(|authorization| authorization.signed_headers.join(";"))
         .or_else(|| {
             query_pairs(query)
                 .find(|(name, _)| name == "X-Amz-SignedHeaders")
