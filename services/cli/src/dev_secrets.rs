@@ -138,6 +138,13 @@ pub fn credentials(principals_file: &Path) -> Result<Vec<Credential>> {
     Ok(file.principals)
 }
 
+/// The credentials of the dev principals `keyhold up` writes on a first run.
+pub fn dev_credentials() -> Vec<Credential> {
+    let file: PrincipalsFile =
+        serde_json::from_str(DEV_PRINCIPALS).expect("the embedded dev principals parse");
+    file.principals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,14 @@
 //! - [`signals`]     SIGINT/SIGTERM as a value every phase can wait on
 //! - [`console`]     progress notes, prefixes, one-line errors
 //! - [`files`]       small file-system helpers
+//! - [`remote`]      endpoints, credentials, output and errors of the remote commands
+//! - [`kms`]         `keyhold kms`: kms-svc with the AWS CLI's commands
+//! - [`env`]         `keyhold env`: the endpoints and dev credentials as exports
 
 mod dev_secrets;
+mod env;
+mod kms;
+mod remote;
 mod services;
 mod signals;
 mod supervisor;
@@ -38,6 +44,12 @@ struct Cli {
 enum Command {
     /// Start the built keyhold services with a database and dev credentials; Ctrl-C stops them.
     Up(up::UpArgs),
+    /// kms-svc: keys, aliases, key policies, encryption (the AWS CLI's `aws kms`).
+    Kms(kms::KmsArgs),
+    /// Print `export` lines for the endpoints and dev credentials of `keyhold up`.
+    ///
+    /// Example: eval "$(keyhold env)"
+    Env,
 }
 
 #[tokio::main]
@@ -45,6 +57,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
+        Command::Kms(args) => return remote::exit_status(kms::run(args).await),
+        Command::Env => {
+            print!("{}", env::exports());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

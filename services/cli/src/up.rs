@@ -383,7 +383,7 @@ fn print_summary(
 
 /// The environment and the `~/.aws/config` profile that point the AWS CLI and SDKs
 /// at the running services, as the lab user.
-fn aws_cli_setup<'a>(
+pub fn aws_cli_setup<'a>(
     endpoints: impl Iterator<Item = &'a crate::services::Endpoint>,
     credentials: &[dev_secrets::Credential],
 ) -> String {
