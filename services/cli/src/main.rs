@@ -12,10 +12,12 @@
 //! - [`files`]       small file-system helpers
 //! - [`remote`]      endpoints, credentials, output and errors of the remote commands
 //! - [`kms`]         `keyhold kms`: kms-svc with the AWS CLI's commands
+//! - [`events`]      `keyhold events`: event history (LookupEvents)
 //! - [`env`]         `keyhold env`: the endpoints and dev credentials as exports
 
 mod dev_secrets;
 mod env;
+mod events;
 mod kms;
 mod remote;
 mod services;
@@ -46,6 +48,8 @@ enum Command {
     Up(up::UpArgs),
     /// kms-svc: keys, aliases, key policies, encryption (the AWS CLI's `aws kms`).
     Kms(kms::KmsArgs),
+    /// audit-svc's event history (the AWS CLI's `aws cloudtrail lookup-events`).
+    Events(events::EventsArgs),
     /// Print `export` lines for the endpoints and dev credentials of `keyhold up`.
     ///
     /// Example: eval "$(keyhold env)"
@@ -58,6 +62,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Kms(args) => return remote::exit_status(kms::run(args).await),
+        Command::Events(args) => return remote::exit_status(events::run(args).await),
         Command::Env => {
             print!("{}", env::exports());
             Ok(())

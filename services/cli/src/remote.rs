@@ -28,6 +28,15 @@ pub struct RemoteArgs {
     )]
     pub kms_endpoint: String,
 
+    /// audit-svc's gRPC endpoint.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_AUDIT_ENDPOINT",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub audit_endpoint: String,
+
     /// The access key id to present (the lab user's with `keyhold up`'s dev secrets).
     #[arg(
         long,

@@ -1,0 +1,101 @@
+//! `keyhold events`: audit-svc's event history over gRPC, printed as `aws cloudtrail
+//! lookup-events` prints it.
+
+use clap::{Args, Subcommand};
+use keyhold_proto::audit::v1::{self as pb, audit_service_client::AuditServiceClient};
+
+use crate::remote::{CallError, RemoteArgs, print};
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(subcommand)]
+    pub command: EventsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Events newest first, by one attribute, in a time range, a page at a time.
+    ///
+    /// Example: keyhold events lookup --resource-name <key id> --max-results 5
+    Lookup(Lookup),
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct Attribute {
+    /// Events of this resource (a key id, a bucket...).
+    #[arg(long)]
+    resource_name: Option<String>,
+    /// Events of this user.
+    #[arg(long)]
+    username: Option<String>,
+    /// Events of this API call (GenerateDataKey, PutObject...).
+    #[arg(long)]
+    event_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Lookup {
+    #[command(flatten)]
+    attribute: Attribute,
+    /// RFC 3339, e.g. 2026-12-07T10:00:00Z.
+    #[arg(long, default_value = "")]
+    start_time: String,
+    #[arg(long, default_value = "")]
+    end_time: String,
+    /// 1 to 50 per page.
+    #[arg(long, default_value_t = 0)]
+    max_results: i32,
+    /// The NextToken of the page before.
+    #[arg(long, default_value = "")]
+    next_token: String,
+}
+
+impl Attribute {
+    fn lookup_attributes(self) -> Vec<pb::LookupAttribute> {
+        let chosen = [
+            ("ResourceName", self.resource_name),
+            ("Username", self.username),
+            ("EventName", self.event_name),
+        ];
+        chosen
+            .into_iter()
+            .filter_map(|(key, value)| {
+                value.map(|value| pb::LookupAttribute {
+                    attribute_key: key.to_owned(),
+                    attribute_value: value,
+                })
+            })
+            .collect()
+    }
+}
+
+pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
+    let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
+    let mut audit = AuditServiceClient::with_interceptor(channel, args.remote.credentials());
+    match args.command {
+        EventsCommand::Lookup(lookup) => {
+            let request = pb::LookupEventsRequest {
+                lookup_attributes: lookup.attribute.lookup_attributes(),
+                start_time: lookup.start_time,
+                end_time: lookup.end_time,
+                event_category: String::new(),
+                max_results: lookup.max_results,
+                next_token: lookup.next_token,
+            };
+            let response = audit
+                .lookup_events(request)
+                .await
+                .map_err(|status| CallError::from_status("LookupEvents", &status))?
+                .into_inner();
+            print(
+                "keyhold.audit.v1.LookupEventsResponse",
+                &response,
+                args.remote.output,
+            );
+            Ok(())
+        }
+    }
+}
