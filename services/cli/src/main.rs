@@ -13,6 +13,7 @@
 //! - [`remote`]      endpoints, credentials, output and errors of the remote commands
 //! - [`kms`]         `keyhold kms`: kms-svc with the AWS CLI's commands
 //! - [`events`]      `keyhold events`: event history (LookupEvents)
+//! - [`trail`]       `keyhold trail`: trails, their status and validation
 //! - [`env`]         `keyhold env`: the endpoints and dev credentials as exports
 
 mod dev_secrets;
@@ -23,6 +24,7 @@ mod remote;
 mod services;
 mod signals;
 mod supervisor;
+mod trail;
 mod up;
 
 use std::process::ExitCode;
@@ -50,6 +52,9 @@ enum Command {
     Kms(kms::KmsArgs),
     /// audit-svc's event history (the AWS CLI's `aws cloudtrail lookup-events`).
     Events(events::EventsArgs),
+    /// audit-svc's trails: create (with a new bucket, Insights), status, start/stop,
+    /// validate-logs.
+    Trail(trail::TrailArgs),
     /// Print `export` lines for the endpoints and dev credentials of `keyhold up`.
     ///
     /// Example: eval "$(keyhold env)"
@@ -63,6 +68,7 @@ async fn main() -> ExitCode {
         Command::Up(args) => up::run(args).await,
         Command::Kms(args) => return remote::exit_status(kms::run(args).await),
         Command::Events(args) => return remote::exit_status(events::run(args).await),
+        Command::Trail(args) => return remote::exit_status(trail::run(args).await),
         Command::Env => {
             print!("{}", env::exports());
             Ok(())

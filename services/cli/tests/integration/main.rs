@@ -3,3 +3,4 @@
 
 mod events;
 mod kms;
+mod trail;

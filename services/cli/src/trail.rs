@@ -1,0 +1,227 @@
+//! `keyhold trail`: audit-svc's trails over gRPC, with the lab's choices as flags
+//! (`aws cloudtrail` names where AWS has the operation).
+
+use clap::{Args, Subcommand, ValueEnum};
+use keyhold_proto::audit::v1::{self as pb, trail_service_client::TrailServiceClient};
+
+use crate::remote::{CallError, Output, RemoteArgs, print};
+
+#[derive(Debug, Args)]
+pub struct TrailArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    #[command(subcommand)]
+    pub command: TrailCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrailCommand {
+    /// A trail into a bucket; with --new-bucket the bucket is made with CloudTrail's
+    /// bucket policy, as the console does. Logging starts at once, as in the console.
+    ///
+    /// Example: keyhold trail create --name myTrail --s3-bucket-name mycloudtrailbucket1
+    ///   --new-bucket --insights both
+    Create(Create),
+    /// Example: keyhold trail status --name myTrail
+    Status(Named),
+    /// Example: keyhold trail start --name myTrail
+    Start(Named),
+    /// Example: keyhold trail stop --name myTrail
+    Stop(Named),
+    /// Example: keyhold trail describe
+    Describe,
+    /// Example: keyhold trail delete --name myTrail
+    Delete(Named),
+    /// Checks the trail's digest and log files over a time range, as `aws cloudtrail
+    /// validate-logs` does; exit status 1 when a file is not valid.
+    ///
+    /// Example: keyhold trail validate-logs --name myTrail --start-time 2026-12-07T00:00:00Z
+    ValidateLogs {
+        #[arg(long)]
+        name: String,
+        /// RFC 3339.
+        #[arg(long)]
+        start_time: String,
+        #[arg(long, default_value = "")]
+        end_time: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Named {
+    /// The trail's name or ARN.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct Create {
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    s3_bucket_name: String,
+    /// Make the bucket, with CloudTrail's bucket policy and SSE-S3.
+    #[arg(long)]
+    new_bucket: bool,
+    /// Sign digest files (log file validation), on by default as in the console.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    log_file_validation: bool,
+    /// Which Insights to turn on.
+    #[arg(long, value_enum, default_value_t = Insights::None)]
+    insights: Insights,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Insights {
+    None,
+    ApiCallRate,
+    ApiErrorRate,
+    Both,
+}
+
+impl Insights {
+    fn selectors(self) -> Vec<pb::InsightSelector> {
+        let types: &[&str] = match self {
+            Insights::None => &[],
+            Insights::ApiCallRate => &["ApiCallRateInsight"],
+            Insights::ApiErrorRate => &["ApiErrorRateInsight"],
+            Insights::Both => &["ApiCallRateInsight", "ApiErrorRateInsight"],
+        };
+        types
+            .iter()
+            .map(|t| pb::InsightSelector {
+                insight_type: (*t).to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// The caller's trails client.
+type Client = TrailServiceClient<crate::remote::Authenticated>;
+
+pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
+    let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
+    let mut trails = TrailServiceClient::with_interceptor(channel, args.remote.credentials());
+    let output = args.remote.output;
+    macro_rules! call {
+        ($method:ident, $operation:literal, $request:expr, $response:literal) => {{
+            let response = trails
+                .$method($request)
+                .await
+                .map_err(|status| CallError::from_status($operation, &status))?
+                .into_inner();
+            print(concat!("keyhold.audit.v1.", $response), &response, output);
+            Ok(())
+        }};
+    }
+    match args.command {
+        TrailCommand::Create(create) => create_trail(&mut trails, create, output).await,
+        TrailCommand::Status(named) => call!(
+            get_trail_status,
+            "GetTrailStatus",
+            pb::GetTrailStatusRequest { name: named.name },
+            "GetTrailStatusResponse"
+        ),
+        TrailCommand::Start(named) => call!(
+            start_logging,
+            "StartLogging",
+            pb::StartLoggingRequest { name: named.name },
+            "StartLoggingResponse"
+        ),
+        TrailCommand::Stop(named) => call!(
+            stop_logging,
+            "StopLogging",
+            pb::StopLoggingRequest { name: named.name },
+            "StopLoggingResponse"
+        ),
+        TrailCommand::Describe => call!(
+            describe_trails,
+            "DescribeTrails",
+            pb::DescribeTrailsRequest::default(),
+            "DescribeTrailsResponse"
+        ),
+        TrailCommand::Delete(named) => call!(
+            delete_trail,
+            "DeleteTrail",
+            pb::DeleteTrailRequest { name: named.name },
+            "DeleteTrailResponse"
+        ),
+        TrailCommand::ValidateLogs {
+            name,
+            start_time,
+            end_time,
+        } => validate_logs(&mut trails, name, start_time, end_time).await,
+    }
+}
+
+/// CreateTrail, then the Insights asked for, then StartLogging: the console's one step.
+async fn create_trail(trails: &mut Client, create: Create, output: Output) -> anyhow::Result<()> {
+    let created = trails
+        .create_trail(pb::CreateTrailRequest {
+            name: create.name.clone(),
+            s3_bucket_name: create.s3_bucket_name,
+            enable_log_file_validation: create.log_file_validation,
+            create_s3_bucket: create.new_bucket,
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| CallError::from_status("CreateTrail", &status))?
+        .into_inner();
+    let selectors = create.insights.selectors();
+    if !selectors.is_empty() {
+        trails
+            .put_insight_selectors(pb::PutInsightSelectorsRequest {
+                trail_name: create.name.clone(),
+                insight_selectors: selectors,
+            })
+            .await
+            .map_err(|status| CallError::from_status("PutInsightSelectors", &status))?;
+    }
+    trails
+        .start_logging(pb::StartLoggingRequest { name: create.name })
+        .await
+        .map_err(|status| CallError::from_status("StartLogging", &status))?;
+    print("keyhold.audit.v1.CreateTrailResponse", &created, output);
+    Ok(())
+}
+
+/// The validation report, a line per file that is not valid (every file with
+/// --output text), then the AWS CLI's closing lines.
+async fn validate_logs(
+    trails: &mut Client,
+    name: String,
+    start_time: String,
+    end_time: String,
+) -> anyhow::Result<()> {
+    let failed = |status: tonic::Status| CallError::from_status("ValidateLogs", &status);
+    let mut stream = trails
+        .validate_logs(pb::ValidateLogsRequest {
+            trail_name: name,
+            start_time,
+            end_time,
+        })
+        .await
+        .map_err(failed)?
+        .into_inner();
+    let mut summary = None;
+    while let Some(page) = stream.message().await.map_err(failed)? {
+        for file in page.files {
+            if file.status() != pb::FileStatus::Valid {
+                let kind = match file.kind() {
+                    pb::FileKind::Digest => "Digest file",
+                    _ => "Log file",
+                };
+                println!(
+                    "{kind}\ts3://{}/{}\tINVALID: {}",
+                    file.s3_bucket, file.s3_object, file.reason
+                );
+            }
+        }
+        summary = page.summary.or(summary);
+    }
+    let summary =
+        summary.ok_or_else(|| anyhow::anyhow!("the validation ended without a summary"))?;
+    print!("{}", summary.text);
+    anyhow::ensure!(summary.valid, "some files are not valid");
+    Ok(())
+}
