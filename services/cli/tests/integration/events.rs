@@ -6,20 +6,16 @@ use keyhold_tests::{Who, kms::lab_user_key, trails::TrailStack};
 use serde_json::Value;
 
 async fn lookup(stack: &TrailStack, args: &[&str]) -> std::process::Output {
-    let (access_key, secret) = Who::User1.credentials().expect("keys");
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_keyhold"))
-        .args(["events", "lookup"])
-        .args(args)
-        .env_clear()
-        .env(
-            "KEYHOLD_AUDIT_ENDPOINT",
-            format!("http://{}", stack.audit_address),
-        )
-        .env("AWS_ACCESS_KEY_ID", access_key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .output()
-        .await
-        .expect("run keyhold")
+    let endpoint = [(
+        "KEYHOLD_AUDIT_ENDPOINT",
+        format!("http://{}", stack.audit_address),
+    )];
+    super::keyhold(
+        Who::User1,
+        &endpoint,
+        &[&["events", "lookup"], args].concat(),
+    )
+    .await
 }
 
 #[tokio::test]

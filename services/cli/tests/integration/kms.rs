@@ -10,29 +10,14 @@ use keyhold_tests::{
 };
 use serde_json::Value;
 
-/// `keyhold kms <args>` as `who` against `kms`, with only the test's settings.
+/// `keyhold kms <args>` as `who` against `kms`.
 async fn keyhold(kms: &KmsHarness, who: Who, args: &[&str]) -> Output {
-    let (access_key, secret) = who.credentials().expect("keys");
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_keyhold"))
-        .arg("kms")
-        .args(args)
-        .env_clear()
-        .env("KEYHOLD_KMS_ENDPOINT", format!("http://{}", kms.address))
-        .env("AWS_ACCESS_KEY_ID", access_key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .output()
-        .await
-        .expect("run keyhold")
+    let endpoint = [("KEYHOLD_KMS_ENDPOINT", format!("http://{}", kms.address))];
+    super::keyhold(who, &endpoint, &[&["kms"], args].concat()).await
 }
 
 async fn json(kms: &KmsHarness, who: Who, args: &[&str]) -> Value {
-    let output = keyhold(kms, who, args).await;
-    assert!(
-        output.status.success(),
-        "keyhold kms {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+    super::json_of(args, &keyhold(kms, who, args).await)
 }
 
 #[tokio::test]

@@ -4,3 +4,33 @@
 mod events;
 mod kms;
 mod trail;
+
+use std::process::Output;
+
+use keyhold_tests::Who;
+use serde_json::Value;
+
+/// `keyhold <args>` as `who`, with only these settings: the keys, and `endpoints` as
+/// `(variable, URL)` (KEYHOLD_KMS_ENDPOINT...).
+pub async fn keyhold(who: Who, endpoints: &[(&str, String)], args: &[&str]) -> Output {
+    let (access_key, secret) = who.credentials().expect("keys");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_keyhold"))
+        .args(args)
+        .env_clear()
+        .envs(endpoints.iter().map(|(name, url)| (*name, url.as_str())))
+        .env("AWS_ACCESS_KEY_ID", access_key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .await
+        .expect("run keyhold")
+}
+
+/// The JSON a command that must succeed prints.
+pub fn json_of(args: &[&str], output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "keyhold {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}

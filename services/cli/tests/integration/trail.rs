@@ -4,30 +4,15 @@ use keyhold_tests::{Who, trails::TrailStack};
 use serde_json::Value;
 
 async fn trail(stack: &TrailStack, args: &[&str]) -> std::process::Output {
-    let (access_key, secret) = Who::User1.credentials().expect("keys");
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_keyhold"))
-        .arg("trail")
-        .args(args)
-        .env_clear()
-        .env(
-            "KEYHOLD_AUDIT_ENDPOINT",
-            format!("http://{}", stack.audit_address),
-        )
-        .env("AWS_ACCESS_KEY_ID", access_key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .output()
-        .await
-        .expect("run keyhold")
+    let endpoint = [(
+        "KEYHOLD_AUDIT_ENDPOINT",
+        format!("http://{}", stack.audit_address),
+    )];
+    super::keyhold(Who::User1, &endpoint, &[&["trail"], args].concat()).await
 }
 
 async fn json(stack: &TrailStack, args: &[&str]) -> Value {
-    let output = trail(stack, args).await;
-    assert!(
-        output.status.success(),
-        "keyhold trail {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+    super::json_of(args, &trail(stack, args).await)
 }
 
 #[tokio::test]
