@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use keyhold_proto::audit::v1::{self as pb, audit_service_client::AuditServiceClient};
 
-use crate::remote::{CallError, RemoteArgs, print};
+use crate::remote::{CallError, RemoteArgs, print, print_line};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -20,6 +20,13 @@ pub enum EventsCommand {
     ///
     /// Example: keyhold events lookup --resource-name <key id> --max-results 5
     Lookup(Lookup),
+    /// New events as they are stored, one JSON line each (or text); Ctrl-C ends it.
+    ///
+    /// Example: keyhold events tail --username AWSLabsUser-0001
+    Tail {
+        #[command(flatten)]
+        attribute: Attribute,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +103,29 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                 args.remote.output,
             );
             Ok(())
+        }
+        EventsCommand::Tail { attribute } => {
+            let request = pb::TailEventsRequest {
+                lookup_attribute: attribute.lookup_attributes().into_iter().next(),
+                event_category: String::new(),
+            };
+            let failed = |status: tonic::Status| CallError::from_status("TailEvents", &status);
+            let mut stream = audit
+                .tail_events(request)
+                .await
+                .map_err(failed)?
+                .into_inner();
+            loop {
+                let next = tokio::select! {
+                    // Ctrl-C is how a tail ends: not an error.
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    next = stream.message() => next.map_err(failed)?,
+                };
+                let Some(event) = next.and_then(|reply| reply.event) else {
+                    return Ok(());
+                };
+                print_line("keyhold.audit.v1.Event", &event, args.remote.output);
+            }
         }
     }
 }

@@ -127,13 +127,24 @@ pub fn print<M: prost::Message>(message_name: &str, response: &M, output: Output
             let text = serde_json::to_string_pretty(&value).unwrap_or_default();
             println!("{text}");
         }
-        Output::Text => {
-            let mut lines = Vec::new();
-            text_lines(&value, &mut lines);
-            for line in lines {
-                println!("{line}");
-            }
-        }
+        Output::Text => print_text(&value),
+    }
+}
+
+/// Prints one item of a stream: compact JSON on one line, or its text line(s).
+pub fn print_line<M: prost::Message>(message_name: &str, item: &M, output: Output) {
+    let value = aws_json(message_name, item);
+    match output {
+        Output::Json => println!("{value}"),
+        Output::Text => print_text(&value),
+    }
+}
+
+fn print_text(value: &serde_json::Value) {
+    let mut lines = Vec::new();
+    text_lines(value, &mut lines);
+    for line in lines {
+        println!("{line}");
     }
 }
 

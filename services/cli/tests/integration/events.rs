@@ -63,3 +63,42 @@ async fn lookup_finds_a_keys_events_newest_first_a_page_at_a_time() {
         String::from_utf8_lossy(&bad_time.stderr)
     );
 }
+
+#[tokio::test]
+async fn tail_prints_new_events_as_json_lines_and_ctrl_c_ends_it() {
+    use tokio::io::AsyncBufReadExt;
+    let stack = TrailStack::start(&[]).await;
+    let endpoint = [(
+        "KEYHOLD_AUDIT_ENDPOINT",
+        format!("http://{}", stack.audit_address),
+    )];
+    let args = ["events", "tail", "--event-name", "CreateKey"];
+    let mut tail = super::command(Who::User1, &endpoint, &args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run keyhold events tail");
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    let mut kms = stack.object.kms.client(Who::User1);
+    // The tail follows from when it subscribed: keys are made until one shows.
+    let line = loop {
+        lab_user_key(&mut kms).await;
+        let next = tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await;
+        if let Ok(line) = next {
+            break line.expect("read the tail").expect("a line");
+        }
+    };
+    let event: Value = serde_json::from_str(&line).expect("one JSON event per line");
+    assert_eq!(event["EventName"], "CreateKey");
+    assert_eq!(event["Username"], "AWSLabsUser-0001");
+
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &tail.id().unwrap().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupted.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), tail.wait())
+        .await
+        .expect("the tail ends on Ctrl-C")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
