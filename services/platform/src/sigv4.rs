@@ -133,6 +133,15 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
     })
 }
 
+/// The access key id an `Authorization` header presents, signature checked or not (for
+/// audit records).
+pub fn presented_access_key(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    parse_authorization(value)
+        .ok()
+        .map(|authorization| authorization.access_key_id)
+}
+
 /// A request as received, its body already read (JSON clients sign its SHA-256).
 pub struct SignedRequest<'a> {
     pub method: &'a Method,

@@ -121,15 +121,7 @@ fn presented_access_key(
     authentication: Authentication,
 ) -> Option<String> {
     match authentication {
-        Authentication::AuthHeader => {
-            let value = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())?;
-            // The one SigV4 header parser, the AWS JSON protocols' too.
-            sigv4::parse_authorization(value)
-                .ok()
-                .map(|authorization| authorization.access_key_id)
-        }
+        Authentication::AuthHeader => sigv4::presented_access_key(headers),
         Authentication::QueryString => query_pairs(query)
             .find(|(name, _)| name == "X-Amz-Credential")
             .and_then(|(_, value)| value.split('/').next().map(str::to_owned)),

@@ -193,7 +193,7 @@ where
         };
         let identity = EdgeIdentity {
             outcome,
-            presented_access_key: presented_access_key(&parts.headers),
+            presented_access_key: sigv4::presented_access_key(&parts.headers),
         };
         let grpc = grpc_request(&method, &parts.headers, &input, identity, peer);
         let response = shared
@@ -265,13 +265,6 @@ fn is_json_1_1(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.trim().eq_ignore_ascii_case(CONTENT_TYPE))
 }
 
-fn presented_access_key(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    sigv4::parse_authorization(value)
-        .ok()
-        .map(|authorization| authorization.access_key_id)
-}
-
 /// The in-process gRPC call: `input` in one uncompressed frame, to the method's path.
 fn grpc_request(
     method: &MethodInfo,
@@ -316,7 +309,7 @@ fn json_response(status: u16, body: String, request_id: &str) -> Response<Full<B
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", value);
+        headers.insert(AWS_REQUEST_ID_HEADER, value);
     }
     response
 }
