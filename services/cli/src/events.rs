@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use keyhold_proto::audit::v1::{self as pb, audit_service_client::AuditServiceClient};
 
-use crate::remote::{CallError, RemoteArgs, print, print_line};
+use crate::remote::{CallError, RemoteArgs, print_line, reply, show};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -92,29 +92,21 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                 max_results: lookup.max_results,
                 next_token: lookup.next_token,
             };
-            let response = audit
-                .lookup_events(request)
-                .await
-                .map_err(|status| CallError::from_status("LookupEvents", &status))?
-                .into_inner();
-            print(
-                "keyhold.audit.v1.LookupEventsResponse",
-                &response,
+            let response = audit.lookup_events(request).await;
+            show(
+                "keyhold.audit.v1",
+                "LookupEvents",
+                response,
                 args.remote.output,
-            );
-            Ok(())
+            )
         }
         EventsCommand::Tail { attribute } => {
             let request = pb::TailEventsRequest {
                 lookup_attribute: attribute.lookup_attributes().into_iter().next(),
                 event_category: String::new(),
             };
-            let failed = |status: tonic::Status| CallError::from_status("TailEvents", &status);
-            let mut stream = audit
-                .tail_events(request)
-                .await
-                .map_err(failed)?
-                .into_inner();
+            let mut stream = reply("TailEvents", audit.tail_events(request).await)?;
+            let failed = |status| CallError::from_status("TailEvents", &status);
             loop {
                 let next = tokio::select! {
                     // Ctrl-C is how a tail ends: not an error.

@@ -12,7 +12,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use keyhold_proto::kms::v1::{self as pb, kms_service_client::KmsServiceClient};
 
-use crate::remote::{Authenticated, CallError, RemoteArgs, print};
+use crate::remote::{RemoteArgs, reply, show};
+
+/// The proto package of kms-svc's messages.
+const PACKAGE: &str = "keyhold.kms.v1";
 
 #[derive(Debug, Args)]
 pub struct KmsArgs {
@@ -196,24 +199,11 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected key=value, not {text:?}"))
 }
 
-type Client = KmsServiceClient<Authenticated>;
-
 /// Runs one `keyhold kms` command.
 pub async fn run(args: KmsArgs) -> anyhow::Result<()> {
     let channel = RemoteArgs::channel(&args.remote.kms_endpoint)?;
     let mut kms = KmsServiceClient::with_interceptor(channel, args.remote.credentials());
     let output = args.remote.output;
-    macro_rules! call {
-        ($method:ident, $operation:literal, $request:expr, $response:literal) => {{
-            let response = kms
-                .$method($request)
-                .await
-                .map_err(|status| CallError::from_status($operation, &status))?
-                .into_inner();
-            print(concat!("keyhold.kms.v1.", $response), &response, output);
-            Ok(())
-        }};
-    }
     match args.command {
         KmsCommand::CreateKey {
             description,
@@ -225,167 +215,180 @@ pub async fn run(args: KmsArgs) -> anyhow::Result<()> {
                 Some(path) => read_text(&path)?,
                 None => String::new(),
             };
-            call!(
-                create_key,
+            show(
+                PACKAGE,
                 "CreateKey",
-                pb::CreateKeyRequest {
+                kms.create_key(pb::CreateKeyRequest {
                     description,
                     policy,
                     key_administrators: key_admins,
                     key_users,
                     ..Default::default()
-                },
-                "CreateKeyResponse"
+                })
+                .await,
+                output,
             )
         }
-        KmsCommand::DescribeKey { key_id } => call!(
-            describe_key,
+        KmsCommand::DescribeKey { key_id } => show(
+            PACKAGE,
             "DescribeKey",
-            pb::DescribeKeyRequest { key_id },
-            "DescribeKeyResponse"
+            kms.describe_key(pb::DescribeKeyRequest { key_id }).await,
+            output,
         ),
-        KmsCommand::ListKeys { limit, marker } => call!(
-            list_keys,
+        KmsCommand::ListKeys { limit, marker } => show(
+            PACKAGE,
             "ListKeys",
-            pb::ListKeysRequest { limit, marker },
-            "ListKeysResponse"
+            kms.list_keys(pb::ListKeysRequest { limit, marker }).await,
+            output,
         ),
         KmsCommand::ListAliases {
             key_id,
             limit,
             marker,
-        } => call!(
-            list_aliases,
+        } => show(
+            PACKAGE,
             "ListAliases",
-            pb::ListAliasesRequest {
+            kms.list_aliases(pb::ListAliasesRequest {
                 key_id,
                 limit,
-                marker
-            },
-            "ListAliasesResponse"
+                marker,
+            })
+            .await,
+            output,
         ),
         KmsCommand::CreateAlias {
             alias_name,
             target_key_id,
-        } => call!(
-            create_alias,
+        } => show(
+            PACKAGE,
             "CreateAlias",
-            pb::CreateAliasRequest {
+            kms.create_alias(pb::CreateAliasRequest {
                 alias_name,
-                target_key_id
-            },
-            "CreateAliasResponse"
+                target_key_id,
+            })
+            .await,
+            output,
         ),
         KmsCommand::UpdateAlias {
             alias_name,
             target_key_id,
-        } => call!(
-            update_alias,
+        } => show(
+            PACKAGE,
             "UpdateAlias",
-            pb::UpdateAliasRequest {
+            kms.update_alias(pb::UpdateAliasRequest {
                 alias_name,
-                target_key_id
-            },
-            "UpdateAliasResponse"
+                target_key_id,
+            })
+            .await,
+            output,
         ),
-        KmsCommand::DeleteAlias { alias_name } => call!(
-            delete_alias,
+        KmsCommand::DeleteAlias { alias_name } => show(
+            PACKAGE,
             "DeleteAlias",
-            pb::DeleteAliasRequest { alias_name },
-            "DeleteAliasResponse"
+            kms.delete_alias(pb::DeleteAliasRequest { alias_name })
+                .await,
+            output,
         ),
-        KmsCommand::EnableKey { key_id } => call!(
-            enable_key,
+        KmsCommand::EnableKey { key_id } => show(
+            PACKAGE,
             "EnableKey",
-            pb::EnableKeyRequest { key_id },
-            "EnableKeyResponse"
+            kms.enable_key(pb::EnableKeyRequest { key_id }).await,
+            output,
         ),
-        KmsCommand::DisableKey { key_id } => call!(
-            disable_key,
+        KmsCommand::DisableKey { key_id } => show(
+            PACKAGE,
             "DisableKey",
-            pb::DisableKeyRequest { key_id },
-            "DisableKeyResponse"
+            kms.disable_key(pb::DisableKeyRequest { key_id }).await,
+            output,
         ),
         KmsCommand::ScheduleKeyDeletion {
             key_id,
             pending_window_in_days,
-        } => call!(
-            schedule_key_deletion,
+        } => show(
+            PACKAGE,
             "ScheduleKeyDeletion",
-            pb::ScheduleKeyDeletionRequest {
+            kms.schedule_key_deletion(pb::ScheduleKeyDeletionRequest {
                 key_id,
-                pending_window_in_days
-            },
-            "ScheduleKeyDeletionResponse"
+                pending_window_in_days,
+            })
+            .await,
+            output,
         ),
-        KmsCommand::CancelKeyDeletion { key_id } => call!(
-            cancel_key_deletion,
+        KmsCommand::CancelKeyDeletion { key_id } => show(
+            PACKAGE,
             "CancelKeyDeletion",
-            pb::CancelKeyDeletionRequest { key_id },
-            "CancelKeyDeletionResponse"
+            kms.cancel_key_deletion(pb::CancelKeyDeletionRequest { key_id })
+                .await,
+            output,
         ),
         KmsCommand::GetKeyPolicy {
             key_id,
             policy_name,
-        } => call!(
-            get_key_policy,
+        } => show(
+            PACKAGE,
             "GetKeyPolicy",
-            pb::GetKeyPolicyRequest {
+            kms.get_key_policy(pb::GetKeyPolicyRequest {
                 key_id,
-                policy_name
-            },
-            "GetKeyPolicyResponse"
+                policy_name,
+            })
+            .await,
+            output,
         ),
         KmsCommand::PutKeyPolicy {
             key_id,
             policy_name,
             policy,
-        } => call!(
-            put_key_policy,
+        } => show(
+            PACKAGE,
             "PutKeyPolicy",
-            pb::PutKeyPolicyRequest {
+            kms.put_key_policy(pb::PutKeyPolicyRequest {
                 key_id,
                 policy_name,
                 policy: read_text(&policy)?,
                 bypass_policy_lockout_safety_check: false,
-            },
-            "PutKeyPolicyResponse"
+            })
+            .await,
+            output,
         ),
-        KmsCommand::AddKeyUser(edit) => call!(
-            add_key_user,
+        KmsCommand::AddKeyUser(edit) => show(
+            PACKAGE,
             "AddKeyUser",
-            pb::AddKeyUserRequest {
+            kms.add_key_user(pb::AddKeyUserRequest {
                 key_id: edit.key_id,
-                principal: edit.principal
-            },
-            "AddKeyUserResponse"
+                principal: edit.principal,
+            })
+            .await,
+            output,
         ),
-        KmsCommand::RemoveKeyUser(edit) => call!(
-            remove_key_user,
+        KmsCommand::RemoveKeyUser(edit) => show(
+            PACKAGE,
             "RemoveKeyUser",
-            pb::RemoveKeyUserRequest {
+            kms.remove_key_user(pb::RemoveKeyUserRequest {
                 key_id: edit.key_id,
-                principal: edit.principal
-            },
-            "RemoveKeyUserResponse"
+                principal: edit.principal,
+            })
+            .await,
+            output,
         ),
-        KmsCommand::AddKeyAdmin(edit) => call!(
-            add_key_administrator,
+        KmsCommand::AddKeyAdmin(edit) => show(
+            PACKAGE,
             "AddKeyAdministrator",
-            pb::AddKeyAdministratorRequest {
+            kms.add_key_administrator(pb::AddKeyAdministratorRequest {
                 key_id: edit.key_id,
-                principal: edit.principal
-            },
-            "AddKeyAdministratorResponse"
+                principal: edit.principal,
+            })
+            .await,
+            output,
         ),
-        KmsCommand::RemoveKeyAdmin(edit) => call!(
-            remove_key_administrator,
+        KmsCommand::RemoveKeyAdmin(edit) => show(
+            PACKAGE,
             "RemoveKeyAdministrator",
-            pb::RemoveKeyAdministratorRequest {
+            kms.remove_key_administrator(pb::RemoveKeyAdministratorRequest {
                 key_id: edit.key_id,
-                principal: edit.principal
-            },
-            "RemoveKeyAdministratorResponse"
+                principal: edit.principal,
+            })
+            .await,
+            output,
         ),
         KmsCommand::Encrypt {
             key_id,
@@ -399,7 +402,7 @@ pub async fn run(args: KmsArgs) -> anyhow::Result<()> {
                 encryption_context: context.map(),
                 encryption_algorithm: String::new(),
             };
-            let response = invoke(&mut kms, "Encrypt", |kms| kms.encrypt(request)).await?;
+            let response = reply("Encrypt", kms.encrypt(request).await)?;
             write_bytes(&ciphertext, &response.ciphertext_blob)
         }
         KmsCommand::Decrypt {
@@ -412,40 +415,26 @@ pub async fn run(args: KmsArgs) -> anyhow::Result<()> {
                 encryption_context: context.map(),
                 ..Default::default()
             };
-            let response = invoke(&mut kms, "Decrypt", |kms| kms.decrypt(request)).await?;
+            let response = reply("Decrypt", kms.decrypt(request).await)?;
             write_bytes(&plaintext, &zeroize::Zeroizing::new(response.plaintext))
         }
         KmsCommand::GenerateDataKey {
             key_id,
             key_spec,
             context,
-        } => call!(
-            generate_data_key,
+        } => show(
+            PACKAGE,
             "GenerateDataKey",
-            pb::GenerateDataKeyRequest {
+            kms.generate_data_key(pb::GenerateDataKeyRequest {
                 key_id,
                 key_spec,
                 encryption_context: context.map(),
                 number_of_bytes: 0,
-            },
-            "GenerateDataKeyResponse"
+            })
+            .await,
+            output,
         ),
     }
-}
-
-/// One call whose response is not printed as it is.
-async fn invoke<'a, T, F>(
-    kms: &'a mut Client,
-    operation: &'static str,
-    call: impl FnOnce(&'a mut Client) -> F,
-) -> anyhow::Result<T>
-where
-    F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-{
-    call(kms)
-        .await
-        .map(tonic::Response::into_inner)
-        .map_err(|status| CallError::from_status(operation, &status).into())
 }
 
 /// KMS's largest input is a 32 KiB policy; a plaintext at most 4 KiB. Reading more

@@ -118,6 +118,29 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// A call's response, or the error the AWS CLI would report for `operation`.
+pub fn reply<T>(
+    operation: &'static str,
+    result: Result<tonic::Response<T>, tonic::Status>,
+) -> Result<T, CallError> {
+    result
+        .map(tonic::Response::into_inner)
+        .map_err(|status| CallError::from_status(operation, &status))
+}
+
+/// Prints the response of `operation` (its message is `<package>.<operation>Response`),
+/// or returns its error.
+pub fn show<T: prost::Message>(
+    package: &str,
+    operation: &'static str,
+    result: Result<tonic::Response<T>, tonic::Status>,
+    output: Output,
+) -> anyhow::Result<()> {
+    let response = reply(operation, result)?;
+    print(&format!("{package}.{operation}Response"), &response, output);
+    Ok(())
+}
+
 /// Prints `response` (a message of keyhold's protos, by full name) as `output` says:
 /// JSON in the AWS CLI's shape, or its values as text.
 pub fn print<M: prost::Message>(message_name: &str, response: &M, output: Output) {

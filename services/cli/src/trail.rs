@@ -4,7 +4,10 @@
 use clap::{Args, Subcommand, ValueEnum};
 use keyhold_proto::audit::v1::{self as pb, trail_service_client::TrailServiceClient};
 
-use crate::remote::{CallError, Output, RemoteArgs, print};
+use crate::remote::{Output, RemoteArgs, print, reply, show};
+
+/// The proto package of audit-svc's messages.
+const PACKAGE: &str = "keyhold.audit.v1";
 
 #[derive(Debug, Args)]
 pub struct TrailArgs {
@@ -103,48 +106,47 @@ pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
     let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
     let mut trails = TrailServiceClient::with_interceptor(channel, args.remote.credentials());
     let output = args.remote.output;
-    macro_rules! call {
-        ($method:ident, $operation:literal, $request:expr, $response:literal) => {{
-            let response = trails
-                .$method($request)
-                .await
-                .map_err(|status| CallError::from_status($operation, &status))?
-                .into_inner();
-            print(concat!("keyhold.audit.v1.", $response), &response, output);
-            Ok(())
-        }};
-    }
     match args.command {
         TrailCommand::Create(create) => create_trail(&mut trails, create, output).await,
-        TrailCommand::Status(named) => call!(
-            get_trail_status,
+        TrailCommand::Status(named) => show(
+            PACKAGE,
             "GetTrailStatus",
-            pb::GetTrailStatusRequest { name: named.name },
-            "GetTrailStatusResponse"
+            trails
+                .get_trail_status(pb::GetTrailStatusRequest { name: named.name })
+                .await,
+            output,
         ),
-        TrailCommand::Start(named) => call!(
-            start_logging,
+        TrailCommand::Start(named) => show(
+            PACKAGE,
             "StartLogging",
-            pb::StartLoggingRequest { name: named.name },
-            "StartLoggingResponse"
+            trails
+                .start_logging(pb::StartLoggingRequest { name: named.name })
+                .await,
+            output,
         ),
-        TrailCommand::Stop(named) => call!(
-            stop_logging,
+        TrailCommand::Stop(named) => show(
+            PACKAGE,
             "StopLogging",
-            pb::StopLoggingRequest { name: named.name },
-            "StopLoggingResponse"
+            trails
+                .stop_logging(pb::StopLoggingRequest { name: named.name })
+                .await,
+            output,
         ),
-        TrailCommand::Describe => call!(
-            describe_trails,
+        TrailCommand::Describe => show(
+            PACKAGE,
             "DescribeTrails",
-            pb::DescribeTrailsRequest::default(),
-            "DescribeTrailsResponse"
+            trails
+                .describe_trails(pb::DescribeTrailsRequest::default())
+                .await,
+            output,
         ),
-        TrailCommand::Delete(named) => call!(
-            delete_trail,
+        TrailCommand::Delete(named) => show(
+            PACKAGE,
             "DeleteTrail",
-            pb::DeleteTrailRequest { name: named.name },
-            "DeleteTrailResponse"
+            trails
+                .delete_trail(pb::DeleteTrailRequest { name: named.name })
+                .await,
+            output,
         ),
         TrailCommand::ValidateLogs {
             name,
@@ -156,32 +158,28 @@ pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
 
 /// CreateTrail, then the Insights asked for, then StartLogging: the console's one step.
 async fn create_trail(trails: &mut Client, create: Create, output: Output) -> anyhow::Result<()> {
-    let created = trails
-        .create_trail(pb::CreateTrailRequest {
-            name: create.name.clone(),
-            s3_bucket_name: create.s3_bucket_name,
-            enable_log_file_validation: create.log_file_validation,
-            create_s3_bucket: create.new_bucket,
-            ..Default::default()
-        })
-        .await
-        .map_err(|status| CallError::from_status("CreateTrail", &status))?
-        .into_inner();
+    let request = pb::CreateTrailRequest {
+        name: create.name.clone(),
+        s3_bucket_name: create.s3_bucket_name,
+        enable_log_file_validation: create.log_file_validation,
+        create_s3_bucket: create.new_bucket,
+        ..Default::default()
+    };
+    let created = reply("CreateTrail", trails.create_trail(request).await)?;
     let selectors = create.insights.selectors();
     if !selectors.is_empty() {
-        trails
-            .put_insight_selectors(pb::PutInsightSelectorsRequest {
-                trail_name: create.name.clone(),
-                insight_selectors: selectors,
-            })
-            .await
-            .map_err(|status| CallError::from_status("PutInsightSelectors", &status))?;
+        let request = pb::PutInsightSelectorsRequest {
+            trail_name: create.name.clone(),
+            insight_selectors: selectors,
+        };
+        reply(
+            "PutInsightSelectors",
+            trails.put_insight_selectors(request).await,
+        )?;
     }
-    trails
-        .start_logging(pb::StartLoggingRequest { name: create.name })
-        .await
-        .map_err(|status| CallError::from_status("StartLogging", &status))?;
-    print("keyhold.audit.v1.CreateTrailResponse", &created, output);
+    let request = pb::StartLoggingRequest { name: create.name };
+    reply("StartLogging", trails.start_logging(request).await)?;
+    print(&format!("{PACKAGE}.CreateTrailResponse"), &created, output);
     Ok(())
 }
 
@@ -193,16 +191,13 @@ async fn validate_logs(
     start_time: String,
     end_time: String,
 ) -> anyhow::Result<()> {
-    let failed = |status: tonic::Status| CallError::from_status("ValidateLogs", &status);
-    let mut stream = trails
-        .validate_logs(pb::ValidateLogsRequest {
-            trail_name: name,
-            start_time,
-            end_time,
-        })
-        .await
-        .map_err(failed)?
-        .into_inner();
+    let request = pb::ValidateLogsRequest {
+        trail_name: name,
+        start_time,
+        end_time,
+    };
+    let mut stream = reply("ValidateLogs", trails.validate_logs(request).await)?;
+    let failed = |status| crate::remote::CallError::from_status("ValidateLogs", &status);
     let mut summary = None;
     while let Some(page) = stream.message().await.map_err(failed)? {
         for file in page.files {
