@@ -45,16 +45,22 @@ pub struct MedianRatios {
 
 /// The median of the `id` phases' ratios to their ceilings (0 when there are none).
 pub fn median_ratio(phases: &[Phase], id: &str) -> f64 {
-    let mut ratios: Vec<f64> = phases
-        .iter()
-        .filter(|p| p.id == id)
-        .filter_map(|p| p.ratio_to_ceiling)
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    match ratios.len() {
+    median(
+        phases
+            .iter()
+            .filter(|p| p.id == id)
+            .filter_map(|p| p.ratio_to_ceiling)
+            .collect(),
+    )
+}
+
+/// The median of `values` (0 when there are none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
         0 => 0.0,
-        n if n % 2 == 1 => ratios[n / 2],
-        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::{
     cli::Args,
     client, cpu, fixture,
     load::{self, Settings},
-    report::{MedianRatios, Phase, Report, median_ratio},
+    report::{MedianRatios, Phase, Report, median, median_ratio},
     workload::Kind,
 };
 
@@ -124,11 +124,11 @@ fn aws_json_to_grpc(phases: &[Phase], rounds: u32) -> f64 {
             .find(|p| p.id == id && p.round.unwrap_or(1) == round)
             .map(|p| p.req_per_s)
     };
-    let mut ratios: Vec<f64> = (1..=rounds)
-        .filter_map(|round| {
-            Some(rate("generate_data_key_aws_json", round)? / rate("generate_data_key", round)?)
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios.get(ratios.len() / 2).copied().unwrap_or(0.0)
+    median(
+        (1..=rounds)
+            .filter_map(|round| {
+                Some(rate("generate_data_key_aws_json", round)? / rate("generate_data_key", round)?)
+            })
+            .collect(),
+    )
 }
