@@ -164,21 +164,20 @@ async fn bad_inputs_raise_the_sdk_exception_with_the_aws_message() {
         error.as_service_error(),
         Some(DecryptError::InvalidCiphertextException(_))
     ));
+    assert_eq!(
+        code_and_message(&error).1,
+        "The ciphertext is invalid, was not made by this service, or the encryption context differs from the one used to encrypt it."
+    );
 
-    client
-        .create_alias()
-        .alias_name("alias/taken")
-        .target_key_id(&key_id)
-        .send()
-        .await
-        .unwrap();
-    let error = client
-        .create_alias()
-        .alias_name("alias/taken")
-        .target_key_id(&key_id)
-        .send()
-        .await
-        .unwrap_err();
+    let take_alias = || {
+        client
+            .create_alias()
+            .alias_name("alias/taken")
+            .target_key_id(&key_id)
+            .send()
+    };
+    take_alias().await.unwrap();
+    let error = take_alias().await.unwrap_err();
     assert!(matches!(
         error.as_service_error(),
         Some(CreateAliasError::AlreadyExistsException(_))
@@ -196,16 +195,23 @@ async fn bad_inputs_raise_the_sdk_exception_with_the_aws_message() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code_and_message(&error).0, "ValidationException");
+    assert_eq!(
+        code_and_message(&error),
+        (
+            "ValidationException".to_owned(),
+            "Please specify either number of bytes or key spec.".to_owned()
+        )
+    );
 
+    let encrypt = || {
+        client
+            .encrypt()
+            .key_id(&key_id)
+            .plaintext(Blob::new(FOX))
+            .send()
+    };
     client.disable_key().key_id(&key_id).send().await.unwrap();
-    let error = client
-        .encrypt()
-        .key_id(&key_id)
-        .plaintext(Blob::new(FOX))
-        .send()
-        .await
-        .unwrap_err();
+    let error = encrypt().await.unwrap_err();
     assert!(matches!(
         error.as_service_error(),
         Some(EncryptError::DisabledException(_))
@@ -233,13 +239,7 @@ async fn bad_inputs_raise_the_sdk_exception_with_the_aws_message() {
         .send()
         .await
         .unwrap();
-    let error = client
-        .encrypt()
-        .key_id(&key_id)
-        .plaintext(Blob::new(FOX))
-        .send()
-        .await
-        .unwrap_err();
+    let error = encrypt().await.unwrap_err();
     assert!(matches!(
         error.as_service_error(),
         Some(EncryptError::KmsInvalidStateException(_))
