@@ -278,13 +278,7 @@ async fn digests_sign_every_log_file_and_validation_finds_tampering_by_name() {
     // another deleted: each is named.
     let (changed, deleted) = (&logs[0], &logs[1]);
     tamper_with(&mut objects, changed).await;
-    objects
-        .delete_object(DeleteObjectRequest {
-            bucket: BUCKET.into(),
-            key: deleted.clone(),
-        })
-        .await
-        .unwrap();
+    remove(&mut objects, deleted).await;
     let (files, summary) = validate(&mut trails, "validated", &started).await.unwrap();
     assert!(!summary.valid);
     assert_eq!(summary.invalid_log_files, 2, "{}", summary.text);
@@ -302,13 +296,7 @@ async fn digests_sign_every_log_file_and_validation_finds_tampering_by_name() {
     let seen = found.len();
     digests_when(&stack, |digests| digests.len() >= seen + 2).await;
     let middle = found.keys().last().unwrap().clone();
-    objects
-        .delete_object(DeleteObjectRequest {
-            bucket: BUCKET.into(),
-            key: middle.clone(),
-        })
-        .await
-        .unwrap();
+    remove(&mut objects, &middle).await;
     let (files, summary) = validate(&mut trails, "validated", &started).await.unwrap();
     assert_eq!(status_of(&files, &middle), pb::FileStatus::Missing);
     assert!(summary.invalid_digests >= 1, "{}", summary.text);
@@ -484,6 +472,15 @@ async fn tamper_with(objects: &mut ObjectClient, key: &str) {
         .unwrap();
 }
 
+/// Deletes a file from the trail's bucket, as its owner can.
+async fn remove(objects: &mut ObjectClient, key: &str) {
+    let request = DeleteObjectRequest {
+        bucket: BUCKET.into(),
+        key: key.into(),
+    };
+    objects.delete_object(request).await.unwrap();
+}
+
 /// `aws cloudtrail validate-logs`, the AWS CLI's own validator, over keyhold's
 /// endpoints (DescribeTrails and ListPublicKeys from audit-svc, the files from the S3
 /// port): exit status and what it printed.
@@ -547,13 +544,7 @@ async fn the_aws_cli_validates_the_delivered_files_and_finds_tampering() {
         .clone();
     let mut objects = stack.objects(Who::User1);
     tamper_with(&mut objects, &changed).await;
-    objects
-        .delete_object(DeleteObjectRequest {
-            bucket: BUCKET.into(),
-            key: middle.clone(),
-        })
-        .await
-        .unwrap();
+    remove(&mut objects, &middle).await;
     let (valid, printed) = aws_validate_logs(&stack, "cli-validated", &started).await;
     assert!(!valid, "{printed}");
     for line in [
