@@ -202,30 +202,7 @@ where
             .oneshot(grpc)
             .await
             .unwrap_or_else(|never| match never {});
-        let request_id = response
-            .headers()
-            .get(AWS_REQUEST_ID_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let trailers_only = Status::from_header_map(response.headers());
-        // Collected only through Limited (clippy.toml asks every collect to say so).
-        #[allow(clippy::disallowed_methods)]
-        let collected = Limited::new(response.into_body(), MAX_RESPONSE_BODY)
-            .collect()
-            .await;
-        let (bytes, status) = match collected {
-            Ok(collected) => {
-                let status = trailers_only
-                    .or_else(|| collected.trailers().and_then(Status::from_header_map));
-                (collected.to_bytes(), status)
-            }
-            Err(_) => (
-                Bytes::new(),
-                Some(Status::internal("the response could not be read")),
-            ),
-        };
-        let status = status.unwrap_or_else(|| Status::internal("the call ended without a status"));
+        let (request_id, bytes, status) = collect(response).await;
         if status.code() != tonic::Code::Ok {
             return Err(ErrorBody::from_status(&status).into_response(protocol, &request_id));
         }
@@ -255,6 +232,37 @@ where
             _ => Err(ErrorBody::unknown_operation(target)),
         }
     }
+}
+
+/// The whole answer of the in-process call, bounded: its request id, the body and
+/// the final status (from the headers of a trailers-only answer, else the trailers).
+/// Reading it to the end completes the call's record before the client is answered.
+async fn collect(response: Response<AuditedBody>) -> (String, Bytes, Status) {
+    let request_id = response
+        .headers()
+        .get(AWS_REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let trailers_only = Status::from_header_map(response.headers());
+    // Collected only through Limited (clippy.toml asks every collect to say so).
+    #[allow(clippy::disallowed_methods)]
+    let collected = Limited::new(response.into_body(), MAX_RESPONSE_BODY)
+        .collect()
+        .await;
+    let (bytes, status) = match collected {
+        Ok(collected) => {
+            let status =
+                trailers_only.or_else(|| collected.trailers().and_then(Status::from_header_map));
+            (collected.to_bytes(), status)
+        }
+        Err(_) => (
+            Bytes::new(),
+            Some(Status::internal("the response could not be read")),
+        ),
+    };
+    let status = status.unwrap_or_else(|| Status::internal("the call ended without a status"));
+    (request_id, bytes, status)
 }
 
 fn is_json_1_1(headers: &HeaderMap) -> bool {
