@@ -81,7 +81,7 @@ impl Attribute {
 
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
-    let mut audit = AuditServiceClient::with_interceptor(channel, args.remote.credentials());
+    let mut audit = AuditServiceClient::with_interceptor(channel, args.remote.credentials()?);
     match args.command {
         EventsCommand::Lookup(lookup) => {
             let request = pb::LookupEventsRequest {
@@ -97,7 +97,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                 "keyhold.audit.v1",
                 "LookupEvents",
                 response,
-                args.remote.output,
+                args.remote.output(),
             )
         }
         EventsCommand::Tail { attribute } => {
@@ -116,7 +116,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                 let Some(event) = next.and_then(|reply| reply.event) else {
                     return Ok(());
                 };
-                print_line("keyhold.audit.v1.Event", &event, args.remote.output);
+                print_line("keyhold.audit.v1.Event", &event, args.remote.output());
             }
         }
     }

@@ -14,16 +14,24 @@
 //! - [`kms`]         `keyhold kms`: kms-svc with the AWS CLI's commands
 //! - [`events`]      `keyhold events`: event history (LookupEvents)
 //! - [`trail`]       `keyhold trail`: trails, their status and validation
+//! - [`lab`]         `keyhold lab`: the AWS lab's six steps, checked
 //! - [`env`]         `keyhold env`: the endpoints and dev credentials as exports
+//! - [`profiles`]    keys of a named profile of ~/.aws/credentials or ~/.aws/config
+//! - [`s3`]          `keyhold s3`: object-svc with the AWS CLI's `aws s3` commands
+//! - [`table`]       `--output table`: responses as tables
 
 mod dev_secrets;
 mod env;
 mod events;
 mod kms;
+mod lab;
+mod profiles;
 mod remote;
+mod s3;
 mod services;
 mod signals;
 mod supervisor;
+mod table;
 mod trail;
 mod up;
 
@@ -50,11 +58,26 @@ enum Command {
     Up(up::UpArgs),
     /// kms-svc: keys, aliases, key policies, encryption (the AWS CLI's `aws kms`).
     Kms(kms::KmsArgs),
+    /// object-svc: buckets and objects (the AWS CLI's `aws s3`, and the `aws s3api`
+    /// calls of the lab).
+    S3(s3::S3Args),
     /// audit-svc's event history (the AWS CLI's `aws cloudtrail lookup-events`).
     Events(events::EventsArgs),
     /// audit-svc's trails: create (with a new bucket, Insights), status, start/stop,
     /// validate-logs.
     Trail(trail::TrailArgs),
+    /// Walk through the six steps of the AWS KMS lab against a running keyhold and
+    /// print a checklist; exits 1 if anything deviated.
+    ///
+    /// Example: keyhold lab --keep
+    Lab(lab::LabArgs),
+    /// Print a completion script for your shell.
+    ///
+    /// Example: keyhold completions bash > ~/.local/share/bash-completion/completions/keyhold
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print `export` lines for the endpoints and dev credentials of `keyhold up`.
     ///
     /// Example: eval "$(keyhold env)"
@@ -67,8 +90,15 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Kms(args) => return remote::exit_status(kms::run(args).await),
+        Command::S3(args) => return remote::exit_status(s3::run(args).await),
+        Command::Lab(args) => return remote::exit_status(lab::run(args).await),
         Command::Events(args) => return remote::exit_status(events::run(args).await),
         Command::Trail(args) => return remote::exit_status(trail::run(args).await),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "keyhold", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Env => {
             print!("{}", env::exports());
             Ok(())

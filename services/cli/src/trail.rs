@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use keyhold_proto::audit::v1::{self as pb, trail_service_client::TrailServiceClient};
 
-use crate::remote::{Output, RemoteArgs, print, reply, show};
+use crate::remote::{RemoteArgs, print, reply, show};
 
 /// The proto package of audit-svc's messages.
 const PACKAGE: &str = "keyhold.audit.v1";
@@ -60,18 +60,22 @@ pub struct Named {
 #[derive(Debug, Args)]
 pub struct Create {
     #[arg(long)]
-    name: String,
+    pub name: String,
     #[arg(long)]
-    s3_bucket_name: String,
+    pub s3_bucket_name: String,
     /// Make the bucket, with CloudTrail's bucket policy and SSE-S3.
     #[arg(long)]
-    new_bucket: bool,
+    pub new_bucket: bool,
     /// Sign digest files (log file validation), on by default as in the console.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    log_file_validation: bool,
+    pub log_file_validation: bool,
     /// Which Insights to turn on.
     #[arg(long, value_enum, default_value_t = Insights::None)]
-    insights: Insights,
+    pub insights: Insights,
+    /// Log S3 object reads and writes of every bucket too (data events), beside the
+    /// management events.
+    #[arg(long)]
+    pub s3_data_events: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,14 +104,18 @@ impl Insights {
 }
 
 /// The caller's trails client.
-type Client = TrailServiceClient<crate::remote::Authenticated>;
+pub type Client = TrailServiceClient<crate::remote::Authenticated>;
 
 pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
     let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
-    let mut trails = TrailServiceClient::with_interceptor(channel, args.remote.credentials());
-    let output = args.remote.output;
+    let mut trails = TrailServiceClient::with_interceptor(channel, args.remote.credentials()?);
+    let output = args.remote.output();
     match args.command {
-        TrailCommand::Create(create) => create_trail(&mut trails, create, output).await,
+        TrailCommand::Create(create) => {
+            let created = self::create(&mut trails, &create).await?;
+            print(&format!("{PACKAGE}.CreateTrailResponse"), &created, output);
+            Ok(())
+        }
         TrailCommand::Status(named) => show(
             PACKAGE,
             "GetTrailStatus",
@@ -156,16 +164,39 @@ pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
     }
 }
 
-/// CreateTrail, then the Insights asked for, then StartLogging: the console's one step.
-async fn create_trail(trails: &mut Client, create: Create, output: Output) -> anyhow::Result<()> {
+/// CreateTrail, then the event and Insights selections asked for, then StartLogging:
+/// the console's one step.
+pub async fn create(
+    trails: &mut Client,
+    create: &Create,
+) -> anyhow::Result<pb::CreateTrailResponse> {
     let request = pb::CreateTrailRequest {
         name: create.name.clone(),
-        s3_bucket_name: create.s3_bucket_name,
+        s3_bucket_name: create.s3_bucket_name.clone(),
         enable_log_file_validation: create.log_file_validation,
         create_s3_bucket: create.new_bucket,
         ..Default::default()
     };
     let created = reply("CreateTrail", trails.create_trail(request).await)?;
+    if create.s3_data_events {
+        let request = pb::PutEventSelectorsRequest {
+            trail_name: create.name.clone(),
+            event_selectors: vec![pb::EventSelector {
+                read_write_type: "All".into(),
+                include_management_events: Some(true),
+                data_resources: vec![pb::DataResource {
+                    r#type: "AWS::S3::Object".into(),
+                    values: vec!["arn:aws:s3".into()],
+                }],
+                exclude_management_event_sources: Vec::new(),
+            }],
+            advanced_event_selectors: Vec::new(),
+        };
+        reply(
+            "PutEventSelectors",
+            trails.put_event_selectors(request).await,
+        )?;
+    }
     let selectors = create.insights.selectors();
     if !selectors.is_empty() {
         let request = pb::PutInsightSelectorsRequest {
@@ -177,10 +208,11 @@ async fn create_trail(trails: &mut Client, create: Create, output: Output) -> an
             trails.put_insight_selectors(request).await,
         )?;
     }
-    let request = pb::StartLoggingRequest { name: create.name };
+    let request = pb::StartLoggingRequest {
+        name: create.name.clone(),
+    };
     reply("StartLogging", trails.start_logging(request).await)?;
-    print(&format!("{PACKAGE}.CreateTrailResponse"), &created, output);
-    Ok(())
+    Ok(created)
 }
 
 /// The validation report, a line per file that is not valid (every file with

@@ -420,7 +420,7 @@ pub fn aws_cli_setup<'a>(
 }
 
 /// Whose keys the AWS CLI lines use: the user the lab is about.
-const LAB_USER: &str = "AWSLabsUser-0001";
+pub const LAB_USER: &str = "AWSLabsUser-0001";
 /// The dev stack's region (every service's default).
 const REGION: &str = "us-east-1";
 

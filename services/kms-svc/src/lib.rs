@@ -4,6 +4,11 @@
 //! its migrations, the deletion sweeper, and the gRPC server behind the platform's
 //! shared stack.
 
+#[cfg(all(feature = "mutant-ignore-key-policy", not(debug_assertions)))]
+compile_error!(
+    "mutant-ignore-key-policy turns key policies off: a test-only build, never a release"
+);
+
 pub mod authz;
 pub mod aws;
 pub mod change_counter;

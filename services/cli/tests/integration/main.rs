@@ -3,11 +3,15 @@
 
 mod events;
 mod kms;
+mod lab;
+mod output;
+mod readme;
+mod s3;
 mod trail;
 
 use std::process::Output;
 
-use keyhold_tests::Who;
+use keyhold_tests::{Who, trails::TrailStack};
 use serde_json::Value;
 
 /// `keyhold <args>` as `who`, with only these settings: the keys, and `endpoints` as
@@ -40,4 +44,36 @@ pub fn json_of(args: &[&str], output: &Output) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// Every endpoint of `stack`, as `keyhold env` names them.
+pub fn endpoints(stack: &TrailStack) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "KEYHOLD_KMS_ENDPOINT",
+            format!("http://{}", stack.object.kms.address),
+        ),
+        (
+            "KEYHOLD_OBJECT_ENDPOINT",
+            format!("http://{}", stack.object.address),
+        ),
+        (
+            "KEYHOLD_AUDIT_ENDPOINT",
+            format!("http://{}", stack.audit_address),
+        ),
+        (
+            "AWS_ENDPOINT_URL_S3",
+            format!("http://{}", stack.object.s3_address),
+        ),
+    ]
+}
+
+/// Standard output of a command that must succeed.
+pub fn stdout_of(args: &[&str], output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "keyhold {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 on stdout")
 }
