@@ -55,6 +55,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the built keyhold services with a database and dev credentials; Ctrl-C stops them.
+    ///
+    /// Example: keyhold up --tls
     Up(up::UpArgs),
     /// kms-svc: keys, aliases, key policies, encryption (the AWS CLI's `aws kms`).
     Kms(kms::KmsArgs),
@@ -114,6 +116,60 @@ async fn main() -> ExitCode {
         Err(err) => {
             eprintln!("keyhold: {}", console::one_line(&err));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command a user can run: `keyhold <group> <command>` and the leaf groups.
+    fn leaves(command: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        let subcommands: Vec<&clap::Command> = command
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subcommands.is_empty() {
+            out.push((path, command.clone()));
+            return;
+        }
+        for sub in subcommands {
+            leaves(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_has_an_example_in_its_help() {
+        let mut all = Vec::new();
+        leaves(&super::Cli::command(), "keyhold".to_owned(), &mut all);
+        assert!(all.len() > 40, "{} commands", all.len());
+        let missing: Vec<&str> = all
+            .iter()
+            .filter(|(_, command)| {
+                let help = command.clone().render_long_help().to_string();
+                !help.contains("Example: keyhold ") && !help.contains("Example: eval")
+            })
+            .map(|(path, _)| path.as_str())
+            .collect();
+        assert!(missing.is_empty(), "no example in the help of: {missing:?}");
+    }
+
+    #[test]
+    fn completions_name_the_commands() {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut super::Cli::command(),
+            "keyhold",
+            &mut script,
+        );
+        let script = String::from_utf8(script).unwrap();
+        for word in ["presign", "create-key", "lab", "lookup", "--sse-kms-key-id"] {
+            assert!(
+                script.contains(word),
+                "{word} missing from the bash completions"
+            );
         }
     }
 }

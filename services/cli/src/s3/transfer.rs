@@ -191,3 +191,14 @@ fn partial_name(path: &Path) -> std::path::PathBuf {
         .unwrap_or_default();
     path.with_file_name(format!(".{name}.keyhold-partial"))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bar_only_for_a_few_megabytes_and_more() {
+        assert!(super::progress(Some(1024 * 1024)).is_hidden());
+        assert!(super::progress(None).is_hidden());
+        let bar = super::progress(Some(5 * 1024 * 1024));
+        assert_eq!(bar.length(), Some(5 * 1024 * 1024));
+    }
+}

@@ -177,3 +177,59 @@ async fn errors_name_the_code_and_operation_and_exit_non_zero() {
     let usage = keyhold(&kms, Who::User1, &["describe-key"]).await;
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn keys_come_from_a_named_profile_like_the_aws_clis() {
+    let kms = KmsHarness::start().await;
+    let key = keyhold_tests::kms::lab_user_key(&mut kms.client(Who::User1)).await;
+    let (user1, secret1) = Who::User1.credentials().unwrap();
+    let (user2, secret2) = Who::User2.credentials().unwrap();
+    let dir = kms.workdir.join("aws");
+    std::fs::create_dir_all(&dir).unwrap();
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[lab]\naws_access_key_id = {user1}\naws_secret_access_key = {secret1}\n\n\
+             [other]\naws_access_key_id = {user2}\naws_secret_access_key = {secret2}\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], profile_env: Option<&str>| {
+        let endpoint = [("KEYHOLD_KMS_ENDPOINT", format!("http://{}", kms.address))];
+        let mut command = super::command(Who::User1, &endpoint, &[&["kms"], args].concat());
+        command
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_CONFIG_FILE", dir.join("config"));
+        if let Some(profile) = profile_env {
+            command.env("AWS_PROFILE", profile);
+        }
+        command.output()
+    };
+    let describe = ["describe-key", "--key-id", key.key_id.as_str()];
+    let as_lab = run(&[&describe[..], &["--profile", "lab"]].concat(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        super::json_of(&describe, &as_lab)["KeyMetadata"]["KeyId"],
+        key.key_id.as_str()
+    );
+    // AWS_PROFILE names one too; User2 is no key user of User1's key.
+    let as_other = run(&describe, Some("other")).await.unwrap();
+    assert_eq!(as_other.status.code(), Some(254));
+    assert!(
+        String::from_utf8_lossy(&as_other.stderr).contains("(AccessDeniedException) when calling the DescribeKey operation: User: arn:aws:iam::000000000000:user/AWSLabsUser-0002"),
+        "{}",
+        String::from_utf8_lossy(&as_other.stderr)
+    );
+    let missing = run(&[&describe[..], &["--profile", "nope"]].concat(), None)
+        .await
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "keyhold: The config profile (nope) could not be found"
+    );
+}
