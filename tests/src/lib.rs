@@ -14,6 +14,7 @@ pub mod s3;
 pub mod s3_sdk;
 pub mod setup;
 pub mod texts;
+pub mod tls;
 pub mod tools;
 pub mod trails;
 

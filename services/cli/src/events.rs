@@ -80,7 +80,7 @@ impl Attribute {
 }
 
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
-    let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
+    let channel = args.remote.channel(&args.remote.audit_endpoint)?;
     let mut audit = AuditServiceClient::with_interceptor(channel, args.remote.credentials()?);
     match args.command {
         EventsCommand::Lookup(lookup) => {

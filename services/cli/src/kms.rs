@@ -201,7 +201,7 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 
 /// Runs one `keyhold kms` command.
 pub async fn run(args: KmsArgs) -> anyhow::Result<()> {
-    let channel = RemoteArgs::channel(&args.remote.kms_endpoint)?;
+    let channel = args.remote.channel(&args.remote.kms_endpoint)?;
     let mut kms = KmsServiceClient::with_interceptor(channel, args.remote.credentials()?);
     let output = args.remote.output();
     match args.command {

@@ -81,9 +81,9 @@ struct Lab {
 pub async fn run(args: LabArgs) -> anyhow::Result<()> {
     let remote = args.remote;
     let credentials = remote.credentials()?;
-    let kms_channel = RemoteArgs::channel(&remote.kms_endpoint)?;
-    let object_channel = RemoteArgs::channel(&remote.object_endpoint)?;
-    let audit_channel = RemoteArgs::channel(&remote.audit_endpoint)?;
+    let kms_channel = remote.channel(&remote.kms_endpoint)?;
+    let object_channel = remote.channel(&remote.object_endpoint)?;
+    let audit_channel = remote.channel(&remote.audit_endpoint)?;
     let suffix = format!("{:08x}", rand::random::<u32>());
     let bucket = format!("mycloudtrailbucket{}", u64::from(rand::random::<u32>()));
     let mut lab = Lab {

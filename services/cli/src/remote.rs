@@ -67,6 +67,11 @@ pub struct RemoteArgs {
     )]
     pub region: String,
 
+    /// The CA bundle (PEM) that verifies https:// endpoints (`keyhold up --tls`:
+    /// .keyhold/tls/ca.pem).
+    #[arg(long, global = true, env = "AWS_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
+
     /// A profile of ~/.aws/credentials (or ~/.aws/config) whose keys to present;
     /// AWS_PROFILE names one too, after AWS_ACCESS_KEY_ID.
     #[arg(long, global = true)]
@@ -188,11 +193,26 @@ impl RemoteArgs {
         ))
     }
 
-    /// A channel to `endpoint`, connected when first used.
-    pub fn channel(endpoint: &str) -> anyhow::Result<Channel> {
-        Ok(Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|e| anyhow::anyhow!("{endpoint} is not an endpoint URL: {e}"))?
-            .connect_lazy())
+    /// A channel to `endpoint`, connected when first used: over TLS, verified with
+    /// --ca-bundle, when it is an https:// URL.
+    pub fn channel(&self, endpoint: &str) -> anyhow::Result<Channel> {
+        let parsed = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|e| anyhow::anyhow!("{endpoint} is not an endpoint URL: {e}"))?;
+        if parsed.uri().scheme_str() != Some("https") {
+            return Ok(parsed.connect_lazy());
+        }
+        let Some(bundle) = &self.ca_bundle else {
+            anyhow::bail!(
+                "{endpoint} is an https:// endpoint: name the CA that signed its certificate with --ca-bundle or AWS_CA_BUNDLE (keyhold up --tls: .keyhold/tls/ca.pem)"
+            );
+        };
+        let pem = std::fs::read(bundle)
+            .with_context(|| format!("cannot read the CA bundle {}", bundle.display()))?;
+        let config = keyhold_platform::tls::client_config_trusting(&pem)
+            .with_context(|| format!("the CA bundle {}", bundle.display()))?;
+        Ok(keyhold_platform::tls::connect_lazy_tls(parsed, move || {
+            config.clone()
+        }))
     }
 }
 

@@ -252,7 +252,7 @@ fn call_failed(what: String) -> impl FnOnce(CallError) -> anyhow::Error {
 /// Runs one `keyhold s3` command.
 pub async fn run(args: S3Args) -> anyhow::Result<()> {
     let remote = &args.remote;
-    let channel = RemoteArgs::channel(&remote.object_endpoint)?;
+    let channel = remote.channel(&remote.object_endpoint)?;
     let mut s3 = ObjectServiceClient::with_interceptor(channel, remote.credentials()?);
     let output = remote.output();
     match args.command {

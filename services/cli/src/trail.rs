@@ -107,7 +107,7 @@ impl Insights {
 pub type Client = TrailServiceClient<crate::remote::Authenticated>;
 
 pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
-    let channel = RemoteArgs::channel(&args.remote.audit_endpoint)?;
+    let channel = args.remote.channel(&args.remote.audit_endpoint)?;
     let mut trails = TrailServiceClient::with_interceptor(channel, args.remote.credentials()?);
     let output = args.remote.output();
     match args.command {

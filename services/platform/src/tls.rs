@@ -239,17 +239,7 @@ fn build(contents: &Contents) -> anyhow::Result<(Arc<ServerConfig>, Arc<ClientCo
     }
     let key = PrivateKeyDer::from_pem_slice(&contents.key)
         .map_err(|e| anyhow::anyhow!("private key: {e}"))?;
-    let mut roots = RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(&contents.ca) {
-        let ca = ca.map_err(|e| anyhow::anyhow!("CA bundle: {e}"))?;
-        roots
-            .add(ca)
-            .map_err(|e| anyhow::anyhow!("CA bundle: {e}"))?;
-    }
-    if roots.is_empty() {
-        anyhow::bail!("the CA file holds no certificate");
-    }
-    let roots = Arc::new(roots);
+    let roots = Arc::new(roots_of(&contents.ca)?);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
         .allow_unauthenticated()
@@ -266,6 +256,33 @@ fn build(contents: &Contents) -> anyhow::Result<(Arc<ServerConfig>, Arc<ClientCo
         .with_client_auth_cert(certs, key)?;
     client.alpn_protocols = vec![b"h2".to_vec()];
     Ok((Arc::new(server), Arc::new(client)))
+}
+
+/// The certificates of a PEM CA bundle, at least one.
+fn roots_of(ca_pem: &[u8]) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(ca_pem) {
+        let ca = ca.map_err(|e| anyhow::anyhow!("CA bundle: {e}"))?;
+        roots
+            .add(ca)
+            .map_err(|e| anyhow::anyhow!("CA bundle: {e}"))?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("the CA file holds no certificate");
+    }
+    Ok(roots)
+}
+
+/// What a caller without a certificate of its own (a user's CLI) connects with:
+/// servers verified against the PEM CA bundle `ca_pem`, HTTP/2.
+pub fn client_config_trusting(ca_pem: &[u8]) -> anyhow::Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots_of(ca_pem)?)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(client))
 }
 
 /// A TLS connection accepted by the gRPC port.
@@ -374,8 +391,17 @@ pub fn connect_lazy(endpoint: Endpoint, tls: Option<&Tls>) -> anyhow::Result<Cha
             endpoint.uri()
         )));
     };
+    Ok(connect_lazy_tls(endpoint, move || tls.client_config()))
+}
+
+/// A lazily connecting channel to `endpoint` over TLS, each new connection made with
+/// the configuration `config` gives then (server name: the endpoint's host).
+pub fn connect_lazy_tls(
+    endpoint: Endpoint,
+    config: impl Fn() -> Arc<ClientConfig> + Clone + Send + 'static,
+) -> Channel {
     let connector = tower::service_fn(move |uri: Uri| {
-        let tls = tls.clone();
+        let config = config.clone();
         async move {
             let host = uri.host().ok_or("the endpoint has no host")?;
             let host = host
@@ -386,13 +412,11 @@ pub fn connect_lazy(endpoint: Endpoint, tls: Option<&Tls>) -> anyhow::Result<Cha
             let name = ServerName::try_from(host.clone())?;
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
             tcp.set_nodelay(true)?;
-            let stream = TlsConnector::from(tls.client_config())
-                .connect(name, tcp)
-                .await?;
+            let stream = TlsConnector::from(config()).connect(name, tcp).await?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(hyper_util::rt::TokioIo::new(stream))
         }
     });
-    Ok(endpoint.connect_with_connector_lazy(connector))
+    endpoint.connect_with_connector_lazy(connector)
 }
 
 /// The keyhold service a certificate chain's leaf names by its URI SAN

@@ -2,10 +2,10 @@
 //! from client certificates, the services calling each other over mTLS without
 //! service keys, the plaintext health port, and certificate renewal.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use clap::Parser;
-use keyhold_cli::tls::{DevCa, Issued};
+use keyhold_cli::tls::DevCa;
 use keyhold_platform::{MemorySink, auth::ClientCredentials, config::BadConfig};
 use keyhold_proto::{
     audit::v1::{self as audit_pb, audit_service_client::AuditServiceClient},
@@ -16,181 +16,12 @@ use keyhold_tests::{
     TestDatabase,
     kms::{USER1_ARN, Who, credentials, kms_config, lab_user_key},
     object::{get, put, sse_kms},
+    tls::{Pki, health, plain_channel, served_certificate, start_kms, tls_channel, wait_serving},
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    Code,
-    transport::{Channel, Endpoint, Uri},
-};
+use tonic::{Code, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-const SERVICES: [&str; 3] = ["kms-svc", "object-svc", "audit-svc"];
-
-/// A work directory with the test principals, a master key, a CA and a certificate
-/// per service.
-struct Pki {
-    dir: PathBuf,
-    ca: DevCa,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = keyhold_tests::binary::workdir(&[]);
-        let ca = DevCa::new("test CA").unwrap();
-        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        let pki = Pki { dir, ca };
-        for service in SERVICES {
-            pki.write_cert(service, &pki.ca.issue(Some(service)).unwrap());
-        }
-        pki
-    }
-
-    fn write_cert(&self, service: &str, issued: &Issued) {
-        std::fs::write(self.dir.join(format!("{service}.pem")), &issued.cert_pem).unwrap();
-        std::fs::write(self.dir.join(format!("{service}-key.pem")), &issued.key_pem).unwrap();
-    }
-
-    fn flags(&self, service: &str) -> Vec<String> {
-        let path = |name: String| self.dir.join(name).display().to_string();
-        vec![
-            "--tls-cert-file".into(),
-            path(format!("{service}.pem")),
-            "--tls-key-file".into(),
-            path(format!("{service}-key.pem")),
-            "--tls-client-ca-file".into(),
-            path("ca.pem".into()),
-        ]
-    }
-
-    /// The principals file without any service key: services over TLS are who
-    /// their certificates say.
-    fn drop_service_keys(&self) {
-        let path = self.dir.join("principals.json");
-        let mut file: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for principal in file["principals"].as_array_mut().unwrap() {
-            if principal["type"] == "AWSService" {
-                let entry = principal.as_object_mut().unwrap();
-                entry.remove("access_key_id");
-                entry.remove("secret_access_key");
-            }
-        }
-        std::fs::write(&path, file.to_string()).unwrap();
-    }
-}
-
-fn client_config(ca_pem: &str, identity: Option<&Issued>) -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let mut config = match identity {
-        Some(issued) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap()],
-                PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
-            )
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    config
-}
-
-/// A channel to `address` over TLS, trusting `ca_pem`, presenting `identity`.
-fn tls_channel(address: SocketAddr, ca_pem: &str, identity: Option<&Issued>) -> Channel {
-    let config = Arc::new(client_config(ca_pem, identity));
-    let connector = tower::service_fn(move |_: Uri| {
-        let config = config.clone();
-        async move {
-            let tcp = TcpStream::connect(address).await?;
-            let stream = tokio_rustls::TlsConnector::from(config)
-                .connect(ServerName::try_from("localhost").unwrap(), tcp)
-                .await?;
-            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-        }
-    });
-    Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_with_connector_lazy(connector)
-}
-
-fn plain_channel(address: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_lazy()
-}
-
-/// The leaf certificate a new TLS connection to `address` is served.
-async fn served_certificate(address: SocketAddr, ca_pem: &str) -> Vec<u8> {
-    let tcp = TcpStream::connect(address).await.unwrap();
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(client_config(ca_pem, None)))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    stream.get_ref().1.peer_certificates().unwrap()[0].to_vec()
-}
-
-async fn health(channel: Channel, service: &str) -> Result<i32, tonic::Status> {
-    HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.into(),
-        })
-        .await
-        .map(|r| r.into_inner().status)
-}
-
-async fn wait_serving(channel: Channel) {
-    for _ in 0..400 {
-        if health(channel.clone(), "")
-            .await
-            .is_ok_and(|status| status == 1)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("not SERVING within 10 s");
-}
-
-/// kms-svc over TLS with `extra` flags; records go to memory.
-struct Kms {
-    address: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _database: TestDatabase,
-}
-
-async fn start_kms(pki: &Pki, extra: &[&str]) -> Kms {
-    let database = TestDatabase::create().await;
-    let mut flags = pki.flags("kms-svc");
-    flags.extend(extra.iter().map(|s| (*s).to_owned()));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let config = kms_config(&database.url, &pki.dir, &flags);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(kms_svc::run_with_sink(
-        config,
-        listener,
-        shutdown.clone(),
-        Arc::new(MemorySink::default()),
-    ));
-    wait_serving(tls_channel(address, pki.ca.pem(), None)).await;
-    Kms {
-        address,
-        shutdown,
-        task,
-        _database: database,
-    }
-}
 
 type Kmsc<T> = KmsServiceClient<T>;
 
@@ -210,7 +41,7 @@ fn code(result: Result<(), tonic::Status>) -> Code {
 
 #[tokio::test]
 async fn the_grpc_port_serves_tls_and_certificates_name_services() {
-    let pki = Pki::new();
+    let pki = Pki::create();
     let kms = start_kms(&pki, &[]).await;
     let ca = pki.ca.pem();
     let as_service =
@@ -312,7 +143,7 @@ async fn the_grpc_port_serves_tls_and_certificates_name_services() {
 
 #[tokio::test]
 async fn bad_tls_files_are_configuration_errors() {
-    let pki = Pki::new();
+    let pki = Pki::create();
     let database = TestDatabase::create().await;
     std::fs::write(pki.dir.join("kms-svc-key.pem"), "not a key").unwrap();
     let missing = pki.dir.join("absent.pem").display().to_string();
@@ -356,7 +187,7 @@ async fn bad_tls_files_are_configuration_errors() {
 
 #[tokio::test]
 async fn the_health_port_mirrors_the_grpc_port_in_plaintext() {
-    let pki = Pki::new();
+    let pki = Pki::create();
     let health_address = keyhold_tests::free_address();
     let kms = start_kms(&pki, &["--health-listen", &health_address.to_string()]).await;
     let port = plain_channel(health_address);
@@ -385,7 +216,7 @@ async fn the_health_port_mirrors_the_grpc_port_in_plaintext() {
 
 #[tokio::test]
 async fn a_renewed_certificate_serves_new_connections() {
-    let pki = Pki::new();
+    let pki = Pki::create();
     let kms = start_kms(&pki, &["--tls-reload-seconds", "1"]).await;
     let before = served_certificate(kms.address, pki.ca.pem()).await;
     pki.write_cert("kms-svc", &pki.ca.issue(Some("kms-svc")).unwrap());
@@ -414,7 +245,7 @@ async fn a_renewed_certificate_serves_new_connections() {
 /// stream their records to audit-svc, all as their certificates.
 #[tokio::test]
 async fn the_lab_path_runs_over_mtls_without_service_keys() {
-    let pki = Pki::new();
+    let pki = Pki::create();
     pki.drop_service_keys();
     let databases = [
         TestDatabase::create().await,

@@ -7,6 +7,7 @@ mod lab;
 mod output;
 mod readme;
 mod s3;
+mod tls;
 mod trail;
 
 use std::process::Output;
