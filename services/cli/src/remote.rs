@@ -301,6 +301,10 @@ pub fn show<T: prost::Message>(
 /// JSON in the AWS CLI's shape, or its values as text.
 pub fn print<M: prost::Message>(message_name: &str, response: &M, format: Format) {
     let value = format.select(aws_json(message_name, response));
+    // An empty response prints nothing, as in the AWS CLI (PutObjectAcl, DeleteAlias...).
+    if value.as_object().is_some_and(serde_json::Map::is_empty) {
+        return;
+    }
     match format.output {
         Output::Json => {
             let text = serde_json::to_string_pretty(&value).unwrap_or_default();

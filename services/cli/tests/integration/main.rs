@@ -37,13 +37,17 @@ pub fn command(who: Who, endpoints: &[(&str, String)], args: &[&str]) -> tokio::
     command
 }
 
-/// The JSON a command that must succeed prints.
+/// The JSON a command that must succeed prints (null for nothing).
 pub fn json_of(args: &[&str], output: &Output) -> Value {
     assert!(
         output.status.success(),
         "keyhold {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // An empty response prints nothing, as the AWS CLI's.
+    if output.stdout.is_empty() {
+        return Value::Null;
+    }
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
