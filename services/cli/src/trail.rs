@@ -47,6 +47,9 @@ pub enum TrailCommand {
         start_time: String,
         #[arg(long, default_value = "")]
         end_time: String,
+        /// Name every file checked, valid ones too (the AWS CLI's --verbose).
+        #[arg(long)]
+        verbose: bool,
     },
 }
 
@@ -160,7 +163,15 @@ pub async fn run(args: TrailArgs) -> anyhow::Result<()> {
             name,
             start_time,
             end_time,
-        } => validate_logs(&mut trails, name, start_time, end_time).await,
+            verbose,
+        } => {
+            let request = pb::ValidateLogsRequest {
+                trail_name: name,
+                start_time,
+                end_time,
+            };
+            validate_logs(&mut trails, request, verbose).await
+        }
     }
 }
 
@@ -216,32 +227,26 @@ pub async fn create(
 }
 
 /// The validation report, a line per file that is not valid (every file with
-/// --output text), then the AWS CLI's closing lines.
+/// --verbose), then the AWS CLI's closing lines.
 async fn validate_logs(
     trails: &mut Client,
-    name: String,
-    start_time: String,
-    end_time: String,
+    request: pb::ValidateLogsRequest,
+    verbose: bool,
 ) -> anyhow::Result<()> {
-    let request = pb::ValidateLogsRequest {
-        trail_name: name,
-        start_time,
-        end_time,
-    };
     let mut stream = reply("ValidateLogs", trails.validate_logs(request).await)?;
     let failed = |status| crate::remote::CallError::from_status("ValidateLogs", &status);
     let mut summary = None;
     while let Some(page) = stream.message().await.map_err(failed)? {
         for file in page.files {
+            let kind = match file.kind() {
+                pb::FileKind::Digest => "Digest file",
+                _ => "Log file",
+            };
+            let location = format!("s3://{}/{}", file.s3_bucket, file.s3_object);
             if file.status() != pb::FileStatus::Valid {
-                let kind = match file.kind() {
-                    pb::FileKind::Digest => "Digest file",
-                    _ => "Log file",
-                };
-                println!(
-                    "{kind}\ts3://{}/{}\tINVALID: {}",
-                    file.s3_bucket, file.s3_object, file.reason
-                );
+                println!("{kind}\t{location}\tINVALID: {}", file.reason);
+            } else if verbose {
+                println!("{kind}\t{location}\tvalid");
             }
         }
         summary = page.summary.or(summary);

@@ -233,3 +233,261 @@ async fn keys_come_from_a_named_profile_like_the_aws_clis() {
         "keyhold: The config profile (nope) could not be found"
     );
 }
+
+/// A key the lab user administers and uses, made with `keyhold kms create-key`.
+async fn console_key(kms: &KmsHarness) -> String {
+    let args = [
+        "create-key",
+        "--key-admin",
+        "AWSLabsUser-0001",
+        "--key-user",
+        "AWSLabsUser-0001",
+    ];
+    let created = json(kms, Who::User1, &args).await;
+    created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+}
+
+/// The key's policy document, as `get-key-policy --query Policy` prints it.
+async fn policy_of(kms: &KmsHarness, key: &str) -> String {
+    let args = ["get-key-policy", "--key-id", key, "--query", "Policy"];
+    let policy = json(kms, Who::User1, &args).await;
+    policy.as_str().expect("the policy text").to_owned()
+}
+
+/// The stderr of a command that must fail as the AWS CLI reports a service error.
+fn refused(output: &Output, code: &str, operation: &str) {
+    assert_eq!(output.status.code(), Some(254), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "An error occurred ({code}) when calling the {operation} operation: "
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn every_other_kms_command_and_its_main_error() {
+    let kms = KmsHarness::start().await;
+    let user = Who::User1;
+    let key_id = console_key(&kms).await;
+    let key = key_id.as_str();
+    let listed = json(&kms, user, &["list-keys"]).await;
+    assert!(
+        listed["Keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["KeyId"] == key),
+        "{listed}"
+    );
+
+    // Aliases: update and delete; a missing one is NotFoundException.
+    let second = console_key(&kms).await;
+    json(
+        &kms,
+        user,
+        &[
+            "create-alias",
+            "--alias-name",
+            "alias/moving",
+            "--target-key-id",
+            key,
+        ],
+    )
+    .await;
+    json(
+        &kms,
+        user,
+        &[
+            "update-alias",
+            "--alias-name",
+            "alias/moving",
+            "--target-key-id",
+            &second,
+        ],
+    )
+    .await;
+    let moved = json(&kms, user, &["describe-key", "--key-id", "alias/moving"]).await;
+    assert_eq!(moved["KeyMetadata"]["KeyId"], second.as_str());
+    json(
+        &kms,
+        user,
+        &["delete-alias", "--alias-name", "alias/moving"],
+    )
+    .await;
+    refused(
+        &keyhold(
+            &kms,
+            user,
+            &["delete-alias", "--alias-name", "alias/moving"],
+        )
+        .await,
+        "NotFoundException",
+        "DeleteAlias",
+    );
+
+    // Disabled keys refuse to work until enabled again.
+    json(&kms, user, &["disable-key", "--key-id", key]).await;
+    refused(
+        &keyhold(&kms, user, &["generate-data-key", "--key-id", key]).await,
+        "DisabledException",
+        "GenerateDataKey",
+    );
+    json(&kms, user, &["enable-key", "--key-id", key]).await;
+    let data_key = json(
+        &kms,
+        user,
+        &[
+            "generate-data-key",
+            "--key-id",
+            key,
+            "--key-spec",
+            "AES_256",
+        ],
+    )
+    .await;
+    assert_eq!(
+        data_key["Plaintext"].as_str().unwrap().len(),
+        44,
+        "32 bytes in base64"
+    );
+    assert!(data_key["CiphertextBlob"].is_string());
+    refused(
+        &keyhold(
+            &kms,
+            user,
+            &[
+                "generate-data-key",
+                "--key-id",
+                key,
+                "--key-spec",
+                "AES_512",
+            ],
+        )
+        .await,
+        "ValidationException",
+        "GenerateDataKey",
+    );
+
+    // Deletion: scheduled (7 days at least), then cancelled.
+    refused(
+        &keyhold(
+            &kms,
+            user,
+            &[
+                "schedule-key-deletion",
+                "--key-id",
+                &second,
+                "--pending-window-in-days",
+                "6",
+            ],
+        )
+        .await,
+        "ValidationException",
+        "ScheduleKeyDeletion",
+    );
+    let scheduled = json(
+        &kms,
+        user,
+        &[
+            "schedule-key-deletion",
+            "--key-id",
+            &second,
+            "--pending-window-in-days",
+            "7",
+        ],
+    )
+    .await;
+    assert_eq!(scheduled["KeyState"], "PendingDeletion");
+    json(&kms, user, &["cancel-key-deletion", "--key-id", &second]).await;
+    let described = json(&kms, user, &["describe-key", "--key-id", &second]).await;
+    assert_eq!(
+        described["KeyMetadata"]["KeyState"], "Disabled",
+        "a cancelled deletion leaves the key disabled"
+    );
+
+    // Policies: the console's edits, and a whole document from a file.
+    json(
+        &kms,
+        user,
+        &[
+            "add-key-admin",
+            "--key-id",
+            key,
+            "--principal",
+            "AWSLabsUser-0002",
+        ],
+    )
+    .await;
+    assert!(policy_of(&kms, key).await.contains("AWSLabsUser-0002"));
+    json(
+        &kms,
+        user,
+        &[
+            "remove-key-admin",
+            "--key-id",
+            key,
+            "--principal",
+            "AWSLabsUser-0002",
+        ],
+    )
+    .await;
+    refused(
+        &keyhold(
+            &kms,
+            user,
+            &[
+                "remove-key-admin",
+                "--key-id",
+                "alias/none",
+                "--principal",
+                "AWSLabsUser-0002",
+            ],
+        )
+        .await,
+        "NotFoundException",
+        "RemoveKeyAdministrator",
+    );
+    let dir = kms.workdir.join("cli-policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("policy.json");
+    std::fs::write(
+        &file,
+        keyhold_tests::kms::console_policy(
+            &[USER1_ARN],
+            &[USER1_ARN, keyhold_tests::kms::USER2_ARN],
+        ),
+    )
+    .unwrap();
+    json(
+        &kms,
+        user,
+        &[
+            "put-key-policy",
+            "--key-id",
+            key,
+            "--policy",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(policy_of(&kms, key).await.contains("AWSLabsUser-0002"));
+    std::fs::write(&file, "{not json").unwrap();
+    refused(
+        &keyhold(
+            &kms,
+            user,
+            &[
+                "put-key-policy",
+                "--key-id",
+                key,
+                "--policy",
+                file.to_str().unwrap(),
+            ],
+        )
+        .await,
+        "MalformedPolicyDocumentException",
+        "PutKeyPolicy",
+    );
+}

@@ -13,6 +13,10 @@ async fn ok(stack: &TrailStack, args: &[&str]) -> String {
     super::stdout_of(args, &s3(stack, Who::User1, args).await)
 }
 
+async fn json(stack: &TrailStack, args: &[&str]) -> serde_json::Value {
+    super::json_of(args, &s3(stack, Who::User1, args).await)
+}
+
 async fn anonymous_get(url: &str) -> (u16, Vec<u8>) {
     let response = reqwest::get(url).await.expect("GET");
     let status = response.status().as_u16();
@@ -338,4 +342,151 @@ async fn standard_input_uploads_to_the_key_given() {
     assert_eq!(back.stdout, b"piped bytes");
     let no_key = s3(&stack, Who::User1, &["cp", "-", "s3://cli-stdin/"]).await;
     assert_eq!(no_key.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn the_bucket_settings_commands_read_back_what_they_set() {
+    let stack = TrailStack::start(&[]).await;
+    let key = lab_user_key(&mut stack.object.kms.client(Who::User1)).await;
+    ok(&stack, &["mb", "s3://cli-settings"]).await;
+    let blocked = json(
+        &stack,
+        &["get-public-access-block", "--bucket", "cli-settings"],
+    )
+    .await;
+    assert_eq!(
+        blocked["PublicAccessBlockConfiguration"]["BlockPublicAcls"],
+        true
+    );
+    ok(
+        &stack,
+        &["delete-public-access-block", "--bucket", "cli-settings"],
+    )
+    .await;
+    let missing = s3(
+        &stack,
+        Who::User1,
+        &["get-public-access-block", "--bucket", "cli-settings"],
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(254));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("An error occurred (NoSuchPublicAccessBlockConfiguration) when calling the GetPublicAccessBlock operation"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
+    let owned = json(
+        &stack,
+        &["get-bucket-ownership-controls", "--bucket", "cli-settings"],
+    )
+    .await;
+    assert_eq!(
+        owned["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+        "BucketOwnerEnforced"
+    );
+    ok(
+        &stack,
+        &[
+            "put-bucket-ownership-controls",
+            "--bucket",
+            "cli-settings",
+            "--object-ownership",
+            "ObjectWriter",
+        ],
+    )
+    .await;
+
+    ok(
+        &stack,
+        &[
+            "put-bucket-encryption",
+            "--bucket",
+            "cli-settings",
+            "--sse-algorithm",
+            "aws:kms",
+            "--kms-master-key-id",
+            &key.arn,
+            "--bucket-key-enabled",
+        ],
+    )
+    .await;
+    let encryption = super::json_of(
+        &["get-bucket-encryption"],
+        &s3(
+            &stack,
+            Who::User1,
+            &["get-bucket-encryption", "--bucket", "cli-settings"],
+        )
+        .await,
+    );
+    let rule = &encryption["ServerSideEncryptionConfiguration"]["Rules"][0];
+    assert_eq!(
+        rule["ApplyServerSideEncryptionByDefault"]["SseAlgorithm"],
+        "aws:kms"
+    );
+    assert_eq!(
+        rule["ApplyServerSideEncryptionByDefault"]["KmsMasterKeyId"],
+        key.arn.as_str()
+    );
+    assert_eq!(rule["BucketKeyEnabled"], true);
+
+    // An object written without --sse takes the bucket's key; its ACL reads back.
+    let dir = stack.object.workdir.join("cli-settings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("note.txt");
+    std::fs::write(&file, b"default encryption").unwrap();
+    ok(
+        &stack,
+        &[
+            "cp",
+            file.to_str().unwrap(),
+            "s3://cli-settings/note.txt",
+            "--acl",
+            "public-read",
+        ],
+    )
+    .await;
+    let head = json(
+        &stack,
+        &[
+            "head-object",
+            "--bucket",
+            "cli-settings",
+            "--key",
+            "note.txt",
+        ],
+    )
+    .await;
+    assert_eq!(head["Head"]["SsekmsKeyId"], key.arn.as_str());
+    let acl = json(
+        &stack,
+        &[
+            "get-object-acl",
+            "--bucket",
+            "cli-settings",
+            "--key",
+            "note.txt",
+        ],
+    )
+    .await;
+    assert!(
+        acl["Grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |g| g["Grantee"]["Uri"] == "http://acs.amazonaws.com/groups/global/AllUsers"
+                    && g["Permission"] == "READ"
+            ),
+        "{acl}"
+    );
+    let no_bucket = s3(
+        &stack,
+        Who::User1,
+        &["get-bucket-encryption", "--bucket", "cli-none"],
+    )
+    .await;
+    assert_eq!(no_bucket.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&no_bucket.stderr).contains("(NoSuchBucket)"));
 }
