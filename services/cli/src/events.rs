@@ -48,9 +48,9 @@ pub struct Lookup {
     #[command(flatten)]
     attribute: Attribute,
     /// RFC 3339, e.g. 2026-12-07T10:00:00Z.
-    #[arg(long, default_value = "")]
+    #[arg(long, visible_alias = "start", default_value = "")]
     start_time: String,
-    #[arg(long, default_value = "")]
+    #[arg(long, visible_alias = "end", default_value = "")]
     end_time: String,
     /// 1 to 50 per page.
     #[arg(long, default_value_t = 0)]

@@ -48,6 +48,32 @@ async fn lookup_finds_a_keys_events_newest_first_a_page_at_a_time() {
     assert!(page["Events"][0]["EventTime"].is_number());
     assert_eq!(page["Events"][0]["Username"], "AWSLabsUser-0001");
 
+    // A time range (--start/--end are the short names of --start-time/--end-time).
+    let later = lookup(
+        &stack,
+        &[
+            "--resource-name",
+            &key.key_id,
+            "--start",
+            "2099-01-01T00:00:00Z",
+        ],
+    )
+    .await;
+    let later = super::json_of(&["lookup", "--start"], &later);
+    assert_eq!(later["Events"].as_array().map(Vec::len), Some(0), "{later}");
+    let until_now = lookup(
+        &stack,
+        &[
+            "--resource-name",
+            &key.key_id,
+            "--end",
+            &chrono::Utc::now().to_rfc3339(),
+        ],
+    )
+    .await;
+    let until_now = super::json_of(&["lookup", "--end"], &until_now);
+    assert_eq!(until_now["Events"][0]["EventName"], "CreateKey");
+
     let refused = lookup(&stack, &["--username", "x", "--event-name", "y"]).await;
     assert_eq!(
         refused.status.code(),
