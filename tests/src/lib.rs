@@ -6,6 +6,7 @@ pub mod aws_cli;
 pub mod binary;
 pub mod db;
 pub mod kms;
+pub mod kms_bad_inputs;
 pub mod lab;
 pub mod object;
 pub mod proxy;

@@ -1,6 +1,7 @@
 //! The AWS SDK for Rust (aws-sdk-kms, aws-sdk-cloudtrail) against keyhold's AWS JSON
-//! ports: the lab's KMS steps, and kms-svc's bad inputs raising the SDK's modelled
-//! exception (or, where KMS's model has none, the code) with AWS's message.
+//! ports: the lab's KMS steps, and every bad input of kms-svc's catalogue
+//! (keyhold_tests::kms_bad_inputs) raising the SDK's modelled exception (or, where
+//! KMS's model has none, the code) with AWS's message.
 
 use aws_sdk_kms::{
     Client,
@@ -16,6 +17,7 @@ use aws_sdk_kms::{
 use keyhold_tests::{
     KmsHarness, Who,
     kms::{USER1_ARN, console_policy},
+    kms_bad_inputs::{BadInput, Fixture, PHASES},
     texts::{FOX, KMS_ARN_PREFIX, decrypt_denied},
     trails::TrailStack,
 };
@@ -306,4 +308,121 @@ async fn lookup_events_pages_with_the_rust_sdk() {
         error.as_service_error(),
         Some(aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusError::TrailNotFoundException(_))
     ));
+}
+
+/// One bad input through the SDK: the code and message of what it raised (the SDK
+/// picks its modelled exception by that code), or `succeeded`.
+async fn sdk_outcome(client: &Client, input: &BadInput) -> (String, String) {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let request = &input.request;
+    let text = |name: &str| request[name].as_str().map(str::to_owned);
+    let number = |name: &str| request[name].as_i64().map(|n| n as i32);
+    let blob = |name: &str| {
+        request[name]
+            .as_str()
+            .map(|b| Blob::new(STANDARD.decode(b).expect("base64")))
+    };
+    let context = || {
+        request["EncryptionContext"].as_object().map(|pairs| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect::<std::collections::HashMap<_, _>>()
+        })
+    };
+    macro_rules! outcome {
+        ($call:expr) => {
+            match $call.send().await {
+                Ok(_) => ("succeeded".to_owned(), String::new()),
+                Err(error) => code_and_message(&error),
+            }
+        };
+    }
+    match input.operation {
+        "DescribeKey" => outcome!(client.describe_key().set_key_id(text("KeyId"))),
+        "Encrypt" => outcome!(
+            client
+                .encrypt()
+                .set_key_id(text("KeyId"))
+                .set_plaintext(blob("Plaintext"))
+                .set_encryption_context(context())
+        ),
+        "Decrypt" => outcome!(
+            client
+                .decrypt()
+                .set_ciphertext_blob(blob("CiphertextBlob"))
+                .set_encryption_context(context())
+                .set_key_id(text("KeyId"))
+        ),
+        "CreateAlias" => outcome!(
+            client
+                .create_alias()
+                .set_alias_name(text("AliasName"))
+                .set_target_key_id(text("TargetKeyId"))
+        ),
+        "GenerateRandom" => {
+            outcome!(
+                client
+                    .generate_random()
+                    .set_number_of_bytes(number("NumberOfBytes"))
+            )
+        }
+        "GenerateDataKey" => outcome!(
+            client
+                .generate_data_key()
+                .set_key_id(text("KeyId"))
+                .set_key_spec(text("KeySpec").map(|s| DataKeySpec::from(s.as_str())))
+                .set_number_of_bytes(number("NumberOfBytes"))
+        ),
+        "PutKeyPolicy" => outcome!(
+            client
+                .put_key_policy()
+                .set_key_id(text("KeyId"))
+                .set_policy_name(text("PolicyName"))
+                .set_policy(text("Policy"))
+        ),
+        "CreateKey" => outcome!(client.create_key().set_policy(text("Policy"))),
+        "ScheduleKeyDeletion" => outcome!(
+            client
+                .schedule_key_deletion()
+                .set_key_id(text("KeyId"))
+                .set_pending_window_in_days(number("PendingWindowInDays"))
+        ),
+        "CancelKeyDeletion" => outcome!(client.cancel_key_deletion().set_key_id(text("KeyId"))),
+        "EnableKey" => outcome!(client.enable_key().set_key_id(text("KeyId"))),
+        other => panic!("no SDK call for {other}"),
+    }
+}
+
+/// A catalogue entry for a failure message: the operation and the start of the request.
+fn named(input: &BadInput) -> String {
+    let request = input.request.to_string();
+    let shown: String = request.chars().take(160).collect();
+    format!("{} {shown}", input.operation)
+}
+
+#[tokio::test]
+async fn every_bad_input_of_the_catalogue_raises_its_exception_with_its_message() {
+    let kms = KmsHarness::start().await;
+    let mut user = kms.client(Who::User1);
+    let fixture = Fixture::make(&mut user).await;
+    let client = kms_client(&kms, Who::User1);
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for phase in PHASES {
+        for input in fixture.phases(&mut user, phase).await {
+            let seen = sdk_outcome(&client, &input).await;
+            checked += 1;
+            if seen != (input.exception.to_owned(), input.message.clone()) {
+                wrong.push(format!(
+                    "{phase:?} {}: {seen:?}, expected {} {:?}",
+                    named(&input),
+                    input.exception,
+                    input.message
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(checked >= 40, "{checked} bad inputs");
 }
