@@ -8,6 +8,7 @@ mod aws_cli_cloudtrail;
 mod aws_cli_kms;
 mod aws_json_protocol;
 mod aws_managed_key;
+mod aws_models;
 mod aws_sdk_kms;
 mod bad_input;
 mod conditions;

@@ -63,6 +63,18 @@ pub struct AwsProtocol {
     pub statuses: &'static [(&'static str, u16)],
 }
 
+impl AwsProtocol {
+    /// Whether `method` is one of the protocol's operations: a unary method of its
+    /// services that is neither internal nor keyhold's own.
+    pub fn serves(&self, method: &crate::catalog::MethodInfo) -> bool {
+        self.grpc_services.contains(&method.service.as_str())
+            && !(method.internal
+                || method.keyhold_method
+                || method.client_streaming
+                || method.server_streaming)
+    }
+}
+
 /// The protocol's HTTP edge: cheap to clone, one per port.
 pub struct AwsEdge<S> {
     shared: Arc<Shared<S>>,
@@ -99,13 +111,7 @@ where
         let operations = layer
             .catalog()
             .methods()
-            .filter(|method| protocol.grpc_services.contains(&method.service.as_str()))
-            .filter(|method| {
-                !(method.internal
-                    || method.keyhold_method
-                    || method.client_streaming
-                    || method.server_streaming)
-            })
+            .filter(|method| protocol.serves(method))
             .map(|method| (method.name.clone(), method.clone()))
             .collect();
         let config = layer.config();

@@ -71,6 +71,21 @@ pub fn response_to_json(message: &DynamicMessage) -> Value {
     from_proto_json(&message.descriptor(), value)
 }
 
+/// The AWS members of a message, by name: for a structure (or a list of them) its
+/// message, for anything else (scalars, blobs, maps) none. `keyhold_only` fields are
+/// not members.
+pub fn aws_members(descriptor: &MessageDescriptor) -> Vec<(String, Option<MessageDescriptor>)> {
+    shape_of(descriptor)
+        .fields
+        .iter()
+        .filter(|field| !field.keyhold_only)
+        .map(|field| {
+            let nested = field.message.clone().filter(|_| !field.descriptor.is_map());
+            (field.aws_name.clone(), nested)
+        })
+        .collect()
+}
+
 fn decode(descriptor: &MessageDescriptor, value: Value) -> Result<DynamicMessage, TranslateError> {
     let options = DeserializeOptions::new().deny_unknown_fields(true);
     match DynamicMessage::deserialize_with_options(descriptor.clone(), &value, &options) {
