@@ -65,6 +65,11 @@ pub struct Args {
     #[arg(long)]
     pub aws_json: bool,
 
+    /// With --aws-json: the SDK's calls as streams of one HTTP/2 connection (h2c)
+    /// instead of its own client's HTTP/1.1 connections, one per call in flight.
+    #[arg(long, requires = "aws_json")]
+    pub aws_http2: bool,
+
     /// kms-svc's AWS JSON endpoint for --aws-json. Ignored with --spawn.
     #[arg(
         long,

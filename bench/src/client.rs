@@ -79,7 +79,7 @@ pub async fn serving(endpoint: &str) -> bool {
 /// An AWS SDK KMS client signing as `key`, against kms-svc's AWS JSON endpoint. No
 /// retries (a failed call is an error, as in the gRPC phases) and no stalled-stream
 /// watch (the calls are small).
-pub fn aws_kms(endpoint: &str, key: AccessKey) -> aws_sdk_kms::Client {
+pub fn aws_kms(endpoint: &str, key: AccessKey, http2: bool) -> aws_sdk_kms::Client {
     use aws_sdk_kms::config::{
         BehaviorVersion, Builder, Credentials, Region, StalledStreamProtectionConfig,
         retry::RetryConfig,
@@ -96,7 +96,11 @@ pub fn aws_kms(endpoint: &str, key: AccessKey) -> aws_sdk_kms::Client {
             None,
             None,
             "keyhold-loadgen",
-        ))
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
+        ));
+    let config = if http2 {
+        config.http_client(crate::h2c::client())
+    } else {
+        config
+    };
+    aws_sdk_kms::Client::from_conf(config.build())
 }

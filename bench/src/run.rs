@@ -60,7 +60,7 @@ pub async fn measure(args: &Args, target: &Target, progress: bool) -> anyhow::Re
     }
     let aws = args
         .aws_json
-        .then(|| client::aws_kms(&target.aws_endpoint, client::USER1));
+        .then(|| client::aws_kms(&target.aws_endpoint, client::USER1, args.aws_http2));
     let mut phases = Vec::new();
     for (id, name, kind, round) in plan {
         let outcome = load::run(name, kind, &channels, aws.as_ref(), &fixture, &settings).await?;

@@ -21,6 +21,7 @@ pub const SERVICE_ERROR_EXIT: u8 = 254;
 /// Flags every remote command takes; each has the environment variable `keyhold up`
 /// and the AWS CLI use.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Endpoints, credentials and output")]
 pub struct RemoteArgs {
     /// kms-svc's gRPC endpoint.
     #[arg(

@@ -65,8 +65,11 @@ pub enum S3Command {
     /// Example: keyhold s3 cp lab-image.png s3://mycloudtrailbucket1234/images/lab-image.png
     ///   --sse aws:kms --sse-kms-key-id alias/myFirstKey
     Cp {
+        /// A file, `-` (standard input) or s3://bucket/key.
         #[arg(value_parser = Location::parse)]
         source: Location,
+        /// s3://bucket/key (or s3://bucket/prefix/ to keep the file's name), a file,
+        /// a directory, or `-` (standard output).
         #[arg(value_parser = Location::parse)]
         destination: Location,
         /// Server-side encryption of the new object: AES256 (SSE-S3) or aws:kms
