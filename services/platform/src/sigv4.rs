@@ -281,12 +281,20 @@ fn canonical_request(request: &SignedRequest<'_>, signed_headers: &[String]) -> 
     sorted.sort();
     let mut headers = String::new();
     for name in &sorted {
-        let values: Vec<String> = request
+        let mut values: Vec<String> = request
             .headers
             .get_all(name.as_str())
             .iter()
             .map(|value| collapse_spaces(&String::from_utf8_lossy(value.as_bytes())))
             .collect();
+        // HTTP/2 carries the host as the :authority pseudo-header, which arrives as
+        // the URI's authority, not as a Host header; clients sign it as `host`.
+        if values.is_empty()
+            && *name == "host"
+            && let Some(authority) = request.uri.authority()
+        {
+            values.push(authority.as_str().to_owned());
+        }
         headers.push_str(name);
         headers.push(':');
         headers.push_str(&values.join(","));

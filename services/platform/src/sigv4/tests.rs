@@ -115,6 +115,32 @@ fn a_request_signed_by_the_aws_signer_verifies() {
 }
 
 #[test]
+fn over_http2_the_signed_host_is_the_authority() {
+    let now = SystemTime::now();
+    let http1 = signed(USER_KEY, USER_SECRET, "kms", "us-east-1", now, "/", BODY);
+    // What an HTTP/2 server sees of the same request: no Host header, the
+    // :authority pseudo-header as the URI's authority.
+    let (mut parts, body) = http1.into_parts();
+    let host = parts
+        .headers
+        .remove(http::header::HOST)
+        .expect("a Host header");
+    parts.uri = format!("http://{}/", host.to_str().unwrap())
+        .parse()
+        .unwrap();
+    let http2 = http::Request::from_parts(parts, body);
+    assert_eq!(check(&http2, now).unwrap(), "alice");
+    // Another authority is another request.
+    let (mut parts, body) = http2.into_parts();
+    parts.uri = "http://kms.elsewhere.test:9001/".parse().unwrap();
+    let moved = http::Request::from_parts(parts, body);
+    assert_eq!(
+        check(&moved, now),
+        Err(SigV4Error::invalid(SIGNATURE_MISMATCH))
+    );
+}
+
+#[test]
 fn a_changed_body_header_or_secret_is_a_mismatch() {
     let now = SystemTime::now();
     let mismatch = Err(SigV4Error::invalid(SIGNATURE_MISMATCH));
