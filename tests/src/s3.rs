@@ -211,6 +211,38 @@ impl RawSigner {
     }
 }
 
+/// Like [`send_raw`], over HTTP/2 with prior knowledge (h2c): the host travels as the
+/// `:authority`, so a signed `host` header is not sent. The HTTP version, status and
+/// body (at most 1 MiB) of the answer.
+pub async fn send_http2(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> (http::Version, u16, Vec<u8>) {
+    use http_body_util::{BodyExt, Full, Limited};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers.iter().filter(|(name, _)| name != "host") {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(Full::new(bytes::Bytes::from(body)))
+        .expect("a request");
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<bytes::Bytes>>();
+    let response = client.request(request).await.expect("an HTTP/2 answer");
+    let (version, status) = (response.version(), response.status().as_u16());
+    #[allow(clippy::disallowed_methods)] // bounded by Limited
+    let body = Limited::new(response.into_body(), 1024 * 1024)
+        .collect()
+        .await
+        .expect("a body of at most 1 MiB")
+        .to_bytes();
+    (version, status, body.to_vec())
+}
+
 /// Sends a hand-made request with the plain client.
 pub async fn send_raw(
     method: &str,

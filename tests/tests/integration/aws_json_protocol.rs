@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use keyhold_tests::{
     KmsHarness, Who,
-    s3::{Payload, RawSigner, send_raw},
+    s3::{Payload, RawSigner, send_http2, send_raw},
 };
 use serde_json::{Value, json};
 
@@ -308,8 +308,6 @@ async fn refused_signatures_get_aws_exceptions_and_are_recorded() {
 /// the client signed as `host` must still verify.
 #[tokio::test]
 async fn a_request_signed_over_http2_verifies() {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
     let kms = KmsHarness::start().await;
     let url = format!("{}/", kms.aws_endpoint());
     let headers = [
@@ -317,26 +315,8 @@ async fn a_request_signed_over_http2_verifies() {
         ("x-amz-target", "TrentService.ListKeys"),
     ];
     let (signed, _) = kms_signer(Who::User1).sign("POST", &url, &headers, Payload::Bytes(b"{}"));
-    let mut request = http::Request::post(&url);
-    for (name, value) in signed.iter().filter(|(name, _)| name != "host") {
-        request = request.header(name, value);
-    }
-    let request = request
-        .body(Full::new(bytes::Bytes::from_static(b"{}")))
-        .unwrap();
-    let client = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<bytes::Bytes>>();
-    let response = client.request(request).await.expect("an HTTP/2 answer");
-    assert_eq!(response.version(), http::Version::HTTP_2);
-    let status = response.status().as_u16();
-    // A ListKeys answer of a new installation: a few hundred bytes.
-    #[allow(clippy::disallowed_methods)] // bounded by Limited
-    let body = http_body_util::Limited::new(response.into_body(), 64 * 1024)
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes();
+    let (version, status, body) = send_http2("POST", &url, &signed, b"{}".to_vec()).await;
+    assert_eq!(version, http::Version::HTTP_2);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let answer: Value = serde_json::from_slice(&body).unwrap();
     assert!(answer["Keys"].is_array(), "{answer}");

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::{presigning::PresigningConfig, primitives::ByteStream};
 use keyhold_tests::{
     ObjectHarness, Who,
-    s3::{Payload, RawSigner, http, raw_request, sdk_error, send_raw, xml_field},
+    s3::{Payload, RawSigner, http, raw_request, sdk_error, send_http2, send_raw, xml_field},
     s3_sdk::get_bytes,
 };
 
@@ -584,4 +584,18 @@ async fn a_request_the_edge_and_s3s_classify_differently_is_not_served() {
         (403, ("AccessDenied".to_owned(), "Access Denied".to_owned())),
         "{xml}"
     );
+}
+
+/// Over HTTP/2 the host is the `:authority` pseudo-header, not a Host header; a
+/// request signed over HTTP/2 must verify on the S3 port too.
+#[tokio::test]
+async fn a_request_signed_over_http2_verifies() {
+    let harness = harness_with_bucket("over-http2").await;
+    let url = format!("{}/over-http2?list-type=2", harness.s3_endpoint());
+    let (signed, _) = RawSigner::new(Who::User1).sign("GET", &url, &[], Payload::Bytes(b""));
+    let (version, status, body) = send_http2("GET", &url, &signed, Vec::new()).await;
+    assert_eq!(version, ::http::Version::HTTP_2);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("<Name>over-http2</Name>"), "{text}");
 }
