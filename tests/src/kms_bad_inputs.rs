@@ -121,8 +121,7 @@ pub fn blob_context() -> Value {
 
 const INVALID_CIPHERTEXT: &str = "The ciphertext is invalid, was not made by this service, or the encryption context differs from the one used to encrypt it.";
 
-/// Refused whatever the key's state (the key enabled, no alias `alias/myFirstKey`
-/// yet... as the caller left it).
+/// Refused while the fixture's key is enabled, as [`Fixture::make`] leaves it.
 pub fn while_enabled(f: &Fixture) -> Vec<BadInput> {
     let missing = "1234abcd-12ab-34cd-56ef-1234567890ab";
     let foreign = format!("arn:aws:kms:eu-west-1:111111111111:key/{missing}");

@@ -421,15 +421,8 @@ impl Lab {
     async fn open(&mut self) -> anyhow::Result<()> {
         const STEP: u8 = 4;
         self.checks.step(STEP, "open the encrypted image");
-        let got = self.get(&self.image.clone()).await;
-        let same = got.as_ref().is_ok_and(|b| *b == self.bytes);
-        self.checks.check(
-            STEP,
-            "GetObject as the user: the image's bytes",
-            got.map(|b| format!("{} bytes", b.len()))
-                .unwrap_or_else(|e| format!("{}: {}", e.code, e.message)),
-            same,
-        );
+        self.check_image_opens(STEP, "GetObject as the user: the image's bytes")
+            .await;
         let keys = self.remote.keys()?;
         let signer = Signer {
             access_key_id: &keys.access_key_id,
@@ -617,16 +610,20 @@ impl Lab {
             outcome(&added),
             added.is_ok(),
         );
+        self.check_image_opens(STEP, "at once, the image opens again")
+            .await;
+        Ok(())
+    }
+
+    /// GetObject of the image as the user: it must give back the uploaded bytes.
+    async fn check_image_opens(&mut self, step: u8, expectation: &str) {
         let got = self.get(&self.image.clone()).await;
         let same = got.as_ref().is_ok_and(|b| *b == self.bytes);
-        self.checks.check(
-            STEP,
-            "at once, the image opens again",
-            got.map(|b| format!("{} bytes", b.len()))
-                .unwrap_or_else(|e| format!("{}: {}", e.code, e.message)),
-            same,
-        );
-        Ok(())
+        let observed = match &got {
+            Ok(bytes) => format!("{} bytes", bytes.len()),
+            Err(error) => format!("{}: {}", error.code, error.message),
+        };
+        self.checks.check(step, expectation, observed, same);
     }
 
     async fn put(

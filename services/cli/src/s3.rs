@@ -532,30 +532,29 @@ async fn copy(
             Ok(())
         }
         (Location::S3(url), destination @ (Location::Local(_) | Location::Stdio)) => {
-            let object = S3Url::object(&url.to_string()).map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                !url.key.is_empty(),
+                "{url} names no object; expected s3://bucket/key"
+            );
             let request = pb::GetObjectRequest {
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
+                bucket: url.bucket.clone(),
+                key: url.key.clone(),
                 ..Default::default()
             };
-            let what = format!("download failed: {object} to {destination}");
-            match destination {
-                Location::Local(path) => {
-                    let path = if path.is_dir() {
-                        path.join(file_name(&PathBuf::from(&object.key))?)
-                    } else {
-                        path
-                    };
-                    transfer::download(s3, request, Some(&path))
-                        .await
-                        .map_err(failed(what))?;
-                    println!("download: {object} to {}", path.display());
+            let what = format!("download failed: {url} to {destination}");
+            // A directory gets the object's own name; standard output has no path.
+            let path = match destination {
+                Location::Local(path) if path.is_dir() => {
+                    Some(path.join(file_name(&PathBuf::from(&url.key))?))
                 }
-                _ => {
-                    transfer::download(s3, request, None)
-                        .await
-                        .map_err(failed(what))?;
-                }
+                Location::Local(path) => Some(path),
+                _ => None,
+            };
+            transfer::download(s3, request, path.as_deref())
+                .await
+                .map_err(failed(what))?;
+            if let Some(path) = path {
+                println!("download: {url} to {}", path.display());
             }
             Ok(())
         }

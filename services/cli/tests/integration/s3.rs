@@ -279,7 +279,7 @@ async fn refusals_and_local_errors_are_reported_and_store_nothing() {
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("note.txt")]);
 
-    // Standard input needs a key to land on; with one it uploads.
+    // The refused upload stored nothing.
     let listed = ok(&stack, &["ls", "s3://cli-errors/"]).await;
     assert_eq!(listed, "", "nothing was stored");
     let usage = s3(&stack, Who::User1, &["presign", "s3://cli-errors/"]).await;
