@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use keyhold_crypto::{
-    CryptoError, NoncePrefix, SecretKey, SegmentDecryptor, SegmentEncryptor, SegmentLayout,
+    CryptoError, NoncePrefix, SEGMENT_SIZE, SecretKey, SegmentDecryptor, SegmentEncryptor,
+    SegmentLayout,
 };
 use md5::{Digest, Md5};
 use object_store::aws::AmazonS3Builder;
@@ -47,6 +48,10 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub const LOCAL_PART_SIZE: usize = 4 * 1024 * 1024;
 /// Ciphertext uploading at once for one write (in parts of the store's part size).
 pub const MAX_BYTES_IN_FLIGHT: usize = 16 * 1024 * 1024;
+/// The largest object whose ciphertext is kept with its metadata instead of in a blob:
+/// one segment. A PUT declaring at most this length is sealed in memory (bounded by
+/// it) and stored in one statement, with no file to write and fsync.
+pub const INLINE_MAX: u64 = SEGMENT_SIZE as u64;
 /// Ciphertext bytes per read from a local file. Large reads keep the blocking-pool
 /// round trips (one per read) off the profile.
 const LOCAL_READ_CHUNK: usize = 1024 * 1024;
@@ -167,6 +172,12 @@ impl BlobStore {
         format!("{BLOB_DIR}/{}/{id}", &hex[..2])
     }
 
+    /// A fresh random name for the version of an object stored inline: unique like a
+    /// blob path, but outside the blob directory, so nothing ever looks for a blob there.
+    pub fn new_inline_path() -> String {
+        format!("inline/{}", uuid::Uuid::new_v4())
+    }
+
     /// The file holding blob `path` in a local store (for tests and diagnostics).
     pub fn local_path(&self, path: &str) -> Option<PathBuf> {
         Some(local_file(self.local_root.as_ref()?, path))
@@ -207,65 +218,58 @@ impl BlobStore {
             len: 0,
             part_size,
         };
-        let mut encryptor = SegmentEncryptor::new(key, prefix);
-        let mut hasher = md5.then(Md5::new);
-        let mut size = 0u64;
-
+        let mut sealer = Sealer::new(key, prefix, expected_len, md5);
         let outcome: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
-                let chunk = chunk?;
-                size += chunk.len() as u64;
-                if let Some(expected) = expected_len
-                    && size > expected
-                {
-                    return Err(BlobError::LengthMismatch {
-                        expected,
-                        actual: size,
-                    });
-                }
-                if let Some(hasher) = hasher.as_mut() {
-                    hasher.update(&chunk);
-                }
-                let segments = encryptor.push(&chunk).map_err(|_| {
-                    BlobError::Body("object exceeds the largest size keyhold can store".into())
-                })?;
-                for segment in segments {
+                for segment in sealer.push(&chunk?)? {
                     sink.push(self, &location, segment).await?;
                 }
-            }
-            if let Some(expected) = expected_len
-                && size != expected
-            {
-                return Err(BlobError::LengthMismatch {
-                    expected,
-                    actual: size,
-                });
             }
             Ok(())
         }
         .await;
-
-        let outcome = match outcome {
-            Ok(()) => {
-                let last = encryptor.finish();
-                match sink.push(self, &location, last).await {
-                    Ok(()) => sink.finish(self, &location).await,
-                    Err(e) => {
-                        sink.abort().await;
-                        Err(e)
-                    }
-                }
-            }
+        let (last, written) = match outcome.and_then(|()| sealer.finish()) {
+            Ok(sealed) => sealed,
             Err(e) => {
                 sink.abort().await;
-                Err(e)
+                return Err(e);
             }
         };
-        outcome?;
-        Ok(Written {
-            size,
-            md5: hasher.map(|h| h.finalize().into()),
-        })
+        match sink.push(self, &location, last).await {
+            Ok(()) => sink.finish(self, &location).await?,
+            Err(e) => {
+                sink.abort().await;
+                return Err(e);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Encrypts `body`, which must be exactly `expected_len` bytes, into memory: the
+    /// ciphertext a blob of it would hold, for storing with the object's metadata.
+    /// Holds at most `expected_len` plus one tag per segment (a longer body is refused
+    /// as soon as it runs over), so the caller bounds the memory by what it accepts.
+    pub async fn seal_in_memory<S>(
+        key: &SecretKey,
+        prefix: NoncePrefix,
+        mut body: S,
+        expected_len: u64,
+        md5: bool,
+    ) -> Result<(Bytes, Written), BlobError>
+    where
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+    {
+        let mut sealer = Sealer::new(key, prefix, Some(expected_len), md5);
+        let mut segments = Vec::new();
+        while let Some(chunk) = body.next().await {
+            segments.extend(sealer.push(&chunk?)?);
+        }
+        let (last, written) = sealer.finish()?;
+        if segments.is_empty() {
+            return Ok((last, written));
+        }
+        segments.push(last);
+        Ok((segments.concat().into(), written))
     }
 
     /// Plaintext bytes `range` of the object of plaintext `size` stored at `path` with
@@ -295,20 +299,23 @@ impl BlobStore {
         layout: SegmentLayout,
         range: Range<u64>,
     ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static + use<> {
-        let plan = layout.plan(range);
-        let decryptor = SegmentDecryptor::new(&key, prefix, layout, &plan);
-        drop(key);
-        let reader = Reader {
+        let source = Source::Store {
             store: Arc::clone(&self.store),
             location: parse_path(path),
-            ciphertext_range: plan.ciphertext_range,
-            ciphertext_size: layout.ciphertext_size(),
-            ciphertext: None,
-            decryptor: Some(decryptor),
-            pending: VecDeque::new(),
-            done: false,
         };
-        futures::stream::unfold(reader, Reader::step)
+        Reader::stream(source, key, prefix, layout, range)
+    }
+
+    /// Like [`Self::read_range_with_layout`], for ciphertext kept with the object's
+    /// metadata instead of in a blob.
+    pub fn read_inline_range(
+        ciphertext: Bytes,
+        key: SecretKey,
+        prefix: NoncePrefix,
+        layout: SegmentLayout,
+        range: Range<u64>,
+    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static + use<> {
+        Reader::stream(Source::Inline(ciphertext), key, prefix, layout, range)
     }
 
     /// Removes a blob; one that is already gone is fine.
@@ -470,10 +477,77 @@ impl Sink {
     }
 }
 
+/// The plaintext of a body, sealed as it arrives: every write's length rule and
+/// optional MD5, then [`SegmentEncryptor`].
+struct Sealer {
+    encryptor: SegmentEncryptor,
+    hasher: Option<Md5>,
+    size: u64,
+    expected_len: Option<u64>,
+}
+
+impl Sealer {
+    fn new(key: &SecretKey, prefix: NoncePrefix, expected_len: Option<u64>, md5: bool) -> Self {
+        Self {
+            encryptor: SegmentEncryptor::new(key, prefix),
+            hasher: md5.then(Md5::new),
+            size: 0,
+            expected_len,
+        }
+    }
+
+    /// Takes the body's next chunk and returns the segments it completed; refuses a
+    /// body that runs over its declared length.
+    fn push(&mut self, chunk: &[u8]) -> Result<Vec<Bytes>, BlobError> {
+        self.size += chunk.len() as u64;
+        if let Some(expected) = self.expected_len
+            && self.size > expected
+        {
+            return Err(BlobError::LengthMismatch {
+                expected,
+                actual: self.size,
+            });
+        }
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(chunk);
+        }
+        self.encryptor.push(chunk).map_err(|_| {
+            BlobError::Body("object exceeds the largest size keyhold can store".into())
+        })
+    }
+
+    /// The final segment and what was written; refuses a body that fell short.
+    fn finish(self) -> Result<(Bytes, Written), BlobError> {
+        if let Some(expected) = self.expected_len
+            && self.size != expected
+        {
+            return Err(BlobError::LengthMismatch {
+                expected,
+                actual: self.size,
+            });
+        }
+        let written = Written {
+            size: self.size,
+            md5: self.hasher.map(|h| h.finalize().into()),
+        };
+        Ok((self.encryptor.finish(), written))
+    }
+}
+
+/// Where a [`Reader`] finds the ciphertext.
+enum Source {
+    /// A blob at `location`.
+    Store {
+        store: Arc<dyn ObjectStore>,
+        location: Result<Path, BlobError>,
+    },
+    /// All of it, kept with the object's metadata.
+    Inline(Bytes),
+}
+
 /// The state of a [`BlobStore::read_range_with_layout`] stream.
 struct Reader {
-    store: Arc<dyn ObjectStore>,
-    location: Result<Path, BlobError>,
+    source: Source,
     ciphertext_range: Range<u64>,
     ciphertext_size: u64,
     ciphertext: Option<BoxStream<'static, Result<Bytes, BlobError>>>,
@@ -484,6 +558,28 @@ struct Reader {
 }
 
 impl Reader {
+    fn stream(
+        source: Source,
+        key: SecretKey,
+        prefix: NoncePrefix,
+        layout: SegmentLayout,
+        range: Range<u64>,
+    ) -> impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static + use<> {
+        let plan = layout.plan(range);
+        let decryptor = SegmentDecryptor::new(&key, prefix, layout, &plan);
+        drop(key);
+        let reader = Reader {
+            source,
+            ciphertext_range: plan.ciphertext_range,
+            ciphertext_size: layout.ciphertext_size(),
+            ciphertext: None,
+            decryptor: Some(decryptor),
+            pending: VecDeque::new(),
+            done: false,
+        };
+        futures::stream::unfold(reader, Reader::step)
+    }
+
     async fn step(mut self) -> Option<(Result<Bytes, BlobError>, Self)> {
         loop {
             if let Some(piece) = self.pending.pop_front() {
@@ -532,22 +628,33 @@ impl Reader {
     /// Starts the ranged GET, after checking the blob is exactly as long as the layout
     /// says (a blob that is shorter was truncated; one that is longer was tampered with).
     async fn open(&mut self) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        let location = match &self.location {
-            Ok(location) => location.clone(),
-            Err(e) => return Err(BlobError::Storage(e.to_string())),
+        let (store, location) = match &self.source {
+            Source::Store { store, location } => match location {
+                Ok(location) => (Arc::clone(store), location.clone()),
+                Err(e) => return Err(BlobError::Storage(e.to_string())),
+            },
+            Source::Inline(ciphertext) => {
+                if ciphertext.len() as u64 != self.ciphertext_size {
+                    return Err(self.size_mismatch(ciphertext.len() as u64));
+                }
+                let range =
+                    self.ciphertext_range.start as usize..self.ciphertext_range.end as usize;
+                let wanted = ciphertext.slice(range);
+                return Ok(futures::stream::once(async move { Ok(wanted) }).boxed());
+            }
         };
         let options = GetOptions {
             range: Some(GetRange::Bounded(self.ciphertext_range.clone())),
             ..Default::default()
         };
-        let result = match self.store.get_opts(&location, options).await {
+        let result = match store.get_opts(&location, options).await {
             Ok(result) => result,
             Err(object_store::Error::NotFound { .. }) => {
                 return Err(BlobError::Corrupt("the stored blob is missing".into()));
             }
             Err(e) => {
                 // A range past the end of a truncated blob fails the GET itself.
-                return Err(match self.store.head(&location).await {
+                return Err(match store.head(&location).await {
                     Ok(meta) if meta.size != self.ciphertext_size => self.size_mismatch(meta.size),
                     Err(object_store::Error::NotFound { .. }) => {
                         BlobError::Corrupt("the stored blob is missing".into())
@@ -1084,5 +1191,119 @@ mod tests {
         for bad in ["ftp://x/y", "file://relative/dir", "s3://", "/tmp/x"] {
             assert!(BlobStore::from_url(bad).is_err(), "{bad}");
         }
+    }
+
+    async fn seal_inline(data: &[u8], chunk: usize) -> (Bytes, SecretKey, NoncePrefix) {
+        let key = SecretKey::generate();
+        let prefix = NoncePrefix::generate();
+        let (ciphertext, written) =
+            BlobStore::seal_in_memory(&key, prefix, body(data, chunk), data.len() as u64, true)
+                .await
+                .unwrap();
+        let md5: [u8; 16] = Md5::digest(data).into();
+        assert_eq!(
+            written,
+            Written {
+                size: data.len() as u64,
+                md5: Some(md5)
+            }
+        );
+        (ciphertext, key, prefix)
+    }
+
+    async fn read_inline(
+        ciphertext: Bytes,
+        key: &SecretKey,
+        prefix: NoncePrefix,
+        size: u64,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, BlobError> {
+        let layout = SegmentLayout::new(size);
+        let pieces: Vec<Bytes> =
+            BlobStore::read_inline_range(ciphertext, key.clone(), prefix, layout, range)
+                .try_collect()
+                .await?;
+        Ok(pieces.concat())
+    }
+
+    #[tokio::test]
+    async fn sealed_in_memory_is_the_ciphertext_a_blob_would_hold() {
+        let t = TempStore::new();
+        for size in [0, 1, 4096, SEGMENT_SIZE - 1, SEGMENT_SIZE] {
+            let data = random_bytes(size);
+            let (ciphertext, key, prefix) = seal_inline(&data, 1000).await;
+            assert_eq!(ciphertext.len(), size + 16, "one segment and its tag");
+            // The same key and prefix written as a blob give the same bytes.
+            let path = BlobStore::new_blob_path();
+            t.blobs
+                .write_sealed(&path, &key, prefix, body(&data, 3000), None, false)
+                .await
+                .unwrap();
+            let file = std::fs::read(t.blobs.local_path(&path).unwrap()).unwrap();
+            assert_eq!(file, ciphertext, "{size} bytes");
+            let size = size as u64;
+            let whole = read_inline(ciphertext.clone(), &key, prefix, size, 0..size).await;
+            assert_eq!(whole.unwrap(), *data, "{size} bytes");
+            if size > 10 {
+                let part = read_inline(ciphertext, &key, prefix, size, 3..size - 7).await;
+                assert_eq!(part.unwrap(), &data[3..data.len() - 7]);
+            }
+        }
+        // Two segments (the domain never inlines more than one, but the format holds).
+        let data = random_bytes(SEGMENT_SIZE + 5);
+        let (ciphertext, key, prefix) = seal_inline(&data, SEGMENT_SIZE).await;
+        let size = data.len() as u64;
+        let tail = read_inline(ciphertext, &key, prefix, size, size - 9..size).await;
+        assert_eq!(tail.unwrap(), &data[data.len() - 9..]);
+    }
+
+    #[tokio::test]
+    async fn sealing_in_memory_refuses_a_body_of_another_length() {
+        let key = SecretKey::generate();
+        let prefix = NoncePrefix::generate();
+        let data = random_bytes(5000);
+        let seal = |declared: u64| {
+            BlobStore::seal_in_memory(&key, prefix, body(&data, 1000), declared, false)
+        };
+        // Refused as soon as it runs over, not after buffering the rest.
+        match seal(2500).await {
+            Err(BlobError::LengthMismatch {
+                expected: 2500,
+                actual: 3000,
+            }) => {}
+            other => panic!("{:?}", other.map(|(_, w)| w)),
+        }
+        match seal(6000).await {
+            Err(BlobError::LengthMismatch {
+                expected: 6000,
+                actual: 5000,
+            }) => {}
+            other => panic!("{:?}", other.map(|(_, w)| w)),
+        }
+        let failing = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(BlobError::Body("reset".into())),
+        ]);
+        match BlobStore::seal_in_memory(&key, prefix, failing, 10, false).await {
+            Err(BlobError::Body(message)) => assert_eq!(message, "reset"),
+            other => panic!("{:?}", other.map(|(_, w)| w)),
+        }
+    }
+
+    #[tokio::test]
+    async fn tampered_inline_ciphertext_is_never_served() {
+        let data = random_bytes(4096);
+        let (ciphertext, key, prefix) = seal_inline(&data, 4096).await;
+        let size = data.len() as u64;
+        let mut flipped = ciphertext.to_vec();
+        flipped[100] ^= 1;
+        assert_corrupt(read_inline(flipped.into(), &key, prefix, size, 0..size).await);
+        let short = ciphertext.slice(..ciphertext.len() - 1);
+        assert_corrupt(read_inline(short, &key, prefix, size, 0..10).await);
+        let mut long = ciphertext.to_vec();
+        long.push(0);
+        assert_corrupt(read_inline(long.into(), &key, prefix, size, 0..10).await);
+        let other = SecretKey::generate();
+        assert_corrupt(read_inline(ciphertext, &other, prefix, size, 0..size).await);
     }
 }

@@ -268,12 +268,14 @@ pub struct ContentHeaders {
     pub content_language: Option<String>,
 }
 
-/// One object's metadata row. Its bytes live in the blob store under `blob_path`.
+/// One object's metadata row. Its bytes live in the blob store under `blob_path`, or
+/// for a small object in the row itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRecord {
     pub bucket: String,
     pub key: String,
-    /// Where the ciphertext is in the blob store (never derived from the key).
+    /// Names this version of the object (never derived from the key): where its
+    /// ciphertext is in the blob store, or `inline/<uuid>` (no blob) for a small one.
     pub blob_path: String,
     /// Plaintext size.
     pub size: u64,

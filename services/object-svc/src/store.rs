@@ -9,12 +9,14 @@
 //! as garbage, in the same transaction; `delete_object` does the same with the
 //! deleted object's blob; the sweeper deletes what `collectable_blobs` lists from the
 //! blob store and then calls `forget_blob`. Multipart uploads and objects made of
-//! several part blobs: [`multipart`].
+//! several part blobs: [`multipart`]. Small objects keep their ciphertext in their
+//! row (`put_inline_object_if`) and have no blob to track.
 
 use std::{collections::BTreeMap, convert::Infallible};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
+use sqlx::{PgExecutor, PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
 
 use crate::model::{
     Acl, Bucket, ContentHeaders, DefaultEncryption, ObjectEncryption, ObjectListing,
@@ -31,6 +33,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Debug, Clone)]
 pub struct MetadataStore {
     pool: PgPool,
+    bucket_reads: batched::BucketReads,
+    object_reads: batched::ObjectReads,
+    inline_inserts: batched::InlineInserts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +54,13 @@ pub enum PutObjectOutcome<R = Infallible> {
     /// `forget_blob`; the sweeper does it otherwise). The other parts of a replaced
     /// multipart object are recorded as garbage too, for the sweeper.
     Stored { replaced_blob: Option<String> },
-    /// Nothing stored; the new blob was recorded as garbage.
+    /// Nothing stored; the new blob (if any) was recorded as garbage.
     NoSuchBucket,
     /// Nothing stored: the upload ran past the abandoned-upload cutoff and the
     /// sweeper claimed its blob (which may be gone already).
     UploadExpired,
-    /// Nothing stored: the write's precondition did not hold; the new blob was
-    /// recorded as garbage.
+    /// Nothing stored: the write's precondition did not hold; the new blob (if any)
+    /// was recorded as garbage.
     Refused(R),
 }
 
@@ -78,20 +83,23 @@ macro_rules! object_columns {
     };
 }
 
-/// `$1`..`$20` in `object_columns!` order (see `bind_object`).
+/// `$1`..`$20` in `object_columns!` order, then `$21` the inline ciphertext (see
+/// `write_object`).
 const INSERT_OBJECT: &str = "\
 INSERT INTO objects (bucket, key, blob_path, size, etag, last_modified, content_type,
     cache_control, content_disposition, content_encoding, content_language, user_metadata,
     sse_algorithm, kms_key_arn, bucket_key_enabled, wrapped_key, encryption_context,
-    nonce_prefix, segment_size, acl)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+    nonce_prefix, segment_size, acl, inline_ciphertext)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    $21)
 ON CONFLICT (bucket, key) DO NOTHING";
 
 const UPDATE_OBJECT: &str = "\
 UPDATE objects SET blob_path = $3, size = $4, etag = $5, last_modified = $6, content_type = $7,
     cache_control = $8, content_disposition = $9, content_encoding = $10, content_language = $11,
     user_metadata = $12, sse_algorithm = $13, kms_key_arn = $14, bucket_key_enabled = $15,
-    wrapped_key = $16, encryption_context = $17, nonce_prefix = $18, segment_size = $19, acl = $20
+    wrapped_key = $16, encryption_context = $17, nonce_prefix = $18, segment_size = $19, acl = $20,
+    inline_ciphertext = $21
 WHERE bucket = $1 AND key = $2";
 
 /// Puts a blob into pending as garbage (collectable at once). `$1` path, `$2` now.
@@ -172,6 +180,7 @@ const LIST_PLAIN_BOUNDED: &str = list_plain!(" AND o.key < $7");
 const LIST_WALK: &str = list_walk!("");
 const LIST_WALK_BOUNDED: &str = list_walk!(" AND o.key < $7");
 
+mod batched;
 pub mod multipart;
 
 fn decode_error(message: String) -> sqlx::Error {
@@ -266,11 +275,13 @@ fn object_from_row(row: &PgRow) -> Result<ObjectRecord, sqlx::Error> {
     })
 }
 
-/// Runs `INSERT_OBJECT` or `UPDATE_OBJECT` with the record's values.
+/// Runs `INSERT_OBJECT` or `UPDATE_OBJECT` with the record's values and its inline
+/// ciphertext (None: its bytes are in the blob store).
 async fn write_object(
-    tx: &mut Transaction<'static, Postgres>,
+    executor: impl PgExecutor<'_>,
     sql: &'static str,
     record: &ObjectRecord,
+    inline: Option<&[u8]>,
 ) -> Result<u64, sqlx::Error> {
     let size = i64::try_from(record.size).map_err(encode_error)?;
     let segment_size = i32::try_from(record.encryption.segment_size).map_err(encode_error)?;
@@ -290,7 +301,8 @@ async fn write_object(
     .bind(&record.encryption.nonce_prefix)
     .bind(segment_size)
     .bind(Json(&record.acl))
-    .execute(&mut **tx)
+    .bind(inline)
+    .execute(executor)
     .await?;
     Ok(done.rows_affected())
 }
@@ -335,6 +347,12 @@ fn bind_bucket_settings<'q>(query: PgQuery<'q>, bucket: &'q Bucket) -> PgQuery<'
         .bind(Json(&bucket.acl))
 }
 
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
+}
+
 /// Records `blob_path` as garbage, for the sweeper.
 pub(crate) async fn mark_garbage(
     tx: &mut Transaction<'static, Postgres>,
@@ -374,6 +392,19 @@ pub(crate) async fn take_pending(
 
 /// Locks a bucket row FOR SHARE, by name.
 pub(super) const BUCKET_FOR_SHARE: &str = "SELECT 1 FROM buckets WHERE name = $1 FOR SHARE";
+
+/// Holds bucket `name` FOR SHARE in `tx`, so that its deletion waits for `tx`; false
+/// when there is no such bucket.
+pub(super) async fn hold_bucket(
+    tx: &mut Transaction<'static, Postgres>,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query(BUCKET_FOR_SHARE)
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
 
 /// What `hold_for_blob` found.
 pub(super) enum BlobHold {
@@ -416,17 +447,20 @@ async fn store_object_row(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,
 ) -> Result<Option<String>, sqlx::Error> {
-    match store_object_row_if(tx, record, |_| Ok::<(), Infallible>(())).await? {
+    match store_object_row_if(tx, record, None, |_| Ok::<(), Infallible>(())).await? {
         Ok(replaced) => Ok(replaced),
         Err(never) => match never {},
     }
 }
 
-/// Like [`store_object_row`], if `admits` accepts the ETag of the row it would
-/// replace (None: there is none); its refusal is returned as it is.
+/// Like [`store_object_row`], with the object's `inline` ciphertext if it has no
+/// blob, and only if `admits` accepts the ETag of the row it would replace (None:
+/// there is none); its refusal is returned as it is. A replaced object stored inline
+/// has no blob to report.
 async fn store_object_row_if<R>(
     tx: &mut Transaction<'static, Postgres>,
     record: &ObjectRecord,
+    inline: Option<&[u8]>,
     admits: impl Fn(Option<&str>) -> Result<(), R>,
 ) -> Result<Result<Option<String>, R>, sqlx::Error> {
     // Replace the row if there is one (locked, so its blob path is the one this
@@ -434,21 +468,22 @@ async fn store_object_row_if<R>(
     // transaction inserted meanwhile (waiting for it to commit) does nothing, and
     // the next round replaces that row: no replaced blob goes unreported.
     let replaced = loop {
-        let current: Option<(String, String)> = sqlx::query_as(
-            "SELECT blob_path, etag FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE",
+        let current: Option<(String, String, bool)> = sqlx::query_as(
+            "SELECT blob_path, etag, inline_ciphertext IS NOT NULL FROM objects \
+             WHERE bucket = $1 AND key = $2 FOR UPDATE",
         )
         .bind(&record.bucket)
         .bind(&record.key)
         .fetch_optional(&mut **tx)
         .await?;
-        if let Err(refused) = admits(current.as_ref().map(|(_, e)| e.as_str())) {
+        if let Err(refused) = admits(current.as_ref().map(|(_, e, _)| e.as_str())) {
             return Ok(Err(refused));
         }
-        if let Some((current, _)) = current {
-            write_object(tx, UPDATE_OBJECT, record).await?;
-            break Some(current).filter(|current| *current != record.blob_path);
+        if let Some((current, _, was_inline)) = current {
+            write_object(&mut **tx, UPDATE_OBJECT, record, inline).await?;
+            break Some(current).filter(|current| !was_inline && *current != record.blob_path);
         }
-        if write_object(tx, INSERT_OBJECT, record).await? == 1 {
+        if write_object(&mut **tx, INSERT_OBJECT, record, inline).await? == 1 {
             break None;
         }
     };
@@ -488,7 +523,12 @@ fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: &str) -> Option<&'k 
 
 impl MetadataStore {
     pub fn new(pool: PgPool) -> Self {
-        MetadataStore { pool }
+        MetadataStore {
+            bucket_reads: batched::bucket_reads(pool.clone()),
+            object_reads: batched::object_reads(pool.clone()),
+            inline_inserts: batched::inline_inserts(pool.clone()),
+            pool,
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -513,16 +553,13 @@ impl MetadataStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The bucket as committed when this call was made (read together with the other
+    /// calls waiting for a bucket).
     pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, sqlx::Error> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            bucket_columns!(),
-            " FROM buckets WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(bucket_from_row).transpose()
+        self.bucket_reads
+            .call(name.to_owned())
+            .await
+            .unwrap_or_else(|unanswered| Err(decode_error(unanswered.to_string())))
     }
 
     /// The account's buckets, by name.
@@ -643,7 +680,7 @@ impl MetadataStore {
             }
             BlobHold::Held => {}
         }
-        let replaced = match store_object_row_if(&mut tx, record, admits).await? {
+        let replaced = match store_object_row_if(&mut tx, record, None, admits).await? {
             Ok(replaced) => replaced,
             Err(refused) => {
                 // The pending row is gone (claimed above): the blob becomes garbage.
@@ -656,6 +693,56 @@ impl MetadataStore {
         Ok(PutObjectOutcome::Stored {
             replaced_blob: replaced,
         })
+    }
+
+    /// Stores an object whose `ciphertext` goes in its row, like
+    /// [`Self::put_object_if`] but with no blob to take out of pending or to replace.
+    /// A new key (the common case) is one insert committed on its own, shared with the
+    /// other new keys being stored meanwhile: the insert's foreign key holds the
+    /// bucket, and `ON CONFLICT DO NOTHING` leaves an existing row to the transaction
+    /// that replaces it.
+    pub async fn put_inline_object_if<R>(
+        &self,
+        record: &ObjectRecord,
+        ciphertext: &Bytes,
+        admits: impl Fn(Option<&str>) -> Result<(), R>,
+    ) -> Result<PutObjectOutcome<R>, sqlx::Error> {
+        if admits(None).is_ok() {
+            let inserted = self
+                .inline_inserts
+                .call((record.clone(), ciphertext.clone()))
+                .await
+                .unwrap_or_else(|unanswered| Err(decode_error(unanswered.to_string())));
+            match inserted {
+                Ok(true) => {
+                    return Ok(PutObjectOutcome::Stored {
+                        replaced_blob: None,
+                    });
+                }
+                Ok(false) => {}
+                Err(error) if is_foreign_key_violation(&error) => {
+                    return Ok(PutObjectOutcome::NoSuchBucket);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        if !hold_bucket(&mut tx, &record.bucket).await? {
+            tx.rollback().await?;
+            return Ok(PutObjectOutcome::NoSuchBucket);
+        }
+        match store_object_row_if(&mut tx, record, Some(ciphertext), admits).await? {
+            Ok(replaced) => {
+                tx.commit().await?;
+                Ok(PutObjectOutcome::Stored {
+                    replaced_blob: replaced,
+                })
+            }
+            Err(refused) => {
+                tx.rollback().await?;
+                Ok(PutObjectOutcome::Refused(refused))
+            }
+        }
     }
 
     pub async fn object(
@@ -693,20 +780,22 @@ impl MetadataStore {
 
     /// Deletes the object row and returns its blob path, which goes into pending as
     /// garbage in the same transaction (with its other parts, for a multipart
-    /// object). None when there was no such object.
+    /// object). None when there was no such object, or it was stored inline.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
     ) -> Result<Option<String>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let deleted: Option<String> = sqlx::query_scalar(
-            "DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING blob_path",
+        let deleted: Option<(String, bool)> = sqlx::query_as(
+            "DELETE FROM objects WHERE bucket = $1 AND key = $2 \
+             RETURNING blob_path, inline_ciphertext IS NOT NULL",
         )
         .bind(bucket)
         .bind(key)
         .fetch_optional(&mut *tx)
         .await?;
+        let deleted = deleted.and_then(|(blob_path, inline)| (!inline).then_some(blob_path));
         if let Some(blob_path) = &deleted {
             mark_garbage(&mut tx, blob_path).await?;
             multipart::mark_parts_garbage(&mut tx, blob_path).await?;

@@ -102,3 +102,15 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// The error each call answered by one shared statement gets when it failed
+/// (sqlx errors cannot be cloned): the same message, and the same answer from
+/// [`is_unavailable`], which decides between 503 and 500.
+pub fn copy_error(error: &sqlx::Error) -> sqlx::Error {
+    let copy = std::io::Error::other(error.to_string());
+    if is_unavailable(error) {
+        sqlx::Error::Io(copy)
+    } else {
+        sqlx::Error::Decode(Box::new(copy))
+    }
+}

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod aws_json;
+pub mod batch;
 pub mod catalog;
 pub mod config;
 pub mod connections;

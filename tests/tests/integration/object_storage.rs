@@ -288,9 +288,41 @@ async fn only_ciphertext_is_at_rest() {
         .expect("SSE-S3 PUT");
     assert!(get(&mut user, BUCKET, "kms.bin").await.unwrap().1 == kms_body);
     assert!(get(&mut user, BUCKET, "s3.bin").await.unwrap().1 == s3_body);
+    // Small objects (up to one 64 KiB segment) keep their ciphertext in their row; one
+    // byte more and it is a blob.
+    let small_kms = marked(4096);
+    let small_s3 = marked(SEGMENT);
+    let edge = marked(SEGMENT + 1);
+    put(
+        &mut user,
+        sse_kms(BUCKET, "small-kms.bin", &key.key_id),
+        &small_kms,
+    )
+    .await
+    .expect("small SSE-KMS PUT");
+    put(&mut user, sse_s3(BUCKET, "small-s3.bin"), &small_s3)
+        .await
+        .expect("small SSE-S3 PUT");
+    put(&mut user, sse_s3(BUCKET, "edge.bin"), &edge)
+        .await
+        .expect("SSE-S3 PUT of one segment and a byte");
+    for (name, body) in [
+        ("small-kms.bin", &small_kms),
+        ("small-s3.bin", &small_s3),
+        ("edge.bin", &edge),
+    ] {
+        assert!(
+            get(&mut user, BUCKET, name).await.unwrap().1 == *body,
+            "{name}"
+        );
+    }
 
     let files = files_under(&harness.blob_dir());
-    assert_eq!(files.len(), 2, "one blob per object: {files:?}");
+    assert_eq!(
+        files.len(),
+        3,
+        "one blob per object of more than a segment: {files:?}"
+    );
     for file in &files {
         let bytes = std::fs::read(file).expect("read a blob");
         assert_no_marker(&bytes, &format!("blob {}", file.display()));
@@ -301,8 +333,8 @@ async fn only_ciphertext_is_at_rest() {
 
     let rows = dump_database(&harness.database.url).await;
     assert!(
-        rows.iter().filter(|(table, _)| table == "objects").count() == 2,
-        "both objects have a row"
+        rows.iter().filter(|(table, _)| table == "objects").count() == 5,
+        "every object has a row"
     );
     for (table, row) in &rows {
         assert_no_marker(row.as_bytes(), &format!("object-svc table {table}"));
@@ -311,25 +343,47 @@ async fn only_ciphertext_is_at_rest() {
         assert_no_marker(row.as_bytes(), &format!("kms-svc table {table}"));
     }
 
+    // The dump shows bytea as hex: the inline ciphertext is checked as bytes, and
+    // is the object's one sealed segment.
+    let pool = database(&harness).await;
+    let inline: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT key, inline_ciphertext FROM objects \
+         WHERE inline_ciphertext IS NOT NULL ORDER BY key",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let inline_sizes: Vec<(&str, usize)> =
+        inline.iter().map(|(k, c)| (k.as_str(), c.len())).collect();
+    assert_eq!(
+        inline_sizes,
+        [("small-kms.bin", 4096 + 16), ("small-s3.bin", SEGMENT + 16)]
+    );
+    for (object, ciphertext) in &inline {
+        assert_no_marker(ciphertext, &format!("inline ciphertext of {object}"));
+    }
+
     // The stored data keys are wrapped (a raw AES-256 key would be 32 bytes), and
     // an SSE-KMS one is what kms-svc returned, under the key used.
-    let pool = database(&harness).await;
     let keys: Vec<(String, i32, Option<String>)> = sqlx::query_as(
         "SELECT key, octet_length(wrapped_key), kms_key_arn FROM objects ORDER BY key",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(keys.len(), 2);
-    for (object, wrapped_len, _) in &keys {
+    assert_eq!(keys.len(), 5);
+    for (object, wrapped_len, arn) in &keys {
         assert!(
             *wrapped_len > 32,
             "{object}: wrapped key of {wrapped_len} bytes"
         );
+        let sse_kms = object.contains("kms");
+        assert_eq!(
+            arn.as_deref(),
+            sse_kms.then_some(key.arn.as_str()),
+            "{object}"
+        );
     }
-    assert_eq!(keys[0].0, "kms.bin");
-    assert_eq!(keys[0].2.as_deref(), Some(key.arn.as_str()));
-    assert_eq!(keys[1].2, None);
 }
 
 #[tokio::test]
@@ -493,6 +547,113 @@ async fn tampered_blobs_are_never_served() {
     let _ = std::fs::remove_dir_all(harness.blob_dir());
 }
 
+/// Runs `sql` with `$1` BUCKET and `$2` `key`, for tampering with a stored row.
+async fn tamper_row(pool: &PgPool, sql: &'static str, key: &str) {
+    let done = sqlx::query(sql)
+        .bind(BUCKET)
+        .bind(key)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1, "{sql}");
+}
+
+#[tokio::test]
+async fn tampered_inline_ciphertext_is_never_served() {
+    let (harness, mut user) = setup::start(BUCKET).await;
+    let pool = database(&harness).await;
+    let data = patterned(4096);
+    put(&mut user, sse_s3(BUCKET, "victim"), &data)
+        .await
+        .unwrap();
+    let original: Vec<u8> =
+        sqlx::query_scalar("SELECT inline_ciphertext FROM objects WHERE bucket = $1 AND key = $2")
+            .bind(BUCKET)
+            .bind("victim")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(original.len(), 4096 + 16, "stored with its row");
+    let restore = || async {
+        sqlx::query(
+            "UPDATE objects SET inline_ciphertext = $2 WHERE bucket = $1 AND key = 'victim'",
+        )
+        .bind(BUCKET)
+        .bind(&original)
+        .execute(&pool)
+        .await
+        .unwrap();
+    };
+    for (case, sql) in [
+        (
+            "a byte flipped",
+            "UPDATE objects SET inline_ciphertext = \
+             set_byte(inline_ciphertext, 100, get_byte(inline_ciphertext, 100) # 1) \
+             WHERE bucket = $1 AND key = $2",
+        ),
+        (
+            "the tag flipped",
+            "UPDATE objects SET inline_ciphertext = \
+             set_byte(inline_ciphertext, 4100, get_byte(inline_ciphertext, 4100) # 128) \
+             WHERE bucket = $1 AND key = $2",
+        ),
+        (
+            "one byte shorter",
+            "UPDATE objects SET inline_ciphertext = \
+             substring(inline_ciphertext FROM 1 FOR 4111) WHERE bucket = $1 AND key = $2",
+        ),
+        (
+            "one byte longer",
+            "UPDATE objects SET inline_ciphertext = inline_ciphertext || '\\x00'::bytea \
+             WHERE bucket = $1 AND key = $2",
+        ),
+        (
+            "empty",
+            "UPDATE objects SET inline_ciphertext = ''::bytea WHERE bucket = $1 AND key = $2",
+        ),
+    ] {
+        tamper_row(&pool, sql, "victim").await;
+        for range in ["", "bytes=0-99"] {
+            let partial = read_partial(&mut user, BUCKET, "victim", range).await;
+            assert_internal_error(partial.error.as_ref(), &format!("{case} {range}"));
+            assert!(partial.body.is_empty(), "{case} {range}: served bytes");
+        }
+        restore().await;
+    }
+
+    // Another small object's ciphertext (sealed under its own key) in the row.
+    let donor = marked(4096);
+    put(&mut user, sse_s3(BUCKET, "donor"), &donor)
+        .await
+        .unwrap();
+    tamper_row(
+        &pool,
+        "UPDATE objects v SET inline_ciphertext = d.inline_ciphertext FROM objects d \
+         WHERE d.bucket = $1 AND d.key = 'donor' AND v.bucket = $1 AND v.key = $2",
+        "victim",
+    )
+    .await;
+    let partial = read_partial(&mut user, BUCKET, "victim", "").await;
+    assert_internal_error(partial.error.as_ref(), "another object's ciphertext");
+    assert!(partial.body.is_empty());
+    // And all of the donor (key, nonce prefix, bytes): only the binding of the data
+    // key to bucket and key stops the victim's name from serving the donor's bytes.
+    tamper_row(
+        &pool,
+        "UPDATE objects v SET wrapped_key = d.wrapped_key, nonce_prefix = d.nonce_prefix, \
+         etag = d.etag FROM objects d \
+         WHERE d.bucket = $1 AND d.key = 'donor' AND v.bucket = $1 AND v.key = $2",
+        "victim",
+    )
+    .await;
+    let partial = read_partial(&mut user, BUCKET, "victim", "").await;
+    assert_internal_error(partial.error.as_ref(), "all of the donor on the victim");
+    assert!(partial.body.is_empty(), "served the donor's bytes");
+
+    // The donor itself is untouched.
+    assert!(get(&mut user, BUCKET, "donor").await.unwrap().1 == donor);
+}
+
 /// Puts A's wrapped key and nonce prefix on B's row (BUCKET/a and BUCKET/b).
 async fn give_b_the_key_of_a(pool: &PgPool) {
     sqlx::query(
@@ -585,12 +746,13 @@ async fn an_sse_kms_key_opens_only_its_own_object() {
     assert!(partial.body.is_empty());
 
     // All of A's row (with its encryption context naming A) on B, with a copy of A's
-    // blob: the context names another object, so B must not serve it.
+    // blob (B, small, kept its ciphertext in its row; now it points at the blob): the
+    // context names another object, so B must not serve it.
     let copy_path = copy_blob_of_a(&harness, &pool).await;
     sqlx::query(
         "UPDATE objects b SET wrapped_key = a.wrapped_key, nonce_prefix = a.nonce_prefix, \
          encryption_context = a.encryption_context, size = a.size, etag = a.etag, \
-         blob_path = $2 \
+         blob_path = $2, inline_ciphertext = a.inline_ciphertext \
          FROM objects a WHERE a.bucket = $1 AND a.key = 'a' AND b.bucket = $1 AND b.key = 'b'",
     )
     .bind(BUCKET)
@@ -696,7 +858,8 @@ async fn a_put_cut_off_midway_leaves_no_object_and_no_untracked_bytes() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // A later PUT of the key works and leaves exactly its own blob.
+    // A later PUT of the key works; it is small (kept in its row), so once the
+    // cut-off upload's bytes are gone no blob is left.
     put(&mut user, sse_s3(BUCKET, "cut-off.bin"), b"whole")
         .await
         .unwrap();
@@ -706,7 +869,7 @@ async fn a_put_cut_off_midway_leaves_no_object_and_no_untracked_bytes() {
     );
     wait_for("the cut-off upload's bytes to go", 10, || {
         let blob_dir = blob_dir.clone();
-        async move { files_under(&blob_dir).len() == 1 }
+        async move { files_under(&blob_dir).is_empty() }
     })
     .await;
 }
@@ -767,13 +930,20 @@ async fn the_sweeper_removes_the_staging_file_of_a_crashed_upload() {
     );
 }
 
-/// Exactly the blobs of the `objects` object rows are on disk, and nothing is pending.
+/// There are `objects` object rows, exactly the blobs of those not kept in their rows
+/// are on disk, and nothing is pending.
 async fn only_object_blobs(harness: &ObjectHarness, pool: &PgPool, objects: usize) {
-    let paths: Vec<String> = sqlx::query_scalar("SELECT blob_path FROM objects ORDER BY blob_path")
-        .fetch_all(pool)
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM objects")
+        .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(paths.len(), objects);
+    assert_eq!(rows, objects as i64);
+    let paths: Vec<String> = sqlx::query_scalar(
+        "SELECT blob_path FROM objects WHERE inline_ciphertext IS NULL ORDER BY blob_path",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     let mut on_disk: Vec<String> = files_under(&harness.blob_dir())
         .iter()
         .map(|f| blob_path_of_file(harness, f))
@@ -807,10 +977,14 @@ async fn overwritten_and_deleted_objects_leave_no_blob() {
     only_object_blobs(&harness, &pool, 1).await;
     assert_eq!(get(&mut user, BUCKET, "k").await.unwrap().1, b"third");
 
-    put(&mut user, sse_s3(BUCKET, "other"), b"other")
+    // Small objects ("first", "third") keep their ciphertext in their rows; "other"
+    // has a blob.
+    put(&mut user, sse_s3(BUCKET, "other"), &patterned(100_000))
         .await
         .unwrap();
     only_object_blobs(&harness, &pool, 2).await;
+    let other_path = blob_path(&pool, BUCKET, "other").await;
+    assert!(blob_file(&harness, &other_path).exists());
 
     let k_path = blob_path(&pool, BUCKET, "k").await;
     user.delete_object(DeleteObjectRequest {
@@ -827,6 +1001,7 @@ async fn overwritten_and_deleted_objects_leave_no_blob() {
     })
     .await
     .unwrap();
+    assert!(!blob_file(&harness, &other_path).exists());
     only_object_blobs(&harness, &pool, 0).await;
     assert!(files_under(&blob_dir).is_empty());
 }
@@ -843,6 +1018,12 @@ async fn objects_survive_a_restart() {
             marked(150_000),
         ),
         ("empty", sse_s3(BUCKET, "empty"), Vec::new()),
+        // Small ones (and the empty ones) are kept in their rows.
+        (
+            "small.bin",
+            sse_kms(BUCKET, "small.bin", &key.key_id),
+            marked(4096),
+        ),
         (
             "kms-empty",
             sse_kms(BUCKET, "kms-empty", &key.key_id),

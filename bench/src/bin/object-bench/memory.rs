@@ -143,7 +143,7 @@ pub async fn run(
             settings.size,
             &fixture.bucket,
             key,
-            &fixture.kms_key,
+            Some(&fixture.kms_key),
         ),
     )
     .await?;

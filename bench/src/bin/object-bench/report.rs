@@ -297,7 +297,15 @@ fn small_table(out: &mut String, s: &Small) {
         out,
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    let loads = [&s.sink, &s.put, &s.source, &s.get, &s.get_under_policy];
+    let loads = [
+        &s.sink,
+        &s.put,
+        &s.source,
+        &s.get,
+        &s.get_under_policy,
+        &s.put_sse_s3,
+        &s.get_sse_s3,
+    ];
     for load in loads {
         small_row(out, load);
     }

@@ -388,7 +388,7 @@ async fn sdk(
             size,
             bucket,
             "s3/grpc-warm-up",
-            &fixture.kms_key,
+            Some(&fixture.kms_key),
         ),
     )
     .await?;
@@ -420,7 +420,14 @@ async fn sdk(
         let s3_key = format!("s3/sdk-round-{round}");
         let (t, cpu) = timed(
             watched,
-            transfer::put(object, payload, size, bucket, &grpc_key, &fixture.kms_key),
+            transfer::put(
+                object,
+                payload,
+                size,
+                bucket,
+                &grpc_key,
+                Some(&fixture.kms_key),
+            ),
         )
         .await?;
         sides[0].add(t, cpu);

@@ -3,7 +3,8 @@
 //! warm-up and a measured window: Sink of one small message (ceiling up), PutObject
 //! SSE-KMS of distinct keys, Source of one small message (ceiling down), GetObject
 //! SSE-KMS over the keys just put (every byte checked), then the same GETs once the
-//! bucket has a bucket policy of 20 statements (authorization's cost on the data path).
+//! bucket has a bucket policy of 20 statements (authorization's cost on the data path),
+//! then PutObject and GetObject again with SSE-S3 (no KMS call).
 
 use std::{
     sync::Arc,
@@ -38,6 +39,8 @@ enum Kind {
     Get,
     /// GetObject again, with [`twenty_statement_policy`] on the bucket.
     GetUnderPolicy,
+    PutSseS3,
+    GetSseS3,
 }
 
 impl Kind {
@@ -48,6 +51,8 @@ impl Kind {
             Kind::Source => "Source (ceiling down)",
             Kind::Get => "GetObject SSE-KMS",
             Kind::GetUnderPolicy => "GetObject SSE-KMS, 20-statement bucket policy",
+            Kind::PutSseS3 => "PutObject SSE-S3",
+            Kind::GetSseS3 => "GetObject SSE-S3",
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct Small {
     pub source: Load,
     pub get: Load,
     pub get_under_policy: Load,
+    pub put_sse_s3: Load,
+    pub get_sse_s3: Load,
     /// PutObject/s over Sink/s, GetObject/s over Source/s (reported, no target).
     pub put_ratio: f64,
     pub get_ratio: f64,
@@ -109,6 +116,8 @@ impl Small {
             + self.source.errors
             + self.get.errors
             + self.get_under_policy.errors
+            + self.put_sse_s3.errors
+            + self.get_sse_s3.errors
     }
 }
 
@@ -136,30 +145,39 @@ impl Worker {
             Kind::Source => {
                 transfer::source(&mut self.probe, self.size, self.size as u32).await?;
             }
-            Kind::Put => {
-                let key = format!("small/{:03}/{:08}", self.task, self.calls);
+            Kind::Put | Kind::PutSseS3 => {
+                let (folder, kms_key) = match self.kind {
+                    Kind::Put => ("small", Some(self.fixture.kms_key.as_str())),
+                    _ => ("small-sse-s3", None),
+                };
+                let key = format!("{folder}/{:03}/{:08}", self.task, self.calls);
                 transfer::put(
                     &mut self.object,
                     &self.payload,
                     self.size,
                     &self.fixture.bucket,
                     &key,
-                    &self.fixture.kms_key,
+                    kms_key,
                 )
                 .await?;
                 self.stored.push(key);
             }
-            Kind::Get | Kind::GetUnderPolicy => {
+            Kind::Get | Kind::GetUnderPolicy | Kind::GetSseS3 => {
                 // Each task starts at its own place in the list and walks on from there.
                 let count = self.keys.len();
                 let start = self.task * count / self.tasks.max(1);
                 let key = &self.keys[(start + self.calls as usize) % count];
-                transfer::get(
+                let sse = match self.kind {
+                    Kind::GetSseS3 => "AES256",
+                    _ => "aws:kms",
+                };
+                transfer::get_encrypted(
                     &mut self.object,
                     &self.fixture.bucket,
                     key,
                     self.size,
                     Some(&self.payload),
+                    sse,
                 )
                 .await?;
             }
@@ -315,38 +333,14 @@ pub async fn run(
     watched: Watched,
     machine_busy_before: f64,
 ) -> anyhow::Result<Small> {
-    let payload = Payload::new(settings.size as usize);
+    let payload = &Payload::new(settings.size as usize);
+    let run = |kind: Kind, keys: Arc<Vec<String>>| async move {
+        load(kind, settings, channels, fixture, payload, &keys, watched).await
+    };
     let none = Arc::new(Vec::new());
-    let (sink, _) = load(
-        Kind::Sink,
-        settings,
-        channels,
-        fixture,
-        &payload,
-        &none,
-        watched,
-    )
-    .await?;
-    let (put, stored) = load(
-        Kind::Put,
-        settings,
-        channels,
-        fixture,
-        &payload,
-        &none,
-        watched,
-    )
-    .await?;
-    let (source, _) = load(
-        Kind::Source,
-        settings,
-        channels,
-        fixture,
-        &payload,
-        &none,
-        watched,
-    )
-    .await?;
+    let (sink, _) = run(Kind::Sink, none.clone()).await?;
+    let (put, stored) = run(Kind::Put, none.clone()).await?;
+    let (source, _) = run(Kind::Source, none.clone()).await?;
     anyhow::ensure!(
         !stored.is_empty(),
         "no small object was stored, so none can be read ({})",
@@ -354,16 +348,7 @@ pub async fn run(
     );
     let objects_stored = stored.len();
     let keys = Arc::new(stored);
-    let (get, _) = load(
-        Kind::Get,
-        settings,
-        channels,
-        fixture,
-        &payload,
-        &keys,
-        watched,
-    )
-    .await?;
+    let (get, _) = run(Kind::Get, keys.clone()).await?;
     let mut owner = transfer::object_client(channels[0].clone(), settings.user);
     let policy = twenty_statement_policy(&fixture.bucket);
     owner
@@ -372,21 +357,22 @@ pub async fn run(
             policy,
         })
         .await?;
-    let (get_under_policy, _) = load(
-        Kind::GetUnderPolicy,
-        settings,
-        channels,
-        fixture,
-        &payload,
-        &keys,
-        watched,
-    )
-    .await?;
+    let (get_under_policy, _) = run(Kind::GetUnderPolicy, keys).await?;
     owner
         .delete_bucket_policy(keyhold_proto::object::v1::DeleteBucketPolicyRequest {
             bucket: fixture.bucket.clone(),
         })
         .await?;
+    let (put_sse_s3, stored) = run(Kind::PutSseS3, none).await?;
+    anyhow::ensure!(
+        !stored.is_empty(),
+        "no small SSE-S3 object was stored ({})",
+        put_sse_s3
+            .first_error
+            .as_deref()
+            .unwrap_or("no error reported")
+    );
+    let (get_sse_s3, _) = run(Kind::GetSseS3, Arc::new(stored)).await?;
     Ok(Small {
         object_bytes: settings.size,
         concurrency: settings.concurrency,
@@ -401,6 +387,8 @@ pub async fn run(
         source,
         get,
         get_under_policy,
+        put_sse_s3,
+        get_sse_s3,
         objects_stored,
         machine_busy_before,
     })

@@ -161,7 +161,15 @@ pub async fn run(
 
     // Warm-up and check: every byte of one GET is compared with what was put.
     transfer::sink(probe, payload, size).await?;
-    transfer::put(object, payload, size, bucket, "throughput/warm-up", kms_key).await?;
+    transfer::put(
+        object,
+        payload,
+        size,
+        bucket,
+        "throughput/warm-up",
+        Some(kms_key),
+    )
+    .await?;
     transfer::source(probe, size, settings.source_chunk).await?;
     let checked = transfer::get(object, bucket, "throughput/warm-up", size, Some(payload)).await?;
     let get_message = u32::try_from(checked.bytes / checked.messages.max(1)).unwrap_or(u32::MAX);
@@ -186,7 +194,7 @@ pub async fn run(
         sides[0].add(t, cpu);
         let (t, cpu) = timed(
             watched,
-            transfer::put(object, payload, size, bucket, &key, kms_key),
+            transfer::put(object, payload, size, bucket, &key, Some(kms_key)),
         )
         .await?;
         sides[1].add(t, cpu);

@@ -172,22 +172,28 @@ pub async fn sink(
     })
 }
 
-/// PutObject with SSE-KMS under `kms_key`: the header, then `size` bytes in chunks.
+/// PutObject with SSE-KMS under `kms_key` (SSE-S3 when None): the header, then `size`
+/// bytes in chunks.
 pub async fn put(
     client: &mut ObjectClient,
     payload: &Payload,
     size: u64,
     bucket: &str,
     key: &str,
-    kms_key: &str,
+    kms_key: Option<&str>,
 ) -> anyhow::Result<Transferred> {
+    let sse = if kms_key.is_some() {
+        "aws:kms"
+    } else {
+        "AES256"
+    };
     let header = PutObjectHeader {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         content_type: "application/octet-stream".to_owned(),
         content_length: Some(size),
-        server_side_encryption: "aws:kms".to_owned(),
-        ssekms_key_id: kms_key.to_owned(),
+        server_side_encryption: sse.to_owned(),
+        ssekms_key_id: kms_key.unwrap_or_default().to_owned(),
         ..Default::default()
     };
     let first = PutObjectRequest {
@@ -211,8 +217,8 @@ pub async fn put(
         response.size
     );
     anyhow::ensure!(
-        response.server_side_encryption == "aws:kms",
-        "PutObject answered server_side_encryption {:?}, not aws:kms",
+        response.server_side_encryption == sse,
+        "PutObject answered server_side_encryption {:?}, not {sse}",
         response.server_side_encryption
     );
     Ok(Transferred {
@@ -257,6 +263,18 @@ pub async fn get(
     size: u64,
     verify: Option<&Payload>,
 ) -> anyhow::Result<Transferred> {
+    get_encrypted(client, bucket, key, size, verify, "aws:kms").await
+}
+
+/// [`get`] of an object stored with `sse` (`aws:kms` or `AES256`).
+pub async fn get_encrypted(
+    client: &mut ObjectClient,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    verify: Option<&Payload>,
+    sse: &str,
+) -> anyhow::Result<Transferred> {
     let request = GetObjectRequest {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
@@ -297,8 +315,8 @@ pub async fn get(
         head.content_length
     );
     anyhow::ensure!(
-        head.server_side_encryption == "aws:kms",
-        "GetObject of {key}: server_side_encryption {:?}, not aws:kms",
+        head.server_side_encryption == sse,
+        "GetObject of {key}: server_side_encryption {:?}, not {sse}",
         head.server_side_encryption
     );
     Ok(Transferred {

@@ -97,6 +97,35 @@ impl Objects {
         }
     }
 
+    /// Seals `body` into a new blob, registered as an upload first so that a crash
+    /// leaves a trace for the sweeper, and removed again if the write fails. Returns
+    /// the blob's path, for the row that will reference it.
+    async fn write_new_blob<S>(
+        &self,
+        data_key: &keyhold_crypto::SecretKey,
+        prefix: keyhold_crypto::NoncePrefix,
+        body: S,
+        content_length: Option<u64>,
+        want_md5: bool,
+    ) -> crate::error::ObjectResult<(String, crate::blobs::Written)>
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, crate::blobs::BlobError>> + Send + Unpin,
+    {
+        let blob_path = BlobStore::new_blob_path();
+        self.store.register_upload(&blob_path).await?;
+        let written = self
+            .blobs
+            .write_sealed(&blob_path, data_key, prefix, body, content_length, want_md5)
+            .await;
+        match written {
+            Ok(written) => Ok((blob_path, written)),
+            Err(error) => {
+                self.discard_blob(&blob_path).await;
+                Err(error.into())
+            }
+        }
+    }
+
     /// Removes a blob nothing references any more; the sweeper retries on failure,
     /// since the store still lists it as garbage.
     async fn discard_blob(&self, path: &str) {

@@ -32,8 +32,8 @@ use crate::{
     error::{ObjectError, ObjectResult},
     model::{ObjectEncryption, ObjectRecord, Permission, SseAlgorithm},
     store::multipart::{
-        CompleteOutcome, ObjectPart, PartRecord, PutPartOutcome, UploadListing as StoredListing,
-        UploadRecord,
+        CompleteOutcome, ObjectCiphertext, ObjectPart, PartRecord, PutPartOutcome,
+        UploadListing as StoredListing, UploadRecord,
     },
 };
 
@@ -249,27 +249,10 @@ impl Objects {
         // Fresh for every attempt: a retry of a part number must not reuse nonces
         // under the upload's key.
         let prefix = NoncePrefix::generate();
-        let blob_path = BlobStore::new_blob_path();
-        self.store.register_upload(&blob_path).await?;
         let want_md5 = upload.encryption.algorithm == SseAlgorithm::Aes256;
-        let written = match self
-            .blobs
-            .write_sealed(
-                &blob_path,
-                &data_key,
-                prefix,
-                body,
-                input.content_length,
-                want_md5,
-            )
-            .await
-        {
-            Ok(written) => written,
-            Err(error) => {
-                self.discard_blob(&blob_path).await;
-                return Err(error.into());
-            }
-        };
+        let (blob_path, written) = self
+            .write_new_blob(&data_key, prefix, body, input.content_length, want_md5)
+            .await?;
         drop(data_key);
         // As in S3, the ETag of an SSE-KMS part is not a digest of its plaintext.
         let etag = written.md5.unwrap_or_else(rand_etag);
@@ -592,7 +575,7 @@ impl Objects {
     pub(super) fn read_plaintext(
         &self,
         record: &ObjectRecord,
-        parts: &[ObjectPart],
+        ciphertext: ObjectCiphertext,
         data_key: SecretKey,
         wanted: Range<u64>,
     ) -> ObjectResult<BoxStream<'static, Result<Bytes, BlobError>>> {
@@ -600,16 +583,30 @@ impl Objects {
             ObjectError::Corrupt(format!("{what} of {}: {e}", record.arn()))
         };
         let segment_size = record.encryption.segment_size;
-        if parts.is_empty() {
+        let whole = || {
             let prefix = NoncePrefix::from_slice(&record.encryption.nonce_prefix)
                 .map_err(|e| corrupt("nonce prefix", &e))?;
             let layout = SegmentLayout::with_segment_size(record.size, segment_size)
                 .map_err(|e| corrupt("segment layout", &e))?;
-            return Ok(self
-                .blobs
-                .read_range_with_layout(&record.blob_path, data_key, prefix, layout, wanted)
+            Ok::<_, ObjectError>((prefix, layout))
+        };
+        let parts = match ciphertext {
+            ObjectCiphertext::Blob => {
+                let (prefix, layout) = whole()?;
+                return Ok(self
+                    .blobs
+                    .read_range_with_layout(&record.blob_path, data_key, prefix, layout, wanted)
+                    .boxed());
+            }
+            ObjectCiphertext::Inline(ciphertext) => {
+                let (prefix, layout) = whole()?;
+                return Ok(BlobStore::read_inline_range(
+                    ciphertext, data_key, prefix, layout, wanted,
+                )
                 .boxed());
-        }
+            }
+            ObjectCiphertext::Parts(parts) => parts,
+        };
         let total: u64 = parts.iter().map(|part| part.size).sum();
         if total != record.size || parts[0].blob_path != record.blob_path {
             return Err(corrupt(
@@ -619,7 +616,7 @@ impl Objects {
         }
         let mut pieces = Vec::new();
         let mut offset = 0u64;
-        for part in parts {
+        for part in &parts {
             let end = offset + part.size;
             let (start, stop) = (wanted.start.max(offset), wanted.end.min(end));
             // An empty read (of an empty object) still authenticates the final segment

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     access::{self, Check, Requester},
-    blobs::{BlobError, BlobStore},
+    blobs::{BlobError, BlobStore, INLINE_MAX},
     error::{ObjectError, ObjectResult},
     model::{Acl, Bucket, ContentHeaders, ObjectListing, ObjectRecord, Permission, SseAlgorithm},
     read_ahead::read_ahead,
@@ -113,7 +113,7 @@ impl Objects {
         body: S,
     ) -> ObjectResult<StoredObject>
     where
-        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin + 'static,
     {
         check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
@@ -154,31 +154,27 @@ impl Objects {
         body: S,
     ) -> ObjectResult<StoredObject>
     where
-        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin + 'static,
     {
         let acl = write_attributes(bucket, &attributes, canned_acl)?;
         let (data_key, encryption) = self.new_data_key(requester, bucket, key, sse).await?;
         let prefix = NoncePrefix::from_slice(&encryption.nonce_prefix)
             .map_err(|e| ObjectError::Internal(format!("nonce prefix: {e}")))?;
-        let blob_path = BlobStore::new_blob_path();
-        self.store.register_upload(&blob_path).await?;
         let want_md5 = encryption.algorithm == SseAlgorithm::Aes256;
-        let written = match self
-            .blobs
-            .write_sealed(
-                &blob_path,
-                &data_key,
-                prefix,
-                body,
-                content_length,
-                want_md5,
-            )
-            .await
-        {
-            Ok(written) => written,
-            Err(error) => {
-                self.discard_blob(&blob_path).await;
-                return Err(error.into());
+        let (body, small) = small_body(body, content_length).await?;
+        let (blob_path, written, inline) = match small {
+            Some(small) => {
+                let length = small.iter().map(|chunk| chunk.len() as u64).sum();
+                let small = futures::stream::iter(small.into_iter().map(Ok));
+                let (ciphertext, written) =
+                    BlobStore::seal_in_memory(&data_key, prefix, small, length, want_md5).await?;
+                (BlobStore::new_inline_path(), written, Some(ciphertext))
+            }
+            None => {
+                let (blob_path, written) = self
+                    .write_new_blob(&data_key, prefix, body, content_length, want_md5)
+                    .await?;
+                (blob_path, written, None)
             }
         };
         drop(data_key);
@@ -199,11 +195,23 @@ impl Objects {
             encryption,
             acl,
         };
-        match self
-            .store
-            .put_object_if(&record, |current| condition.check(key, current))
-            .await
-        {
+        let admits = |current: Option<&str>| condition.check(key, current);
+        let outcome = match &inline {
+            Some(ciphertext) => {
+                self.store
+                    .put_inline_object_if(&record, ciphertext, admits)
+                    .await
+            }
+            None => self.store.put_object_if(&record, admits).await,
+        };
+        // What to do with the new blob when the row was not stored (an inline object
+        // has none).
+        let discard_new = async {
+            if inline.is_none() {
+                self.discard_blob(&blob_path).await;
+            }
+        };
+        match outcome {
             Ok(PutObjectOutcome::Stored { replaced_blob }) => {
                 if let Some(replaced) = replaced_blob {
                     self.discard_blob(&replaced).await;
@@ -212,11 +220,11 @@ impl Objects {
             }
             Ok(PutObjectOutcome::UploadExpired) => Err(ObjectError::RequestTimeout),
             Ok(PutObjectOutcome::Refused(refused)) => {
-                self.discard_blob(&blob_path).await;
+                discard_new.await;
                 Err(refused)
             }
             Ok(PutObjectOutcome::NoSuchBucket) => {
-                self.discard_blob(&blob_path).await;
+                discard_new.await;
                 Err(ObjectError::NoSuchBucket(bucket.name.clone()))
             }
             // The blob stays registered as an upload; the sweeper removes it.
@@ -233,19 +241,19 @@ impl Objects {
     ) -> ObjectResult<ObjectRead> {
         check_key(&input.key)?;
         let bucket = self.bucket(&input.bucket).await?;
-        // A GET reads a multipart object's part list with it (HEAD needs none).
-        let (object, parts) = if with_body {
+        // A GET reads where the ciphertext is with the row (HEAD needs none).
+        let (object, ciphertext) = if with_body {
             match self
                 .store
-                .object_with_parts(&input.bucket, &input.key)
+                .object_with_ciphertext(&input.bucket, &input.key)
                 .await?
             {
-                Some((record, parts)) => (Some(record), parts),
-                None => (None, Vec::new()),
+                Some((record, ciphertext)) => (Some(record), Some(ciphertext)),
+                None => (None, None),
             }
         } else {
             let object = self.store.object(&input.bucket, &input.key).await?;
-            (object, Vec::new())
+            (object, None)
         };
         // S3 decides a missing key by s3:ListBucket alone (NoSuchKey or AccessDenied).
         let Some(record) = object else {
@@ -257,21 +265,21 @@ impl Objects {
         access::check_anonymous_read(requester, &record)?;
         input.conditions.check(&record.etag, record.last_modified)?;
         let range = parse_range(&input.range, record.size)?;
-        if !with_body {
+        let Some(ciphertext) = ciphertext else {
             // HeadObject needs no data key, as in S3 (no kms:Decrypt).
             return Ok(ObjectRead {
                 record,
                 range,
                 body: None,
             });
-        }
+        };
         let data_key = self.data_key(requester, &record).await?;
         let wanted = match range {
             Some(range) => range.first..range.last + 1,
             None => 0..record.size,
         };
         let body = self
-            .read_plaintext(&record, &parts, data_key, wanted)?
+            .read_plaintext(&record, ciphertext, data_key, wanted)?
             .map(|item| item.map_err(ObjectError::from));
         // Decrypting runs ahead of the sender, on another core: a few segments.
         let body = read_ahead(body, 8);
@@ -596,6 +604,56 @@ fn decode_token(token: &str) -> ObjectResult<String> {
             argument_name: Some("continuation-token".to_owned()),
             argument_value: Some(token.to_owned()),
         })
+}
+
+/// A body of at most [`INLINE_MAX`] bytes, read whole (its ciphertext goes in its
+/// row); else the body to stream into a blob. A declared length decides without
+/// reading; without one, up to [`INLINE_MAX`] bytes (and one more chunk) are read to
+/// see, and go first in the body returned.
+async fn small_body<S>(
+    mut body: S,
+    content_length: Option<u64>,
+) -> ObjectResult<(
+    BoxStream<'static, Result<Bytes, BlobError>>,
+    Option<Vec<Bytes>>,
+)>
+where
+    S: Stream<Item = Result<Bytes, BlobError>> + Send + Unpin + 'static,
+{
+    if content_length.is_some_and(|n| n > INLINE_MAX) {
+        return Ok((body.boxed(), None));
+    }
+    let mut read = Vec::new();
+    let mut length = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        length += chunk.len() as u64;
+        if let Some(expected) = content_length
+            && length > expected
+        {
+            return Err(BlobError::LengthMismatch {
+                expected,
+                actual: length,
+            }
+            .into());
+        }
+        read.push(chunk);
+        if length > INLINE_MAX {
+            // Too long for a row (and no length was declared).
+            let read = futures::stream::iter(read.into_iter().map(Ok));
+            return Ok((read.chain(body).boxed(), None));
+        }
+    }
+    if let Some(expected) = content_length
+        && expected != length
+    {
+        return Err(BlobError::LengthMismatch {
+            expected,
+            actual: length,
+        }
+        .into());
+    }
+    Ok((futures::stream::empty().boxed(), Some(read)))
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {

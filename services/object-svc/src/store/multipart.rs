@@ -18,13 +18,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Row, Transaction, postgres::PgRow, types::Json};
+use keyhold_platform::db::copy_error;
+use sqlx::{PgPool, Postgres, Row, Transaction, postgres::PgRow, types::Json};
 
 use super::{
-    BUCKET_FOR_SHARE, BlobHold, MetadataStore, PgQuery, bind_content_and_encryption, common_prefix,
-    content_from_row, decode_error, encode_error, encryption_from_row, execute_as_of_now,
-    hold_for_blob, mark_garbage, object_from_row, prefix_successor, store_object_row,
+    BlobHold, MetadataStore, PgQuery, bind_content_and_encryption, common_prefix, content_from_row,
+    decode_error, encode_error, encryption_from_row, execute_as_of_now, hold_bucket, hold_for_blob,
+    mark_garbage, object_from_row, prefix_successor, store_object_row,
 };
 use crate::model::{Acl, ContentHeaders, ObjectEncryption, ObjectRecord};
 
@@ -68,6 +70,17 @@ pub struct ObjectPart {
     pub nonce_prefix: Vec<u8>,
     /// Plaintext bytes.
     pub size: u64,
+}
+
+/// Where a stored object's ciphertext is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectCiphertext {
+    /// One blob, at the record's `blob_path`.
+    Blob,
+    /// The blobs of a completed multipart upload's parts, in order.
+    Parts(Vec<ObjectPart>),
+    /// All of it, in the object's row (a small object).
+    Inline(Bytes),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,11 +261,7 @@ impl MetadataStore {
     /// `put_object` does, so a bucket deletion waits for it and then drops it).
     pub async fn insert_upload(&self, upload: &UploadRecord) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let bucket = sqlx::query(BUCKET_FOR_SHARE)
-            .bind(&upload.bucket)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if bucket.is_none() {
+        if !hold_bucket(&mut tx, &upload.bucket).await? {
             return Ok(false);
         }
         let segment_size = i32::try_from(upload.encryption.segment_size).map_err(encode_error)?;
@@ -386,11 +395,7 @@ impl MetadataStore {
         parts: &[ObjectPart],
     ) -> Result<CompleteOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let bucket = sqlx::query(BUCKET_FOR_SHARE)
-            .bind(&record.bucket)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if bucket.is_none() {
+        if !hold_bucket(&mut tx, &record.bucket).await? {
             return Ok(CompleteOutcome::NoSuchBucket);
         }
         let upload = sqlx::query("SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE")
@@ -601,57 +606,106 @@ impl MetadataStore {
         Ok(listing)
     }
 
-    /// An object with its part list (empty for a single-PUT object), read together.
-    pub async fn object_with_parts(
+    /// An object with where its ciphertext is (its part list, for a multipart
+    /// object), read together, as committed when this call was made (read with the
+    /// other calls waiting for an object).
+    pub async fn object_with_ciphertext(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<(ObjectRecord, Vec<ObjectPart>)>, sqlx::Error> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            object_columns!(),
-            ", ARRAY(SELECT p.part_number FROM object_parts p WHERE p.object_blob = o.blob_path \
-                     ORDER BY p.part_number) AS part_numbers, \
-               ARRAY(SELECT p.blob_path FROM object_parts p WHERE p.object_blob = o.blob_path \
-                     ORDER BY p.part_number) AS part_blobs, \
-               ARRAY(SELECT p.nonce_prefix FROM object_parts p WHERE p.object_blob = o.blob_path \
-                     ORDER BY p.part_number) AS part_prefixes, \
-               ARRAY(SELECT p.size FROM object_parts p WHERE p.object_blob = o.blob_path \
-                     ORDER BY p.part_number) AS part_sizes \
-             FROM objects o WHERE o.bucket = $1 AND o.key = $2"
-        ))
-        .bind(bucket)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let record = object_from_row(&row)?;
-        let numbers: Vec<i32> = row.try_get("part_numbers")?;
-        let blobs: Vec<String> = row.try_get("part_blobs")?;
-        let prefixes: Vec<Vec<u8>> = row.try_get("part_prefixes")?;
-        let sizes: Vec<i64> = row.try_get("part_sizes")?;
-        if [blobs.len(), prefixes.len(), sizes.len()] != [numbers.len(); 3] {
-            return Err(decode_error(format!(
-                "the part list of {} changed while it was read",
-                record.arn()
-            )));
-        }
-        let parts = numbers
-            .into_iter()
-            .zip(blobs)
-            .zip(prefixes)
-            .zip(sizes)
-            .map(|(((part_number, blob_path), nonce_prefix), size)| {
-                Ok(ObjectPart {
-                    part_number,
-                    blob_path,
-                    nonce_prefix,
-                    size: size_from(size)?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Some((record, parts)))
+    ) -> Result<Option<(ObjectRecord, ObjectCiphertext)>, sqlx::Error> {
+        self.object_reads
+            .call((bucket.to_owned(), key.to_owned()))
+            .await
+            .unwrap_or_else(|unanswered| Err(decode_error(unanswered.to_string())))
     }
+}
+
+/// Reads the objects at `wanted` (bucket, key) in one statement, each with where its
+/// ciphertext is; one answer per entry of `wanted`, in order.
+pub(super) async fn objects_with_ciphertext(
+    pool: PgPool,
+    wanted: Vec<(String, String)>,
+) -> Vec<ObjectWithCiphertext> {
+    let (buckets, keys): (Vec<&str>, Vec<&str>) = wanted
+        .iter()
+        .map(|(bucket, key)| (bucket.as_str(), key.as_str()))
+        .unzip();
+    let rows = sqlx::query(concat!(
+        "SELECT w.i, ",
+        object_columns!(),
+        ", o.inline_ciphertext, \
+           ARRAY(SELECT p.part_number FROM object_parts p WHERE p.object_blob = o.blob_path \
+                 ORDER BY p.part_number) AS part_numbers, \
+           ARRAY(SELECT p.blob_path FROM object_parts p WHERE p.object_blob = o.blob_path \
+                 ORDER BY p.part_number) AS part_blobs, \
+           ARRAY(SELECT p.nonce_prefix FROM object_parts p WHERE p.object_blob = o.blob_path \
+                 ORDER BY p.part_number) AS part_prefixes, \
+           ARRAY(SELECT p.size FROM object_parts p WHERE p.object_blob = o.blob_path \
+                 ORDER BY p.part_number) AS part_sizes \
+         FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w (bucket, key, i) \
+         JOIN objects o ON o.bucket = w.bucket COLLATE \"C\" AND o.key = w.key COLLATE \"C\""
+    ))
+    .bind(buckets)
+    .bind(keys)
+    .fetch_all(&pool)
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => return wanted.iter().map(|_| Err(copy_error(&error))).collect(),
+    };
+    let mut answers: Vec<ObjectWithCiphertext> = wanted.iter().map(|_| Ok(None)).collect();
+    for row in &rows {
+        let i: i64 = match row.try_get("i") {
+            Ok(i) => i,
+            Err(error) => return wanted.iter().map(|_| Err(copy_error(&error))).collect(),
+        };
+        if let Some(answer) = usize::try_from(i - 1).ok().and_then(|i| answers.get_mut(i)) {
+            *answer = object_with_ciphertext_from_row(row).map(Some);
+        }
+    }
+    answers
+}
+
+/// What [`MetadataStore::object_with_ciphertext`] answers.
+pub(super) type ObjectWithCiphertext =
+    Result<Option<(ObjectRecord, ObjectCiphertext)>, sqlx::Error>;
+
+fn object_with_ciphertext_from_row(
+    row: &PgRow,
+) -> Result<(ObjectRecord, ObjectCiphertext), sqlx::Error> {
+    let record = object_from_row(row)?;
+    if let Some(ciphertext) = row.try_get::<Option<Vec<u8>>, _>("inline_ciphertext")? {
+        return Ok((record, ObjectCiphertext::Inline(ciphertext.into())));
+    }
+    let numbers: Vec<i32> = row.try_get("part_numbers")?;
+    let blobs: Vec<String> = row.try_get("part_blobs")?;
+    let prefixes: Vec<Vec<u8>> = row.try_get("part_prefixes")?;
+    let sizes: Vec<i64> = row.try_get("part_sizes")?;
+    if [blobs.len(), prefixes.len(), sizes.len()] != [numbers.len(); 3] {
+        return Err(decode_error(format!(
+            "the part list of {} changed while it was read",
+            record.arn()
+        )));
+    }
+    let parts = numbers
+        .into_iter()
+        .zip(blobs)
+        .zip(prefixes)
+        .zip(sizes)
+        .map(|(((part_number, blob_path), nonce_prefix), size)| {
+            Ok(ObjectPart {
+                part_number,
+                blob_path,
+                nonce_prefix,
+                size: size_from(size)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let ciphertext = if parts.is_empty() {
+        ObjectCiphertext::Blob
+    } else {
+        ObjectCiphertext::Parts(parts)
+    };
+    Ok((record, ciphertext))
 }

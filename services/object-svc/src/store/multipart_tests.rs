@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{Duration, Utc};
 
 use super::multipart::{
-    CompleteOutcome, ObjectPart, PartRecord, PutPartOutcome, UploadListing, UploadRecord,
+    CompleteOutcome, ObjectCiphertext, ObjectPart, PartRecord, PutPartOutcome, UploadListing,
+    UploadRecord,
 };
 use super::tests::{ACCOUNT, Fixture, now};
 use super::*;
@@ -297,16 +298,16 @@ async fn completion_writes_the_object_and_its_parts_and_drops_the_rest() {
         f.store.object("b", "movie").await.unwrap(),
         Some(record.clone())
     );
-    let (read, parts) = f
+    let (read, ciphertext) = f
         .store
-        .object_with_parts("b", "movie")
+        .object_with_ciphertext("b", "movie")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(read, record);
     assert_eq!(
-        parts,
-        vec![object_part(&p1), object_part(&p3), object_part(&p5)]
+        ciphertext,
+        ObjectCiphertext::Parts(vec![object_part(&p1), object_part(&p3), object_part(&p5)])
     );
     assert_eq!(f.store.upload("u").await.unwrap(), None);
     assert_eq!(count(&f.store, "upload_parts").await, 0);
@@ -332,10 +333,13 @@ async fn completion_writes_the_object_and_its_parts_and_drops_the_rest() {
     f.store.register_upload(&single.blob_path).await.unwrap();
     f.store.put_object(&single).await.unwrap();
     assert_eq!(
-        f.store.object_with_parts("b", "single").await.unwrap(),
-        Some((single, vec![]))
+        f.store.object_with_ciphertext("b", "single").await.unwrap(),
+        Some((single, ObjectCiphertext::Blob))
     );
-    assert_eq!(f.store.object_with_parts("b", "nope").await.unwrap(), None);
+    assert_eq!(
+        f.store.object_with_ciphertext("b", "nope").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

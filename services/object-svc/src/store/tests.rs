@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use chrono::{Duration, SubsecRound, Utc};
 use keyhold_tests::TestDatabase;
 use sqlx::PgPool;
 
+use super::multipart::ObjectCiphertext;
 use super::*;
 use crate::model::{ALL_USERS_URI, Grant, Grantee, Permission};
 
@@ -773,4 +775,288 @@ async fn an_upload_the_sweep_claimed_does_not_become_an_object() {
             .unwrap(),
         ["blob-slow"]
     );
+}
+
+async fn put_inline(
+    store: &MetadataStore,
+    record: &ObjectRecord,
+    ciphertext: &[u8],
+) -> Option<String> {
+    let admit_all = |_: Option<&str>| Ok::<(), Infallible>(());
+    match store
+        .put_inline_object_if(record, &Bytes::copy_from_slice(ciphertext), admit_all)
+        .await
+        .unwrap()
+    {
+        PutObjectOutcome::Stored { replaced_blob } => replaced_blob,
+        other => panic!("{} not stored: {other:?}", record.key),
+    }
+}
+
+async fn pending_rows(store: &MetadataStore) -> Vec<(String, bool)> {
+    sqlx::query_as("SELECT blob_path, garbage FROM pending_blobs ORDER BY blob_path")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn stored_ciphertext(store: &MetadataStore, key: &str) -> (ObjectRecord, ObjectCiphertext) {
+    store
+        .object_with_ciphertext("b", key)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn inline_objects_keep_their_ciphertext_in_the_row_and_no_blob() {
+    let f = fixture().await;
+    f.store.insert_bucket(&bucket("b")).await.unwrap();
+    let inline = |path: &str, bytes: &'static [u8]| {
+        (
+            record("b", "k", path),
+            ObjectCiphertext::Inline(Bytes::from_static(bytes)),
+        )
+    };
+
+    // A new key, then another inline version: nothing pending, nothing replaced.
+    let first = inline("inline/1", b"first");
+    assert_eq!(put_inline(&f.store, &first.0, b"first").await, None);
+    assert_eq!(stored_ciphertext(&f.store, "k").await, first);
+    let second = inline("inline/2", b"second");
+    assert_eq!(put_inline(&f.store, &second.0, b"second").await, None);
+    assert_eq!(stored_ciphertext(&f.store, "k").await, second);
+    assert_eq!(pending_rows(&f.store).await, []);
+
+    // A blob version replaces it (no blob to report), and an inline one replaces that
+    // (its blob reported, and garbage).
+    let third = record("b", "k", "blob-3");
+    assert_eq!(put(&f.store, &third).await, None);
+    assert_eq!(
+        stored_ciphertext(&f.store, "k").await,
+        (third, ObjectCiphertext::Blob)
+    );
+    let fourth = inline("inline/4", b"fourth");
+    assert_eq!(
+        put_inline(&f.store, &fourth.0, b"fourth").await.as_deref(),
+        Some("blob-3")
+    );
+    assert_eq!(stored_ciphertext(&f.store, "k").await, fourth);
+    assert_eq!(pending_rows(&f.store).await, [("blob-3".to_owned(), true)]);
+    f.store.forget_blob("blob-3").await.unwrap();
+
+    // Deleting it leaves no blob to discard either.
+    assert_eq!(f.store.delete_object("b", "k").await.unwrap(), None);
+    assert_eq!(f.store.object("b", "k").await.unwrap(), None);
+    assert_eq!(pending_rows(&f.store).await, []);
+
+    // More than one segment and its tag never goes in a row.
+    let too_big = Bytes::from(vec![0u8; 65_553]);
+    let refused = f
+        .store
+        .put_inline_object_if(&record("b", "big", "inline/5"), &too_big, |_| {
+            Ok::<(), Infallible>(())
+        })
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(f.store.object("b", "big").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_inline_put_checks_the_bucket_and_the_condition() {
+    let f = fixture().await;
+    let orphan = record("missing", "k", "inline/orphan");
+    assert_eq!(
+        f.store
+            .put_inline_object_if(
+                &orphan,
+                &Bytes::from_static(b"x"),
+                |_| Ok::<(), Infallible>(())
+            )
+            .await
+            .unwrap(),
+        PutObjectOutcome::NoSuchBucket
+    );
+    assert_eq!(pending_rows(&f.store).await, []);
+
+    f.store.insert_bucket(&bucket("b")).await.unwrap();
+    let etag = record("b", "k", "x").etag;
+    // If-Match with no object, and If-None-Match: * over one, are refused.
+    let if_match = |current: Option<&str>| match current {
+        Some(current) if current == etag => Ok(()),
+        _ => Err("precondition"),
+    };
+    let if_none_match = |current: Option<&str>| match current {
+        None => Ok(()),
+        Some(_) => Err("exists"),
+    };
+    let first = record("b", "k", "inline/1");
+    assert_eq!(
+        f.store
+            .put_inline_object_if(&first, &Bytes::from_static(b"1"), if_match)
+            .await
+            .unwrap(),
+        PutObjectOutcome::Refused("precondition")
+    );
+    assert_eq!(f.store.object("b", "k").await.unwrap(), None);
+    assert_eq!(
+        f.store
+            .put_inline_object_if(&first, &Bytes::from_static(b"1"), if_none_match)
+            .await
+            .unwrap(),
+        PutObjectOutcome::Stored {
+            replaced_blob: None
+        }
+    );
+    let second = record("b", "k", "inline/2");
+    assert_eq!(
+        f.store
+            .put_inline_object_if(&second, &Bytes::from_static(b"2"), if_none_match)
+            .await
+            .unwrap(),
+        PutObjectOutcome::Refused("exists")
+    );
+    assert_eq!(
+        f.store
+            .put_inline_object_if(&second, &Bytes::from_static(b"2"), if_match)
+            .await
+            .unwrap(),
+        PutObjectOutcome::Stored {
+            replaced_blob: None
+        }
+    );
+    assert_eq!(
+        stored_ciphertext(&f.store, "k").await,
+        (second, ObjectCiphertext::Inline(Bytes::from_static(b"2")))
+    );
+    assert_eq!(pending_rows(&f.store).await, []);
+}
+
+#[tokio::test]
+async fn concurrent_inline_and_blob_puts_of_one_key_report_every_replaced_blob() {
+    let f = fixture().await;
+    f.store.insert_bucket(&bucket("b")).await.unwrap();
+    for round in 0..5 {
+        let key = format!("same-{round}");
+        // Even writers store a blob, odd ones inline.
+        let paths: Vec<String> = (0..8)
+            .map(|i| match i % 2 {
+                0 => format!("blob-{round}-{i}"),
+                _ => format!("inline/{round}-{i}"),
+            })
+            .collect();
+        let tasks: Vec<_> = paths
+            .iter()
+            .map(|path| {
+                let store = f.store.clone();
+                let record = record("b", &key, path);
+                tokio::spawn(async move {
+                    if record.blob_path.starts_with("inline/") {
+                        put_inline(&store, &record, b"sealed").await
+                    } else {
+                        put(&store, &record).await
+                    }
+                })
+            })
+            .collect();
+        let mut replaced = BTreeSet::new();
+        for task in tasks {
+            if let Some(blob) = task.await.unwrap() {
+                assert!(!blob.starts_with("inline/"), "round {round}: {blob}");
+                assert!(replaced.insert(blob), "round {round}: reported twice");
+            }
+        }
+        let current = f.store.object("b", &key).await.unwrap().unwrap().blob_path;
+        // Every blob but the current one was reported, and only those.
+        let blobs: BTreeSet<String> = paths
+            .iter()
+            .filter(|p| !p.starts_with("inline/") && **p != current)
+            .cloned()
+            .collect();
+        assert_eq!(replaced, blobs, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn calls_served_together_each_get_their_own_answer() {
+    let f = fixture().await;
+    for name in ["b", "c"] {
+        f.store.insert_bucket(&bucket(name)).await.unwrap();
+    }
+    put_inline(&f.store, &record("b", "taken", "inline/old"), b"old").await;
+
+    // Bucket reads of existing and missing buckets, all at once.
+    let reads: Vec<_> = (0..60)
+        .map(|i| {
+            let store = f.store.clone();
+            let name = ["b", "c", "missing"][i % 3];
+            tokio::spawn(async move { (name, store.bucket(name).await.unwrap()) })
+        })
+        .collect();
+    for read in reads {
+        let (name, found) = read.await.unwrap();
+        assert_eq!(
+            found.map(|b| b.name),
+            (name != "missing").then(|| name.to_owned())
+        );
+    }
+
+    // New keys, keys of a missing bucket, and a taken key, all at once: the new keys
+    // go in, the missing bucket is reported, the taken key is replaced.
+    let puts: Vec<_> = (0..60)
+        .map(|i| {
+            let store = f.store.clone();
+            let (bucket, key) = match i % 6 {
+                0 => ("missing", format!("k{i}")),
+                1 => ("b", "taken".to_owned()),
+                2 => ("c", format!("k{i}")),
+                _ => ("b", format!("k{i}")),
+            };
+            let record = record(bucket, &key, &format!("inline/{i}"));
+            let ciphertext = Bytes::from(format!("sealed {i}"));
+            tokio::spawn(async move {
+                let admit_all = |_: Option<&str>| Ok::<(), Infallible>(());
+                let outcome = store
+                    .put_inline_object_if(&record, &ciphertext, admit_all)
+                    .await
+                    .unwrap();
+                (i, outcome)
+            })
+        })
+        .collect();
+    for put in puts {
+        let (i, outcome) = put.await.unwrap();
+        let expected = match i % 6 {
+            0 => PutObjectOutcome::NoSuchBucket,
+            _ => PutObjectOutcome::Stored {
+                replaced_blob: None,
+            },
+        };
+        assert_eq!(outcome, expected, "put {i}");
+    }
+    for i in (0..60).filter(|i| ![0, 1].contains(&(i % 6))) {
+        let bucket = if i % 6 == 2 { "c" } else { "b" };
+        let (record, ciphertext) = f
+            .store
+            .object_with_ciphertext(bucket, &format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.blob_path, format!("inline/{i}"));
+        assert_eq!(
+            ciphertext,
+            ObjectCiphertext::Inline(Bytes::from(format!("sealed {i}")))
+        );
+    }
+    let taken = stored_ciphertext(&f.store, "taken").await.0.blob_path;
+    assert!(
+        taken.starts_with("inline/") && taken != "inline/old",
+        "{taken}"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM objects")
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1 + 40, "the taken key and the 40 new ones");
+    assert_eq!(pending_rows(&f.store).await, []);
 }

@@ -180,7 +180,8 @@ async fn objects_live_in_an_s3_compatible_store_as_ciphertext() {
     .await
     .unwrap();
 
-    // 20 MiB goes up as a multipart upload (8 MiB parts); 1 KiB in one PUT.
+    // 20 MiB goes up as a multipart upload (8 MiB parts); 100 KB in one PUT; 1 KiB
+    // stays out of the blob store (a small object's ciphertext is kept in its row).
     let marker = b"KEYHOLD-S3-BACKEND-PLAINTEXT-MARKER.";
     let big: Vec<u8> = marker
         .iter()
@@ -188,7 +189,8 @@ async fn objects_live_in_an_s3_compatible_store_as_ciphertext() {
         .cycle()
         .take(20 * 1024 * 1024 + 7)
         .collect();
-    let small: Vec<u8> = marker.iter().copied().cycle().take(1024).collect();
+    let small: Vec<u8> = marker.iter().copied().cycle().take(100_000).collect();
+    let tiny: Vec<u8> = marker.iter().copied().cycle().take(1024).collect();
     put(
         &mut user,
         sse_kms("lab-bucket", "big.bin", &key.key_id),
@@ -199,11 +201,16 @@ async fn objects_live_in_an_s3_compatible_store_as_ciphertext() {
     put(&mut user, put_header("lab-bucket", "small.txt"), &small)
         .await
         .expect("an SSE-S3 PUT into the S3 store");
+    put(&mut user, put_header("lab-bucket", "tiny.txt"), &tiny)
+        .await
+        .expect("a small SSE-S3 PUT");
 
     let (_, bytes) = get(&mut user, "lab-bucket", "big.bin").await.unwrap();
     assert!(bytes == big, "the 20 MiB object reads back whole");
     let (_, bytes) = get(&mut user, "lab-bucket", "small.txt").await.unwrap();
     assert_eq!(bytes, small);
+    let (_, bytes) = get(&mut user, "lab-bucket", "tiny.txt").await.unwrap();
+    assert_eq!(bytes, tiny);
 
     let stored = stored_objects(&moto);
     assert_eq!(
