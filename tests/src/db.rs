@@ -147,3 +147,102 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// A Postgres cluster of one test's own, for tests that crash it: created in a fresh
+/// directory, killed with SIGKILL, started again (crash recovery), and stopped and
+/// removed when dropped.
+pub struct OwnCluster {
+    cluster: Option<keyhold_cli::postgres::Cluster>,
+    dir: PathBuf,
+}
+
+impl OwnCluster {
+    pub async fn start() -> OwnCluster {
+        use keyhold_cli::postgres::{self, Cluster};
+        let dir = std::env::temp_dir().join(format!(
+            "keyhold-own-cluster-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("create the cluster directory");
+        let bins = postgres::find_bins(None)
+            .expect("look for initdb and pg_ctl")
+            .expect("initdb and pg_ctl on PATH or in /usr/lib/postgresql/*/bin");
+        let cluster = Cluster::locate(bins, &dir).expect("locate the cluster");
+        let own = OwnCluster {
+            cluster: Some(cluster),
+            dir,
+        };
+        own.cluster().start().await.expect("start the cluster");
+        own
+    }
+
+    fn cluster(&self) -> &keyhold_cli::postgres::Cluster {
+        self.cluster
+            .as_ref()
+            .expect("the cluster is there until dropped")
+    }
+
+    /// The URL of database `name`, created if missing.
+    pub async fn database_url(&self, name: &'static str) -> String {
+        let server = self.server_url();
+        keyhold_cli::postgres::ensure_databases(&server, &[name])
+            .await
+            .expect("create the database");
+        keyhold_cli::postgres::with_database(&server, name).expect("a database URL")
+    }
+
+    fn server_url(&self) -> String {
+        let pid_file = std::fs::read_to_string(self.cluster().layout.data.join("postmaster.pid"))
+            .expect("the cluster runs");
+        let port = pid_file.lines().nth(3).expect("the port line").trim();
+        format!("postgres://keyhold@127.0.0.1:{port}/postgres")
+    }
+
+    /// SIGKILL to the postmaster, as a crash or the OOM killer would send it; its
+    /// backends exit on their own when they notice.
+    pub fn kill(&self) {
+        let pid_file = std::fs::read_to_string(self.cluster().layout.data.join("postmaster.pid"))
+            .expect("the cluster runs");
+        let pid = pid_file.lines().next().expect("the pid line").trim();
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -KILL {pid}");
+    }
+
+    /// Starts the killed cluster again (it recovers from its WAL), once the killed
+    /// postmaster's backends are gone. It listens on another port: ask
+    /// [`Self::database_url`] again.
+    pub async fn restart(&self) {
+        let mut last_error = None;
+        for _ in 0..30 {
+            match self.cluster().start().await {
+                Ok(_) => return,
+                Err(error) => last_error = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("the cluster did not start again: {last_error:?}");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let Some(cluster) = self.cluster.take() else {
+            return;
+        };
+        let dir = self.dir.clone();
+        // Drop runs outside any runtime guarantee: a thread and a runtime of its own.
+        let stopped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(cluster.stop()))
+        })
+        .join();
+        if stopped.is_ok() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}

@@ -10,7 +10,7 @@ use keyhold_tests::{
 };
 
 /// The environment a Deployment gives object-svc: secrets as files.
-fn object_svc(dir: &std::path::Path, database_url: &str, listen: &str) -> Command {
+pub(crate) fn object_svc(dir: &std::path::Path, database_url: &str, listen: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_object-svc"));
     command
         .env_clear()
@@ -27,7 +27,7 @@ fn object_svc(dir: &std::path::Path, database_url: &str, listen: &str) -> Comman
     command
 }
 
-fn object_workdir() -> std::path::PathBuf {
+pub(crate) fn object_workdir() -> std::path::PathBuf {
     workdir(&[(
         "kms-secret",
         "dev-only-object-svc-secret-not-for-production\n",
