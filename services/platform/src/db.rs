@@ -114,3 +114,22 @@ pub fn copy_error(error: &sqlx::Error) -> sqlx::Error {
         sqlx::Error::Decode(Box::new(copy))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copied_error_keeps_its_message_and_whether_the_database_is_out_of_reach() {
+        for (error, unavailable) in [
+            (sqlx::Error::PoolTimedOut, true),
+            (sqlx::Error::Protocol("connection reset".into()), true),
+            (sqlx::Error::RowNotFound, false),
+            (sqlx::Error::ColumnNotFound("size".into()), false),
+        ] {
+            let copy = copy_error(&error);
+            assert_eq!(is_unavailable(&copy), unavailable, "{error}");
+            assert!(copy.to_string().contains(&error.to_string()), "{copy}");
+        }
+    }
+}

@@ -20,7 +20,7 @@ use crate::{
     error::{ObjectError, ObjectResult},
     model::{Acl, Bucket, ContentHeaders, ObjectListing, ObjectRecord, Permission, SseAlgorithm},
     read_ahead::read_ahead,
-    store::PutObjectOutcome,
+    store::{PutObjectOutcome, multipart::ObjectCiphertext},
     validate::{self, KeyProblem},
 };
 
@@ -278,11 +278,17 @@ impl Objects {
             Some(range) => range.first..range.last + 1,
             None => 0..record.size,
         };
+        let in_row = matches!(ciphertext, ObjectCiphertext::Inline(_));
         let body = self
             .read_plaintext(&record, ciphertext, data_key, wanted)?
             .map(|item| item.map_err(ObjectError::from));
-        // Decrypting runs ahead of the sender, on another core: a few segments.
-        let body = read_ahead(body, 8);
+        // Decrypting runs ahead of the sender, on another core: a few segments. A
+        // small object is one segment already in memory: nothing to overlap.
+        let body = if in_row {
+            body.boxed()
+        } else {
+            read_ahead(body, 8)
+        };
         Ok(ObjectRead {
             record,
             range,

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use keyhold_platform::{batch::Batcher, db::copy_error};
+use keyhold_platform::{
+    batch::Batcher,
+    db::{copy_error, is_unavailable},
+};
 use sqlx::{PgPool, types::Json};
 
 use super::{INSERT_OBJECT, bucket_from_row, decode_error, encode_error, multipart, write_object};
@@ -83,13 +86,20 @@ async fn insert_new(
     rows: Vec<(ObjectRecord, Bytes)>,
 ) -> Vec<Result<bool, sqlx::Error>> {
     if rows.len() > 1 {
-        // A row the statement refuses (its bucket was deleted, say) fails all of
-        // it: then each row goes alone and gets its own answer.
-        if let Ok(inserted) = insert_rows(&pool, &rows).await {
-            return rows
-                .iter()
-                .map(|(record, _)| Ok(inserted.contains(&record.blob_path)))
-                .collect();
+        match insert_rows(&pool, &rows).await {
+            Ok(inserted) => {
+                return rows
+                    .iter()
+                    .map(|(record, _)| Ok(inserted.contains(&record.blob_path)))
+                    .collect();
+            }
+            // Out of reach: every row would fail the same way, one pool timeout each.
+            Err(error) if is_unavailable(&error) => {
+                return rows.iter().map(|_| Err(copy_error(&error))).collect();
+            }
+            // A row the statement refused (its bucket was deleted, say) fails all
+            // of it: then each row goes alone and gets its own answer.
+            Err(_) => {}
         }
     }
     let mut answers = Vec::with_capacity(rows.len());
