@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use keyhold_platform::{service, shutdown};
 
+// Every request allocates many small, short-lived buffers (h2 frames, protobuf, rows,
+// the audit record): glibc's malloc was ~16% of object-svc's CPU on small PUTs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     service::main(
         object_svc::SERVICE_NAME,
