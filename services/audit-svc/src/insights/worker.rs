@@ -106,6 +106,10 @@ impl Worker {
                 .min(closable_end - one),
         };
         if first >= closable_end {
+            // Ended here and now, not when the dropped transaction's rollback gets its
+            // turn on the connection: until then the advisory lock stays held and
+            // the next round, on another connection, would find it taken.
+            tx.rollback().await?;
             return Ok(Round::default());
         }
         let late_calls = rates::roll_up(&mut tx, closable_end, last_closed).await?;

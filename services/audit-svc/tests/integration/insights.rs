@@ -83,7 +83,7 @@ fn attribution(record: &Value, attribute: &str) -> (Value, Value) {
 }
 
 #[tokio::test]
-#[ignore = "run alone by .ci/run: under a loaded machine it once found no Insight event at 9:05 (not understood; the panic below prints what is stored)"]
+#[ignore = "run alone by .ci/run: it closed no minute at 9:05 about 1 run in 3 until worker::round ended its early-return transaction at once (the advisory lock outlived it); kept apart until it has a record in the suite"]
 async fn a_burst_of_refused_decrypts_starts_and_ends_an_error_rate_insight() {
     // Counting on, no worker of its own: the test drives one with its clock.
     let audit = AuditHarness::start_with_flags(&["--insights-evaluate-seconds", "0"]).await;
