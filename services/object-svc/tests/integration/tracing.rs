@@ -148,6 +148,23 @@ async fn an_sse_kms_put_is_one_trace_across_the_three_services() {
         aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
     );
     create_bucket(&s3, "traced").await;
+    // audit-svc stores a batch of records under the trace of its first: once
+    // CreateBucket's record is stored, the PUT's records travel in batches of their own
+    // (a fast PUT used to share CreateBucket's batch, and its trace showed no audit-svc).
+    let bucket_stored = wait_for(&receiver, |spans| {
+        let create = spans
+            .iter()
+            .find(|span| span.service == "object-svc" && span.name == "S3.CreateBucket")?;
+        spans
+            .iter()
+            .any(|span| span.trace_id == create.trace_id && span.service == "audit-svc")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        bucket_stored.is_some(),
+        "CreateBucket's record was never stored"
+    );
     put_kms(&s3, "traced", "image.png", &key.key_id, b"traced bytes").await;
 
     // audit-svc stores the records within a second or so; then every service stops,
