@@ -64,12 +64,12 @@ async fn read_buckets(
     };
     let mut found = HashMap::with_capacity(rows.len());
     for row in &rows {
-        let bucket = bucket_from_row(row).map_err(|e| e.to_string());
-        let name: String = match &bucket {
-            Ok(bucket) => bucket.name.clone(),
-            Err(_) => sqlx::Row::try_get(row, "name").unwrap_or_default(),
+        // A row that does not decode fails only the calls that asked for it.
+        let name: String = match sqlx::Row::try_get(row, "name") {
+            Ok(name) => name,
+            Err(error) => return names.iter().map(|_| Err(copy_error(&error))).collect(),
         };
-        found.insert(name, bucket);
+        found.insert(name, bucket_from_row(row).map_err(|e| e.to_string()));
     }
     names
         .iter()
