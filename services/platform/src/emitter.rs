@@ -51,6 +51,12 @@ pub const DEFAULT_BATCH_MAX: usize = 1000;
 /// space counted free) before the whole backlog is through.
 pub const DEFAULT_SPOOL_FILE_BYTES: u64 = 64 << 20;
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a batch waits for company once its first record is taken. At a few
+/// hundred calls a second every record would otherwise travel, and be committed by
+/// audit-svc, on its own: a Postgres statement, a commit and a WAL flush per call.
+/// CloudTrail itself makes events visible minutes after the call; 20 ms is nothing
+/// to a reader and lets records share batches at any rate.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
 
 pub const SPOOL_FULL_MESSAGE: &str = "The service is refusing calls because its audit spool is full: \
      audit-svc has been unreachable for too long, and the service refuses calls rather than lose their audit records. Try again later.";
@@ -79,6 +85,8 @@ pub struct EmitterConfig {
     pub spool_max_bytes: u64,
     pub spool_file_bytes: u64,
     pub batch_max: usize,
+    /// How long a batch that is not full waits for more records (see [`DEFAULT_LINGER`]).
+    pub linger: Duration,
     pub when_full: WhenFull,
     /// How long `finish` tries to deliver the queue before spooling the rest.
     pub flush_timeout: Duration,
@@ -103,6 +111,7 @@ impl EmitterConfig {
             spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES,
             spool_file_bytes: DEFAULT_SPOOL_FILE_BYTES,
             batch_max: DEFAULT_BATCH_MAX,
+            linger: DEFAULT_LINGER,
             when_full: WhenFull::Refuse,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             tls: None,
@@ -121,6 +130,7 @@ impl std::fmt::Debug for EmitterConfig {
             .field("spool_max_bytes", &self.spool_max_bytes)
             .field("spool_file_bytes", &self.spool_file_bytes)
             .field("batch_max", &self.batch_max)
+            .field("linger", &self.linger)
             .field("when_full", &self.when_full)
             .field("flush_timeout", &self.flush_timeout)
             .finish()
@@ -151,6 +161,13 @@ pub struct EmitterArgs {
     /// records that are lost.
     #[arg(long, env = "KEYHOLD_AUDIT_WHEN_FULL", value_enum, default_value_t = WhenFull::Refuse)]
     pub audit_when_full: WhenFull,
+
+    /// Milliseconds a batch of records waits for more before it is sent (0: send each
+    /// record as soon as it is taken). Longer batches cost audit-svc and its database
+    /// less per record; a record lives in memory only until audit-svc acknowledges it.
+    #[arg(long, env = "KEYHOLD_AUDIT_LINGER_MS", default_value_t = DEFAULT_LINGER.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub audit_linger_ms: u64,
 
     /// The service principal's access key id, presented to audit-svc.
     #[arg(long, env = "KEYHOLD_AUDIT_ACCESS_KEY_ID")]
@@ -215,6 +232,7 @@ impl EmitterArgs {
         config.queue_capacity = self.audit_queue_capacity;
         config.spool_max_bytes = self.audit_spool_max_bytes;
         config.when_full = self.audit_when_full;
+        config.linger = Duration::from_millis(self.audit_linger_ms);
         Ok(Some(config))
     }
 }
@@ -370,6 +388,7 @@ impl AuditEmitter {
             authorization,
             queue: receiver,
             batch_max: config.batch_max.max(1),
+            linger: config.linger,
             flush_timeout: config.flush_timeout,
             shutdown,
             finish: finish.clone(),

@@ -42,6 +42,7 @@ pub(crate) struct Worker {
     pub(crate) authorization: Option<AsciiMetadataValue>,
     pub(crate) queue: mpsc::Receiver<Record>,
     pub(crate) batch_max: usize,
+    pub(crate) linger: Duration,
     pub(crate) flush_timeout: Duration,
     /// Once the process is shutting down, spool files stay where they are (safe, and
     /// replayed at the next start); only the queue is worth delivering.
@@ -210,7 +211,8 @@ impl Worker {
                 },
                 first = self.queue.recv(), if queue_open && room => match first {
                     Some(first) => {
-                        let batch = self.take_batch(first);
+                        let linger = if finishing { Duration::ZERO } else { self.linger };
+                        let batch = self.gather_batch(first, linger).await;
                         let records = self.within_limit(batch);
                         if !records.is_empty() && !session.send(records, Origin::Queue) {
                             return (End::Broken(stream_gone()), session);
@@ -228,21 +230,29 @@ impl Worker {
         }
     }
 
-    /// The first record and whatever else is queued, up to a batch: waiting to fill a
-    /// batch would only delay records when traffic is light.
-    fn take_batch(&mut self, first: Record) -> Vec<Record> {
-        let mut bytes = first.json.len();
-        let mut records = vec![first];
-        while records.len() < self.batch_max && bytes < BATCH_MAX_BYTES {
-            match self.queue.try_recv() {
-                Ok(record) => {
-                    bytes += record.json.len();
-                    records.push(record);
-                }
-                Err(_) => break,
+    /// The first record and whatever else is queued, up to a batch, waiting up to
+    /// `linger` after the first record for the batch to fill. Acknowledgements wait
+    /// meanwhile (at most `linger`); the records stay in the queue's order.
+    async fn gather_batch(&mut self, first: Record, linger: Duration) -> Vec<Record> {
+        let until = Instant::now() + linger;
+        let mut batch = Batch::new(first);
+        while !batch.is_full(self.batch_max) {
+            let next = match self.queue.try_recv() {
+                Ok(record) => Some(record),
+                Err(_) if linger.is_zero() => None,
+                // A closed queue or the time up both end the wait; `recv` is
+                // cancel-safe, so nothing is lost when the time runs out.
+                Err(_) => tokio::time::timeout_at(until, self.queue.recv())
+                    .await
+                    .ok()
+                    .flatten(),
+            };
+            match next {
+                Some(record) => batch.push(record),
+                None => break,
             }
         }
-        records
+        batch.records
     }
 
     /// Sets aside, before sending, records too large for audit-svc to take (from a
@@ -320,7 +330,7 @@ impl Worker {
                 () = self.finish.cancelled() => return true,
                 first = self.queue.recv() => match first {
                     Some(first) => {
-                        let records = self.take_batch(first);
+                        let records = self.gather_batch(first, Duration::ZERO).await;
                         self.shared.spill(&records, false);
                     }
                     None => return true,
@@ -348,6 +358,30 @@ impl Worker {
             spool_bytes = self.shared.spool.bytes(),
             "audit emitter flushed"
         );
+    }
+}
+
+/// Records taken for one IngestEvents message.
+struct Batch {
+    records: Vec<Record>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn new(first: Record) -> Self {
+        Batch {
+            bytes: first.json.len(),
+            records: vec![first],
+        }
+    }
+
+    fn push(&mut self, record: Record) {
+        self.bytes += record.json.len();
+        self.records.push(record);
+    }
+
+    fn is_full(&self, batch_max: usize) -> bool {
+        self.records.len() >= batch_max || self.bytes >= BATCH_MAX_BYTES
     }
 }
 

@@ -337,6 +337,59 @@ async fn events_reach_the_server_in_batches() {
     assert_eq!(emitter.dropped(), 0);
 }
 
+/// Records made a few milliseconds apart, as a handful of callers make them.
+async fn record_spaced(emitter: &AuditEmitter, ids: &[String]) {
+    for id in ids {
+        emitter.record(event(id));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn records_arriving_apart_share_a_batch_within_the_linger() {
+    let fake = FakeAudit::default();
+    let addr = free_addr().await;
+    let server = serve(&fake, addr).await;
+    let dir = TempDir::new();
+    let mut config = config(addr, &dir.0);
+    config.linger = Duration::from_millis(500);
+    let (emitter, task) = AuditEmitter::start(config, CancellationToken::new()).unwrap();
+
+    let sent = ids("linger", 10);
+    record_spaced(&emitter, &sent).await;
+    eventually("all events acknowledged", || missing(&fake, &sent) == 0).await;
+    assert_eq!(fake.received.lock().unwrap().batch_sizes, vec![10]);
+
+    // Finishing does not wait out the linger: a record made just before is sent at once.
+    let last = ids("last", 1);
+    record_all(&emitter, &last);
+    task.finish().await;
+    server.kill().await;
+    assert_eq!(missing(&fake, &last), 0);
+}
+
+#[tokio::test]
+async fn without_a_linger_each_record_is_sent_as_soon_as_it_is_taken() {
+    let fake = FakeAudit::default();
+    let addr = free_addr().await;
+    let server = serve(&fake, addr).await;
+    let dir = TempDir::new();
+    let mut config = config(addr, &dir.0);
+    config.linger = Duration::ZERO;
+    let (emitter, task) = AuditEmitter::start(config, CancellationToken::new()).unwrap();
+
+    let sent = ids("alone", 10);
+    record_spaced(&emitter, &sent).await;
+    eventually("all events acknowledged", || missing(&fake, &sent) == 0).await;
+    task.finish().await;
+    server.kill().await;
+    let batches = fake.received.lock().unwrap().batch_sizes.len();
+    assert!(
+        batches >= 5,
+        "10 records 2 ms apart went in {batches} batches"
+    );
+}
+
 #[tokio::test]
 async fn records_spool_while_the_server_is_down_and_replay_when_it_is_back() {
     let fake = FakeAudit::default();
