@@ -108,6 +108,15 @@ pub struct Config {
     #[arg(long, env = "KEYHOLD_BLOB_SWEEP_SECONDS", default_value_t = 60)]
     pub blob_sweep_seconds: u64,
 
+    /// How long the blob of a replaced or deleted object is kept: a GET that began
+    /// before the overwrite or delete reads the old bytes to the end within this time.
+    #[arg(
+        long,
+        env = "KEYHOLD_REPLACED_BLOB_GRACE_SECONDS",
+        default_value_t = 300
+    )]
+    pub replaced_blob_grace_seconds: u64,
+
     #[command(flatten)]
     pub audit: emitter::EmitterArgs,
 }
@@ -214,6 +223,7 @@ pub async fn run_with_sink(
         objects.clone(),
         Duration::from_secs(config.blob_sweep_seconds.max(1)),
         Duration::from_secs(config.abandoned_upload_seconds),
+        Duration::from_secs(config.replaced_blob_grace_seconds),
         shutdown.clone(),
     ));
 

@@ -8,7 +8,9 @@
 //! `put_object` takes the new blob out of pending and puts the blob it replaced in
 //! as garbage, in the same transaction; `delete_object` does the same with the
 //! deleted object's blob; the sweeper deletes what `collectable_blobs` lists from the
-//! blob store and then calls `forget_blob`. Multipart uploads and objects made of
+//! blob store (garbage once it has been garbage for a grace period, so that a GET
+//! that read the row before the replacement can still read the blob) and then calls
+//! `forget_blob`. Multipart uploads and objects made of
 //! several part blobs: [`multipart`]. Small objects keep their ciphertext in their
 //! row (`put_inline_object_if`) and have no blob to track.
 
@@ -102,7 +104,7 @@ UPDATE objects SET blob_path = $3, size = $4, etag = $5, last_modified = $6, con
     inline_ciphertext = $21
 WHERE bucket = $1 AND key = $2";
 
-/// Puts a blob into pending as garbage (collectable at once). `$1` path, `$2` now.
+/// Puts a blob into pending as garbage, since now. `$1` path, `$2` now.
 const MARK_GARBAGE: &str = "\
 INSERT INTO pending_blobs (blob_path, since, garbage) VALUES ($1, $2, true)
 ON CONFLICT (blob_path) DO UPDATE SET garbage = true, since = EXCLUDED.since";
@@ -620,6 +622,9 @@ impl MetadataStore {
             .fetch_optional(&mut *tx)
             .await?;
         if found.is_none() {
+            // Explicitly, so the lock is gone before the answer (a dropped transaction
+            // is rolled back only once its connection is back in the pool).
+            tx.rollback().await?;
             return Ok(DeleteBucketOutcome::NotFound);
         }
         let not_empty: bool =
@@ -628,6 +633,7 @@ impl MetadataStore {
                 .fetch_one(&mut *tx)
                 .await?;
         if not_empty {
+            tx.rollback().await?;
             return Ok(DeleteBucketOutcome::NotEmpty);
         }
         // Multipart uploads in progress do not keep a bucket: they go with it.
@@ -902,24 +908,27 @@ impl MetadataStore {
         Ok(listing)
     }
 
-    /// Blobs the sweeper may delete: garbage (replaced or deleted objects) and
-    /// uploads registered before `uploads_older_than` that never became an object
-    /// (abandoned by a crash). Oldest first. Claims them (marks them garbage), so an
-    /// upload that was only slow can no longer become an object whose blob the
-    /// sweep is deleting.
+    /// Blobs the sweeper may delete: garbage (of replaced or deleted objects) since
+    /// before `garbage_older_than`, and uploads registered before
+    /// `uploads_older_than` that never became an object (abandoned by a crash).
+    /// Oldest first. Claims them (marks them garbage), so an upload that was only slow
+    /// can no longer become an object whose blob the sweep is deleting.
     pub async fn collectable_blobs(
         &self,
         uploads_older_than: DateTime<Utc>,
+        garbage_older_than: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<String>, sqlx::Error> {
         let mut claimed: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
             "UPDATE pending_blobs SET garbage = true WHERE blob_path IN ( \
-               SELECT blob_path FROM pending_blobs WHERE garbage OR since < $1 \
+               SELECT blob_path FROM pending_blobs \
+               WHERE (garbage AND since < $3) OR since < $1 \
                ORDER BY since, blob_path LIMIT $2 FOR UPDATE SKIP LOCKED) \
              RETURNING since, blob_path",
         )
         .bind(uploads_older_than)
         .bind(limit)
+        .bind(garbage_older_than)
         .fetch_all(&self.pool)
         .await?;
         // RETURNING keeps no order.

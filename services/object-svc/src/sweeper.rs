@@ -12,12 +12,17 @@ pub async fn sweep_until(
     objects: Arc<Objects>,
     every: Duration,
     abandoned_after: Duration,
+    replaced_grace: Duration,
     shutdown: CancellationToken,
 ) {
     periodic::every(every, shutdown, || async {
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(abandoned_after).unwrap_or(chrono::Duration::MAX);
-        match objects.sweep_blobs(cutoff).await {
+        let now = chrono::Utc::now();
+        let before =
+            |age: Duration| now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        match objects
+            .sweep_blobs(before(abandoned_after), before(replaced_grace))
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed unreferenced blobs"),
             // The next tick retries; a lost database recovers on its own.

@@ -70,13 +70,15 @@ impl Objects {
         &self.account_id
     }
 
-    /// Deletes blobs that no object references any more: replaced and deleted ones,
-    /// and uploads abandoned before `abandoned_before` (their writer crashed). First
-    /// it aborts the multipart uploads idle since then, and at least for
-    /// [`MULTIPART_UPLOAD_IDLE_LIMIT`], so their parts go too.
+    /// Deletes blobs that no object references any more: those of objects replaced
+    /// or deleted before `replaced_before`, and uploads abandoned before
+    /// `abandoned_before` (their writer crashed). First it aborts the multipart
+    /// uploads idle since then, and at least for [`MULTIPART_UPLOAD_IDLE_LIMIT`], so
+    /// their parts go too.
     pub async fn sweep_blobs(
         &self,
         abandoned_before: chrono::DateTime<chrono::Utc>,
+        replaced_before: chrono::DateTime<chrono::Utc>,
     ) -> crate::error::ObjectResult<usize> {
         let idle_before = abandoned_before.min(chrono::Utc::now() - MULTIPART_UPLOAD_IDLE_LIMIT);
         let expired = self.expire_multipart_uploads(idle_before).await?;
@@ -85,7 +87,10 @@ impl Objects {
         }
         let mut removed = 0;
         loop {
-            let paths = self.store.collectable_blobs(abandoned_before, 500).await?;
+            let paths = self
+                .store
+                .collectable_blobs(abandoned_before, replaced_before, 500)
+                .await?;
             if paths.is_empty() {
                 return Ok(removed);
             }

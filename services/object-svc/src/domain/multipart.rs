@@ -361,11 +361,10 @@ impl Objects {
                 .complete_upload(&upload.upload_id, &record, &object_parts)
                 .await?
             {
-                CompleteOutcome::Stored {
-                    replaced_blob,
-                    unused_blobs,
-                } => {
-                    for blob in replaced_blob.iter().chain(&unused_blobs) {
+                // Parts left out were never readable: they go now. The object this
+                // one replaced may be being read: the sweeper takes it later.
+                CompleteOutcome::Stored { unused_blobs, .. } => {
+                    for blob in &unused_blobs {
                         self.discard_blob(blob).await;
                     }
                     return Ok(StoredObject { record });

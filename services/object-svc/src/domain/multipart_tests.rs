@@ -451,18 +451,28 @@ async fn sse_s3_upload_complete_and_read_back_byte_exact() {
             == whole[b1 - 2..=b1 + 2]
     );
 
-    // Deleted: the first part's blob goes at once, the others with the next sweep.
+    // Deleted: every part's blob stays for the grace period (a GET under way may be
+    // reading it), then goes with a sweep.
     f.objects
         .delete_object(&f.user, BUCKET, &upload.key)
         .await
         .unwrap();
-    assert_eq!(f.blob_files().await.len(), 3);
-    assert_eq!(
+    assert_eq!(f.blob_files().await.len(), 4);
+    let sweep = |replaced_before| {
         f.objects
-            .sweep_blobs(Utc::now() - chrono::Duration::hours(1))
+            .sweep_blobs(Utc::now() - chrono::Duration::hours(1), replaced_before)
+    };
+    assert_eq!(
+        sweep(Utc::now() - chrono::Duration::hours(1))
             .await
             .unwrap(),
-        2
+        0
+    );
+    assert_eq!(
+        sweep(Utc::now() + chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        3
     );
     assert_eq!(f.blob_files().await.len(), 1, "only the copy is left");
     assert_eq!(f.pending().await, Vec::<String>::new());
@@ -657,7 +667,10 @@ async fn aborting_frees_the_parts_at_once() {
     f.part(&idle, 1, b"abandoned").await.unwrap();
     assert_eq!(
         f.objects
-            .sweep_blobs(Utc::now() - chrono::Duration::hours(1))
+            .sweep_blobs(
+                Utc::now() - chrono::Duration::hours(1),
+                Utc::now() + chrono::Duration::hours(1)
+            )
             .await
             .unwrap(),
         0
@@ -672,7 +685,10 @@ async fn aborting_frees_the_parts_at_once() {
         .unwrap();
     assert_eq!(
         f.objects
-            .sweep_blobs(Utc::now() - chrono::Duration::hours(1))
+            .sweep_blobs(
+                Utc::now() - chrono::Duration::hours(1),
+                Utc::now() + chrono::Duration::hours(1)
+            )
             .await
             .unwrap(),
         1
@@ -782,7 +798,10 @@ async fn replacing_objects_with_and_by_multipart_ones_frees_their_blobs() {
     // blobs are all that was left, and the sweep removes them.
     f.put_single("k", b"single again").await;
     f.objects
-        .sweep_blobs(Utc::now() - chrono::Duration::hours(1))
+        .sweep_blobs(
+            Utc::now() - chrono::Duration::hours(1),
+            Utc::now() + chrono::Duration::hours(1),
+        )
         .await
         .unwrap();
     assert_eq!(f.blob_files().await.len(), 0);

@@ -212,12 +212,9 @@ impl Objects {
             }
         };
         match outcome {
-            Ok(PutObjectOutcome::Stored { replaced_blob }) => {
-                if let Some(replaced) = replaced_blob {
-                    self.discard_blob(&replaced).await;
-                }
-                Ok(StoredObject { record })
-            }
+            // The replaced blob is garbage now; the sweeper deletes it after a grace
+            // period, as a GET that read the old row may still be reading it.
+            Ok(PutObjectOutcome::Stored { .. }) => Ok(StoredObject { record }),
             Ok(PutObjectOutcome::UploadExpired) => Err(ObjectError::RequestTimeout),
             Ok(PutObjectOutcome::Refused(refused)) => {
                 discard_new.await;
@@ -307,9 +304,8 @@ impl Objects {
         let delete = Check::object("s3:DeleteObject", bucket_name, key)
             .or_public_grant(&bucket.acl, Permission::Write);
         self.authorize(requester, &bucket, &delete)?;
-        if let Some(blob_path) = self.store.delete_object(bucket_name, key).await? {
-            self.discard_blob(&blob_path).await;
-        }
+        // The deleted object's blob is left to the sweeper, like a replaced one.
+        self.store.delete_object(bucket_name, key).await?;
         Ok(())
     }
 

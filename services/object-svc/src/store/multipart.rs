@@ -262,6 +262,9 @@ impl MetadataStore {
     pub async fn insert_upload(&self, upload: &UploadRecord) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if !hold_bucket(&mut tx, &upload.bucket).await? {
+            // Explicitly, so the lock is gone before the answer (a dropped transaction
+            // is rolled back only once its connection is back in the pool).
+            tx.rollback().await?;
             return Ok(false);
         }
         let segment_size = i32::try_from(upload.encryption.segment_size).map_err(encode_error)?;
@@ -396,6 +399,7 @@ impl MetadataStore {
     ) -> Result<CompleteOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         if !hold_bucket(&mut tx, &record.bucket).await? {
+            tx.rollback().await?;
             return Ok(CompleteOutcome::NoSuchBucket);
         }
         let upload = sqlx::query("SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE")
@@ -403,6 +407,7 @@ impl MetadataStore {
             .fetch_optional(&mut *tx)
             .await?;
         if upload.is_none() {
+            tx.rollback().await?;
             return Ok(CompleteOutcome::NoSuchUpload);
         }
         let current: HashMap<i32, String> = sqlx::query_as::<_, (i32, String)>(
@@ -417,6 +422,7 @@ impl MetadataStore {
             .iter()
             .all(|part| current.get(&part.part_number) == Some(&part.blob_path));
         if !unchanged {
+            tx.rollback().await?;
             return Ok(CompleteOutcome::PartsChanged);
         }
         let replaced = store_object_row(&mut tx, record).await?;
@@ -473,6 +479,7 @@ impl MetadataStore {
             .fetch_optional(&mut *tx)
             .await?;
         if upload.is_none() {
+            tx.rollback().await?;
             return Ok(None);
         }
         let garbage = drop_upload(&mut tx, upload_id).await?;

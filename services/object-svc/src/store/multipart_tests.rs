@@ -123,11 +123,15 @@ async fn pending(store: &MetadataStore) -> Vec<(String, bool)> {
         .unwrap()
 }
 
-/// The blobs collectable at once (garbage), sorted; forgets them, as the sweeper
+/// The blobs that are garbage (of any age), sorted; forgets them, as the sweeper
 /// does once it deleted them.
 async fn garbage(store: &MetadataStore) -> Vec<String> {
     let mut paths = store
-        .collectable_blobs(Utc::now() - Duration::days(1), 1000)
+        .collectable_blobs(
+            Utc::now() - Duration::days(1),
+            Utc::now() + Duration::hours(1),
+            1000,
+        )
         .await
         .unwrap();
     for path in &paths {
@@ -244,7 +248,7 @@ async fn a_part_without_its_upload_or_claimed_by_the_sweep_is_not_stored() {
     f.store.register_upload(&slow.blob_path).await.unwrap();
     let claimed = f
         .store
-        .collectable_blobs(now() + Duration::hours(1), 10)
+        .collectable_blobs(now() + Duration::hours(1), now() + Duration::hours(1), 10)
         .await
         .unwrap();
     assert!(claimed.contains(&"blob-slow".to_owned()));

@@ -294,12 +294,15 @@ async fn objects_round_trip_replace_and_delete() {
     // pending any more.
     let long_ago = Utc::now() - Duration::days(1);
     assert_eq!(
-        f.store.collectable_blobs(long_ago, 100).await.unwrap(),
+        f.store
+            .collectable_blobs(long_ago, any_garbage(), 100)
+            .await
+            .unwrap(),
         ["blob-1"]
     );
     assert_eq!(
         f.store
-            .collectable_blobs(Utc::now() + Duration::hours(1), 100)
+            .collectable_blobs(Utc::now() + Duration::hours(1), any_garbage(), 100)
             .await
             .unwrap(),
         ["blob-1"]
@@ -344,7 +347,11 @@ async fn objects_round_trip_replace_and_delete() {
     );
     assert_eq!(f.store.delete_object("b", "dir/key").await.unwrap(), None);
     assert_eq!(f.store.object("b", "dir/key").await.unwrap(), None);
-    let mut garbage = f.store.collectable_blobs(long_ago, 100).await.unwrap();
+    let mut garbage = f
+        .store
+        .collectable_blobs(long_ago, any_garbage(), 100)
+        .await
+        .unwrap();
     garbage.sort();
     assert_eq!(garbage, ["blob-1", "blob-2"]);
 }
@@ -371,7 +378,7 @@ async fn put_without_bucket_leaves_garbage() {
     );
     assert_eq!(
         f.store
-            .collectable_blobs(Utc::now() - Duration::days(1), 10)
+            .collectable_blobs(Utc::now() - Duration::days(1), any_garbage(), 10)
             .await
             .unwrap(),
         ["blob-orphan"]
@@ -419,6 +426,11 @@ async fn concurrent_puts_of_one_key_report_every_replaced_blob() {
     assert_eq!(replaced, blobs.iter().cloned().collect());
 }
 
+/// A garbage cutoff that every blob marked garbage so far is older than.
+fn any_garbage() -> DateTime<Utc> {
+    Utc::now() + Duration::hours(1)
+}
+
 #[tokio::test]
 async fn collectable_blobs_and_forget() {
     let f = fixture().await;
@@ -428,47 +440,55 @@ async fn collectable_blobs_and_forget() {
     // A fresh upload is not collectable; one started before the cutoff is.
     assert!(
         f.store
-            .collectable_blobs(before - Duration::minutes(5), 10)
+            .collectable_blobs(before - Duration::minutes(5), any_garbage(), 10)
             .await
             .unwrap()
             .is_empty()
     );
     let later = Utc::now() + Duration::seconds(1);
     assert_eq!(
-        f.store.collectable_blobs(later, 10).await.unwrap(),
+        f.store.collectable_blobs(later, later, 10).await.unwrap(),
         ["upload-1"]
     );
 
     f.store.insert_bucket(&bucket("b")).await.unwrap();
     put(&f.store, &record("b", "k", "blob-1")).await;
     f.store.delete_object("b", "k").await.unwrap();
-    // upload-1 stays claimed whatever the cutoff: its writer may not commit it now.
+    // Garbage younger than its cutoff stays: a GET may still be reading it.
+    assert!(
+        f.store
+            .collectable_blobs(before - Duration::minutes(5), before, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // upload-1 stays claimed whatever the upload cutoff: its writer may not commit it now.
     assert_eq!(
         f.store
-            .collectable_blobs(before - Duration::minutes(5), 10)
+            .collectable_blobs(before - Duration::minutes(5), later, 10)
             .await
             .unwrap(),
         ["upload-1", "blob-1"]
     );
     assert_eq!(
-        f.store.collectable_blobs(later, 10).await.unwrap(),
+        f.store.collectable_blobs(later, later, 10).await.unwrap(),
         ["upload-1", "blob-1"]
     );
     assert_eq!(
-        f.store.collectable_blobs(later, 1).await.unwrap(),
+        f.store.collectable_blobs(later, later, 1).await.unwrap(),
         ["upload-1"]
     );
 
     f.store.forget_blob("upload-1").await.unwrap();
     f.store.forget_blob("never-there").await.unwrap();
     assert_eq!(
-        f.store.collectable_blobs(later, 10).await.unwrap(),
+        f.store.collectable_blobs(later, later, 10).await.unwrap(),
         ["blob-1"]
     );
     f.store.forget_blob("blob-1").await.unwrap();
     assert!(
         f.store
-            .collectable_blobs(later, 10)
+            .collectable_blobs(later, later, 10)
             .await
             .unwrap()
             .is_empty()
@@ -745,7 +765,7 @@ async fn an_upload_the_sweep_claimed_does_not_become_an_object() {
     // The sweep takes it as abandoned (the cutoff is in the future) ...
     let claimed = f
         .store
-        .collectable_blobs(now() + chrono::Duration::hours(1), 10)
+        .collectable_blobs(now() + chrono::Duration::hours(1), any_garbage(), 10)
         .await
         .unwrap();
     assert_eq!(claimed, ["blob-slow"]);
@@ -757,7 +777,10 @@ async fn an_upload_the_sweep_claimed_does_not_become_an_object() {
     assert_eq!(f.store.object("b", "slow").await.unwrap(), None);
     // The claim stands: the blob is still listed for deletion.
     assert_eq!(
-        f.store.collectable_blobs(now(), 10).await.unwrap(),
+        f.store
+            .collectable_blobs(now(), any_garbage(), 10)
+            .await
+            .unwrap(),
         ["blob-slow"]
     );
 
@@ -770,7 +793,7 @@ async fn an_upload_the_sweep_claimed_does_not_become_an_object() {
     ));
     assert_eq!(
         f.store
-            .collectable_blobs(now() + chrono::Duration::hours(1), 10)
+            .collectable_blobs(now() + chrono::Duration::hours(1), any_garbage(), 10)
             .await
             .unwrap(),
         ["blob-slow"]
