@@ -637,6 +637,42 @@ mod tests {
         assert_eq!(span.parent_span_id, SpanId::from_hex(PARENT_ID).unwrap());
     }
 
+    /// audit-svc keeps one such span per record of a batch, all alive at once: each
+    /// must join its own record's trace, not the first one's.
+    #[test]
+    fn children_of_several_traceparents_at_once_each_join_their_own_trace() {
+        let (subscriber, recorder) = otel_subscriber();
+        let traces = [
+            "0af7651916cd43dd8448eb211c80319c",
+            TRACE_ID,
+            "5bf92f3577b34da6a3ce929d0e0e4737",
+        ];
+        tracing::subscriber::with_default(subscriber, || {
+            let spans: Vec<tracing::Span> = traces
+                .iter()
+                .filter_map(|trace| {
+                    child_of_traceparent(
+                        &format!("00-{trace}-{PARENT_ID}-01"),
+                        "audit-svc store record",
+                    )
+                })
+                .collect();
+            assert_eq!(spans.len(), traces.len());
+            drop(spans);
+        });
+        let mut joined: Vec<String> = recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|span| span.span_context.trace_id().to_string())
+            .collect();
+        joined.sort();
+        let mut expected: Vec<String> = traces.iter().map(|t| (*t).to_owned()).collect();
+        expected.sort();
+        assert_eq!(joined, expected);
+    }
+
     #[test]
     fn server_span_records_rpc_fields_and_remote_parent() {
         let (subscriber, recorder) = otel_subscriber();
