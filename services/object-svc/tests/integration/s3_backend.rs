@@ -104,6 +104,9 @@ async fn start_object_svc(
         .env("KEYHOLD_PRINCIPALS_FILE", dir.join("principals.json"))
         .env("KEYHOLD_MASTER_KEY_FILE", dir.join("master.key"))
         .env("KEYHOLD_BLOB_STORE", "s3://blobs/keyhold/objects")
+        // A deleted object's blob goes with the next sweep, every second.
+        .env("KEYHOLD_REPLACED_BLOB_GRACE_SECONDS", "0")
+        .env("KEYHOLD_BLOB_SWEEP_SECONDS", "1")
         .env("AWS_ENDPOINT", &moto.endpoint)
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_REGION", "us-east-1")
@@ -235,7 +238,18 @@ async fn objects_live_in_an_s3_compatible_store_as_ciphertext() {
     })
     .await
     .unwrap();
-    assert_eq!(stored_objects(&moto).len(), 1);
+    let mut left = stored_objects(&moto).len();
+    for _ in 0..20 {
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        left = stored_objects(&moto).len();
+    }
+    assert_eq!(
+        left, 1,
+        "the deleted object's blob is still in the S3 store"
+    );
     assert_eq!(
         get(&mut user, "lab-bucket", "big.bin")
             .await
