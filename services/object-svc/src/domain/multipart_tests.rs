@@ -204,6 +204,20 @@ impl Fixture {
         Ok(pieces.concat())
     }
 
+    /// A sweep taking uploads abandoned over an hour ago and the blobs of objects
+    /// replaced or deleted before `replaced_before`; how many blobs it removed.
+    async fn sweep(&self, replaced_before: chrono::DateTime<Utc>) -> usize {
+        self.objects
+            .sweep_blobs(Utc::now() - chrono::Duration::hours(1), replaced_before)
+            .await
+            .unwrap()
+    }
+
+    /// A sweep whose grace period is over for every replaced blob.
+    async fn sweep_all(&self) -> usize {
+        self.sweep(Utc::now() + chrono::Duration::hours(1)).await
+    }
+
     /// Every blob in the blob directory, sorted.
     async fn blob_files(&self) -> Vec<String> {
         let mut paths: Vec<String> = self
@@ -458,22 +472,8 @@ async fn sse_s3_upload_complete_and_read_back_byte_exact() {
         .await
         .unwrap();
     assert_eq!(f.blob_files().await.len(), 4);
-    let sweep = |replaced_before| {
-        f.objects
-            .sweep_blobs(Utc::now() - chrono::Duration::hours(1), replaced_before)
-    };
-    assert_eq!(
-        sweep(Utc::now() - chrono::Duration::hours(1))
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        sweep(Utc::now() + chrono::Duration::hours(1))
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(f.sweep(Utc::now() - chrono::Duration::hours(1)).await, 0);
+    assert_eq!(f.sweep_all().await, 3);
     assert_eq!(f.blob_files().await.len(), 1, "only the copy is left");
     assert_eq!(f.pending().await, Vec::<String>::new());
 }
@@ -665,16 +665,7 @@ async fn aborting_frees_the_parts_at_once() {
     // Uploads idle past the limit are aborted by the sweep.
     let idle = f.create("idle", SseRequest::default()).await;
     f.part(&idle, 1, b"abandoned").await.unwrap();
-    assert_eq!(
-        f.objects
-            .sweep_blobs(
-                Utc::now() - chrono::Duration::hours(1),
-                Utc::now() + chrono::Duration::hours(1)
-            )
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(f.sweep_all().await, 0);
     sqlx::query("UPDATE uploads SET initiated = initiated - interval '8 days'")
         .execute(f.objects.store.pool())
         .await
@@ -683,16 +674,7 @@ async fn aborting_frees_the_parts_at_once() {
         .execute(f.objects.store.pool())
         .await
         .unwrap();
-    assert_eq!(
-        f.objects
-            .sweep_blobs(
-                Utc::now() - chrono::Duration::hours(1),
-                Utc::now() + chrono::Duration::hours(1)
-            )
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(f.sweep_all().await, 1);
     assert_eq!(f.blob_files().await, Vec::<String>::new());
     assert!(matches!(
         f.part(&idle, 2, b"too late").await,
@@ -797,13 +779,7 @@ async fn replacing_objects_with_and_by_multipart_ones_frees_their_blobs() {
     // Replaced by a small object, which keeps its ciphertext in its row: the part
     // blobs are all that was left, and the sweep removes them.
     f.put_single("k", b"single again").await;
-    f.objects
-        .sweep_blobs(
-            Utc::now() - chrono::Duration::hours(1),
-            Utc::now() + chrono::Duration::hours(1),
-        )
-        .await
-        .unwrap();
+    f.sweep_all().await;
     assert_eq!(f.blob_files().await.len(), 0);
     assert_eq!(f.get("k", "").await.unwrap(), b"single again");
     assert_eq!(f.pending().await, Vec::<String>::new());
