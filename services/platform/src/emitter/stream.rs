@@ -211,8 +211,7 @@ impl Worker {
                 },
                 first = self.queue.recv(), if queue_open && room => match first {
                     Some(first) => {
-                        let linger = if finishing { Duration::ZERO } else { self.linger };
-                        let batch = self.gather_batch(first, linger).await;
+                        let batch = self.gather_batch(first, self.linger).await;
                         let records = self.within_limit(batch);
                         if !records.is_empty() && !session.send(records, Origin::Queue) {
                             return (End::Broken(stream_gone()), session);
@@ -231,21 +230,22 @@ impl Worker {
     }
 
     /// The first record and whatever else is queued, up to a batch, waiting up to
-    /// `linger` after the first record for the batch to fill. Acknowledgements wait
-    /// meanwhile (at most `linger`); the records stay in the queue's order.
+    /// `linger` after the first record for the batch to fill, unless the emitter is
+    /// asked to finish meanwhile. Acknowledgements wait meanwhile (at most `linger`);
+    /// the records stay in the queue's order.
     async fn gather_batch(&mut self, first: Record, linger: Duration) -> Vec<Record> {
         let until = Instant::now() + linger;
         let mut batch = Batch::new(first);
         while !batch.is_full(self.batch_max) {
             let next = match self.queue.try_recv() {
                 Ok(record) => Some(record),
-                Err(_) if linger.is_zero() => None,
-                // A closed queue or the time up both end the wait; `recv` is
-                // cancel-safe, so nothing is lost when the time runs out.
-                Err(_) => tokio::time::timeout_at(until, self.queue.recv())
-                    .await
-                    .ok()
-                    .flatten(),
+                Err(_) if linger.is_zero() || self.finish.is_cancelled() => None,
+                // A closed queue, the time up or `finish` end the wait; `recv` is
+                // cancel-safe, so nothing is lost when it is abandoned.
+                Err(_) => tokio::select! {
+                    next = tokio::time::timeout_at(until, self.queue.recv()) => next.ok().flatten(),
+                    () = self.finish.cancelled() => None,
+                },
             };
             match next {
                 Some(record) => batch.push(record),

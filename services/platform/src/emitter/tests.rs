@@ -352,7 +352,7 @@ async fn records_arriving_apart_share_a_batch_within_the_linger() {
     let server = serve(&fake, addr).await;
     let dir = TempDir::new();
     let mut config = config(addr, &dir.0);
-    config.linger = Duration::from_millis(500);
+    config.linger = Duration::from_secs(3);
     let (emitter, task) = AuditEmitter::start(config, CancellationToken::new()).unwrap();
 
     let sent = ids("linger", 10);
@@ -360,10 +360,18 @@ async fn records_arriving_apart_share_a_batch_within_the_linger() {
     eventually("all events acknowledged", || missing(&fake, &sent) == 0).await;
     assert_eq!(fake.received.lock().unwrap().batch_sizes, vec![10]);
 
-    // Finishing does not wait out the linger: a record made just before is sent at once.
+    // Finishing does not wait out the linger: the record the worker is lingering on
+    // is sent as soon as the emitter is asked to finish.
     let last = ids("last", 1);
     record_all(&emitter, &last);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let finishing = std::time::Instant::now();
     task.finish().await;
+    assert!(
+        finishing.elapsed() < Duration::from_secs(2),
+        "finish waited {:?} of a 3 s linger",
+        finishing.elapsed()
+    );
     server.kill().await;
     assert_eq!(missing(&fake, &last), 0);
 }
