@@ -958,7 +958,7 @@ async fn overwritten_and_deleted_objects_leave_no_blob_after_the_grace_period() 
     let flags: Vec<&str> = SWEEP_NOW
         .iter()
         .copied()
-        .chain(["--replaced-blob-grace-seconds", "3"])
+        .chain(["--replaced-blob-grace-seconds", "5"])
         .collect();
     let harness = ObjectHarness::start_with_flags(&flags).await;
     let mut user = harness.client(Who::User1);
