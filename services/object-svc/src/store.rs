@@ -922,7 +922,7 @@ impl MetadataStore {
         let mut claimed: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
             "UPDATE pending_blobs SET garbage = true WHERE blob_path IN ( \
                SELECT blob_path FROM pending_blobs \
-               WHERE (garbage AND since < $3) OR since < $1 \
+               WHERE (garbage AND since < $3) OR (NOT garbage AND since < $1) \
                ORDER BY since, blob_path LIMIT $2 FOR UPDATE SKIP LOCKED) \
              RETURNING since, blob_path",
         )
